@@ -1,0 +1,247 @@
+//! The commands: read, plan, render, write. Effects happen here and nowhere
+//! before; output goes to the writers the binary hands in.
+
+use crate::catalog::{Catalog, Family};
+use crate::cli::{Cli, Command, OutputFormat, PlanArgs, RulesArgs, ShowArgs};
+use crate::error::{Error, Result};
+use crate::kql::Classifier;
+use crate::model::{ResourceType, Workspace};
+use crate::plan::{self, Settings};
+use crate::render::{self, Style};
+use crate::source::{self, ReadOptions};
+use std::io::Write;
+use std::path::Path;
+
+/// Exit codes (documented in docs/exit-codes.md).
+pub const EXIT_OK: u8 = 0;
+pub const EXIT_ERROR: u8 = 1;
+pub const EXIT_CHANGES: u8 = 2;
+pub const EXIT_STALE: u8 = 3;
+
+/// Whether colour may be used: not when asked not to, not under NO_COLOR,
+/// only on a terminal.
+pub fn style(no_color: bool, is_terminal: bool) -> Style {
+    let no_color_env = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    if no_color || no_color_env || !is_terminal {
+        Style::Plain
+    } else {
+        Style::Color
+    }
+}
+
+/// Runs a command; returns the exit code.
+pub fn run(cli: Cli, out: &mut dyn Write, is_terminal: bool) -> Result<u8> {
+    match cli.command {
+        Command::Plan(args) => plan_command(args, out, is_terminal),
+        Command::Show(args) => show_command(args, out, is_terminal),
+        Command::Rules(args) => rules_command(args, out),
+    }
+}
+
+fn write_out(
+    out: &mut dyn Write,
+    f: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<()> {
+    f(out).map_err(|e| Error::io("cannot write to", "stdout", e))
+}
+
+fn plan_command(args: PlanArgs, out: &mut dyn Write, is_terminal: bool) -> Result<u8> {
+    let workspace = args
+        .workspace
+        .as_deref()
+        .map(Workspace::parse)
+        .transpose()
+        .map_err(|e| Error::Usage(format!("--workspace: {e}")))?;
+    if let Some(t) = &args.tenant_id
+        && !plan::is_guid(t)
+    {
+        return Err(Error::Usage(format!(
+            "--tenant-id: `{t}` is not a tenant id (a GUID)"
+        )));
+    }
+    let catalog = Catalog::load(args.rules.as_deref())?;
+    let inputs = source::read(
+        &args.inputs,
+        &ReadOptions {
+            max_file_size: args.max_file_size,
+            workspace,
+        },
+    )?;
+    if let Some(rule) = &args.explain {
+        return explain(&catalog, &inputs, rule, out);
+    }
+    let settings = Settings {
+        mode: args.mode.into(),
+        scheduled_rules: args.scheduled_rules.into(),
+        tenant_id: args.tenant_id.map(|t| t.to_ascii_lowercase()),
+    };
+    let plan = plan::plan(&inputs, &catalog, &settings);
+    if let Some(dir) = &args.out {
+        write_artifacts(&plan, dir)?;
+    }
+    match args.format {
+        OutputFormat::Human => write_out(out, |w| {
+            render::human(&plan, w, style(args.no_color, is_terminal))
+        })?,
+        OutputFormat::Json => write_out(out, |w| render::json(&plan, w))?,
+    }
+    Ok(if args.detailed_exitcode && plan.summary.has_changes() {
+        EXIT_CHANGES
+    } else {
+        EXIT_OK
+    })
+}
+
+/// Writes plan.json, changes.diff, apply.sh and rollback.sh into `dir`.
+type Renderer = fn(&plan::Plan, &mut dyn Write) -> std::io::Result<()>;
+
+pub fn write_artifacts(plan: &plan::Plan, dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::io("cannot create", dir, e))?;
+    let files: [(&str, Renderer, bool); 4] = [
+        ("plan.json", render::json, false),
+        ("changes.diff", render::diff, false),
+        ("apply.sh", render::apply_script, true),
+        ("rollback.sh", render::rollback_script, true),
+    ];
+    for (name, write, executable) in files {
+        let path = dir.join(name);
+        let mut buf = Vec::new();
+        write(plan, &mut buf).map_err(|e| Error::io("cannot render", &path, e))?;
+        // Written beside, then renamed: a reader never sees half a file.
+        let tmp = dir.join(format!(".{name}.tmp"));
+        std::fs::write(&tmp, &buf).map_err(|e| Error::io("cannot write", &tmp, e))?;
+        #[cfg(unix)]
+        if executable {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755))
+                .map_err(|e| Error::io("cannot make executable", &tmp, e))?;
+        }
+        #[cfg(not(unix))]
+        let _ = executable;
+        std::fs::rename(&tmp, &path).map_err(|e| Error::io("cannot write", &path, e))?;
+    }
+    Ok(())
+}
+
+fn explain(
+    catalog: &Catalog,
+    inputs: &crate::model::Inputs,
+    wanted: &str,
+    out: &mut dyn Write,
+) -> Result<u8> {
+    let matches: Vec<&crate::model::Resource> = inputs
+        .resources
+        .iter()
+        .filter(|r| r.resource_type == ResourceType::AlertRules)
+        .filter(|r| {
+            r.name.eq_ignore_ascii_case(wanted)
+                || r.display_name()
+                    .is_some_and(|d| d.eq_ignore_ascii_case(wanted))
+                || r.resource_id()
+                    .is_some_and(|id| id.eq_ignore_ascii_case(wanted))
+        })
+        .collect();
+    if matches.is_empty() {
+        return Err(Error::Usage(format!(
+            "--explain: no analytics rule has the name, display name or id `{wanted}` in the inputs"
+        )));
+    }
+    let classifier = Classifier::new(catalog);
+    let mut text = String::new();
+    for r in matches {
+        let shown = render::one_line(r.display_name().unwrap_or(&r.name));
+        text.push_str(&format!(
+            "{} \"{shown}\" ({}), {}\n",
+            render::one_line(&r.name),
+            r.kind.as_deref().unwrap_or("no kind"),
+            r.origin
+        ));
+        text.push_str(&format!(
+            "  enabled: {}, creates incidents: {}\n",
+            r.enabled().map_or("unknown".to_string(), |e| e.to_string()),
+            plan::creates_incidents(r)
+        ));
+        if r.is_kind("MicrosoftSecurityIncidentCreation") {
+            let product = r.prop_str("productFilter").unwrap_or("(none)");
+            let family = catalog
+                .products
+                .iter()
+                .find(|p| p.name.eq_ignore_ascii_case(product))
+                .map(|p| p.family);
+            let verdict = match family {
+                Some(Family::DefenderForCloud) => "dfc",
+                _ => "none",
+            };
+            text.push_str(&format!(
+                "  verdict: {verdict}: productFilter is \"{}\"\n",
+                render::one_line(product)
+            ));
+        } else if let Some(q) = r.prop_str("query") {
+            let d = classifier.classify(q);
+            text.push_str(&format!(
+                "  verdict: {}: {}\n",
+                d.verdict.as_str(),
+                render::one_line(&d.explanation)
+            ));
+            for e in &d.evidence {
+                let file = r
+                    .query_span
+                    .as_ref()
+                    .map(|s| {
+                        let (l, c) = s.map(e.line, e.column);
+                        format!(" ({}:{l}:{c})", r.origin.path)
+                    })
+                    .unwrap_or_default();
+                text.push_str(&format!(
+                    "    query {}:{}{file}  `{}`: {}\n",
+                    e.line,
+                    e.column,
+                    render::one_line(&e.text),
+                    render::one_line(&e.explanation)
+                ));
+            }
+        } else {
+            text.push_str("  verdict: none: the rule has no query to classify\n");
+        }
+    }
+    write_out(out, |w| w.write_all(text.as_bytes()))?;
+    Ok(EXIT_OK)
+}
+
+fn show_command(args: ShowArgs, out: &mut dyn Write, is_terminal: bool) -> Result<u8> {
+    let path = args.plan.display().to_string();
+    let text =
+        std::fs::read_to_string(&args.plan).map_err(|e| Error::io("cannot read", &args.plan, e))?;
+    let plan = render::read_plan(&text).map_err(|e| {
+        Error::Input(vec![
+            crate::error::Diagnostic::at(
+                &path,
+                &text,
+                e.line(),
+                e.column(),
+                format!("not a plan: {e}"),
+            )
+            .expected("a plan.json written by `sentinel-migrate plan --out`"),
+        ])
+    })?;
+    if plan.format_version != plan::FORMAT_VERSION {
+        return Err(Error::Usage(format!(
+            "{path}: plan format version {} is not the {} this version reads; plan again",
+            plan.format_version,
+            plan::FORMAT_VERSION
+        )));
+    }
+    match args.format {
+        OutputFormat::Human => write_out(out, |w| {
+            render::human(&plan, w, style(args.no_color, is_terminal))
+        })?,
+        OutputFormat::Json => write_out(out, |w| render::json(&plan, w))?,
+    }
+    Ok(EXIT_OK)
+}
+
+fn rules_command(args: RulesArgs, out: &mut dyn Write) -> Result<u8> {
+    let catalog = Catalog::load(args.rules.as_deref())?;
+    write_out(out, |w| render::rules_markdown(&catalog, w))?;
+    Ok(EXIT_OK)
+}

@@ -1,0 +1,211 @@
+//! The one error type, and diagnostics that point at the input.
+//!
+//! A [`Diagnostic`] says what failed, where (`file:line:col` and the offending
+//! line), what was expected and, where it helps, a hint. Readers and the rules
+//! loader collect every diagnostic they find and fail once with all of them.
+
+use std::fmt;
+use std::path::PathBuf;
+
+/// A problem found in one input file (an export, a parameters file, a
+/// migration rules file or a saved plan).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    /// The file, as the user named it (or as found under a named directory).
+    pub path: String,
+    /// 1-based line, when the problem has a place in the file.
+    pub line: Option<usize>,
+    /// 1-based column (in characters), with `line`.
+    pub column: Option<usize>,
+    /// What failed, in a few words.
+    pub message: String,
+    /// What the reader expected to find there.
+    pub expected: Option<String>,
+    /// The offending line of the file (or a window of it) and the 1-based
+    /// column of the caret within that text.
+    pub snippet: Option<(String, usize)>,
+    /// What the user can do about it.
+    pub hint: Option<String>,
+}
+
+impl Diagnostic {
+    /// A diagnostic about a whole file.
+    pub fn file(path: impl Into<String>, message: impl Into<String>) -> Self {
+        Diagnostic {
+            path: path.into(),
+            line: None,
+            column: None,
+            message: message.into(),
+            expected: None,
+            snippet: None,
+            hint: None,
+        }
+    }
+
+    /// A diagnostic at a place in `text` (the decoded content of `path`).
+    pub fn at(
+        path: impl Into<String>,
+        text: &str,
+        line: usize,
+        column: usize,
+        message: impl Into<String>,
+    ) -> Self {
+        let snippet = text
+            .lines()
+            .nth(line.saturating_sub(1))
+            .map(|l| window(l, column));
+        Diagnostic {
+            path: path.into(),
+            line: Some(line),
+            column: Some(column),
+            message: message.into(),
+            expected: None,
+            snippet,
+            hint: None,
+        }
+    }
+
+    pub fn expected(mut self, expected: impl Into<String>) -> Self {
+        self.expected = Some(expected.into());
+        self
+    }
+
+    pub fn hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    /// `path:line:col`, or `path` when the problem has no place.
+    pub fn location(&self) -> String {
+        match (self.line, self.column) {
+            (Some(l), Some(c)) => format!("{}:{l}:{c}", self.path),
+            (Some(l), None) => format!("{}:{l}", self.path),
+            _ => self.path.clone(),
+        }
+    }
+}
+
+/// Keep very long lines (minified JSON) readable: show a window around the
+/// column. Control characters are blanked so a snippet cannot garble a terminal.
+fn window(line: &str, column: usize) -> (String, usize) {
+    const WIDTH: usize = 100;
+    let chars: Vec<char> = line
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    if chars.len() <= WIDTH {
+        return (chars.into_iter().collect(), column);
+    }
+    let start = column.saturating_sub(WIDTH / 2).min(chars.len() - WIDTH);
+    let mut text = String::new();
+    let mut caret = column - start;
+    if start > 0 {
+        text.push('…');
+        caret += 1;
+    }
+    text.extend(&chars[start..start + WIDTH]);
+    if start + WIDTH < chars.len() {
+        text.push('…');
+    }
+    (text, caret)
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "{}: {}", self.location(), self.message)?;
+        if let (Some(line), Some((snippet, caret))) = (self.line, &self.snippet) {
+            let gutter = line.to_string().len();
+            writeln!(f, "  {line:>gutter$} | {snippet}")?;
+            let offset = caret.saturating_sub(1).min(snippet.chars().count());
+            writeln!(f, "  {:>gutter$} | {}^", "", " ".repeat(offset))?;
+        }
+        if let Some(expected) = &self.expected {
+            writeln!(f, "  expected: {expected}")?;
+        }
+        if let Some(hint) = &self.hint {
+            writeln!(f, "  hint: {hint}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Everything that can go wrong, each variant carrying what the user needs to
+/// find and fix the cause.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// One or more input files could not be read; nothing was planned.
+    #[error("{}", render_diagnostics("input file", .0))]
+    Input(Vec<Diagnostic>),
+
+    /// The migration rules (`rules/` or `--rules DIR`) are invalid.
+    #[error("{}", render_diagnostics("migration rules file", .0))]
+    Rules(Vec<Diagnostic>),
+
+    /// A file or directory could not be read or written.
+    #[error("{action} {}: {source}", .path.display())]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+
+    /// The command line asks for something that cannot be done.
+    #[error("{0}")]
+    Usage(String),
+}
+
+impl Error {
+    pub fn io(action: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            action,
+            path: path.into(),
+            source,
+        }
+    }
+}
+
+fn render_diagnostics(what: &str, diagnostics: &[Diagnostic]) -> String {
+    let mut out = String::new();
+    let files: std::collections::BTreeSet<&str> =
+        diagnostics.iter().map(|d| d.path.as_str()).collect();
+    out.push_str(&format!(
+        "{} problem{} in {} {what}{}; nothing was planned from partial input\n",
+        diagnostics.len(),
+        if diagnostics.len() == 1 { "" } else { "s" },
+        files.len(),
+        if files.len() == 1 { "" } else { "s" },
+    ));
+    for d in diagnostics {
+        out.push('\n');
+        out.push_str(&d.to_string());
+    }
+    out.truncate(out.trim_end().len());
+    out
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn diagnostic_points_at_the_column() {
+        let text = "{\n  \"kind\" \"Scheduled\"\n}\n";
+        let d = Diagnostic::at("a.json", text, 2, 10, "expected a colon")
+            .expected("`:` after an object key");
+        assert_eq!(
+            d.to_string(),
+            "a.json:2:10: expected a colon\n  2 |   \"kind\" \"Scheduled\"\n    |          ^\n  expected: `:` after an object key\n"
+        );
+    }
+
+    #[test]
+    fn long_lines_are_windowed() {
+        let line = "x".repeat(500);
+        let d = Diagnostic::at("big.json", &line, 1, 400, "bad");
+        let (snippet, caret) = d.snippet.unwrap();
+        assert!(snippet.chars().count() <= 102, "{}", snippet.len());
+        assert_eq!(caret, 51);
+    }
+}

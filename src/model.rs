@@ -1,0 +1,423 @@
+//! Plain Sentinel resources, as every reader hands them on.
+//!
+//! Whatever the export format, a resource ends up as its ARM REST body
+//! (`id`, `name`, `type`, `kind`, `etag`, `properties`) plus where it came
+//! from. Unknown kinds and fields pass through untouched.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::fmt;
+
+/// The three Sentinel resource types the migration touches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum ResourceType {
+    #[serde(rename = "dataConnectors")]
+    DataConnectors,
+    #[serde(rename = "alertRules")]
+    AlertRules,
+    #[serde(rename = "automationRules")]
+    AutomationRules,
+}
+
+impl ResourceType {
+    pub const ALL: [ResourceType; 3] = [
+        ResourceType::DataConnectors,
+        ResourceType::AlertRules,
+        ResourceType::AutomationRules,
+    ];
+
+    /// The collection segment of the ARM id: `dataConnectors`, ...
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ResourceType::DataConnectors => "dataConnectors",
+            ResourceType::AlertRules => "alertRules",
+            ResourceType::AutomationRules => "automationRules",
+        }
+    }
+
+    /// The ARM `type` of a resource body.
+    pub fn arm_type(self) -> &'static str {
+        match self {
+            ResourceType::DataConnectors => "Microsoft.SecurityInsights/dataConnectors",
+            ResourceType::AlertRules => "Microsoft.SecurityInsights/alertRules",
+            ResourceType::AutomationRules => "Microsoft.SecurityInsights/automationRules",
+        }
+    }
+
+    /// Reads the last segment of an ARM `type` (`Microsoft.SecurityInsights/alertRules`,
+    /// `Microsoft.OperationalInsights/workspaces/providers/alertRules`) or a bare
+    /// collection name, case-insensitively.
+    pub fn from_type(text: &str) -> Option<ResourceType> {
+        let last = text.rsplit('/').next().unwrap_or(text);
+        ResourceType::ALL
+            .into_iter()
+            .find(|t| t.as_str().eq_ignore_ascii_case(last))
+    }
+}
+
+impl fmt::Display for ResourceType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+const SENTINEL_PROVIDER: &str = "/providers/microsoft.securityinsights/";
+
+/// A Log Analytics workspace, by ARM id
+/// (`/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.OperationalInsights/workspaces/{ws}`).
+///
+/// ARM ids compare case-insensitively; the spelling first seen is kept for display.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Workspace {
+    id: String,
+}
+
+impl Workspace {
+    /// Parses a workspace id given by the user. Returns why it is not one.
+    pub fn parse(id: &str) -> Result<Workspace, String> {
+        let id = id.trim().trim_end_matches('/');
+        let segments: Vec<&str> = id.split('/').collect();
+        let ok = segments.len() == 9
+            && segments[0].is_empty()
+            && segments[1].eq_ignore_ascii_case("subscriptions")
+            && !segments[2].is_empty()
+            && segments[3].eq_ignore_ascii_case("resourceGroups")
+            && !segments[4].is_empty()
+            && segments[5].eq_ignore_ascii_case("providers")
+            && !segments[6].is_empty()
+            && segments[7].eq_ignore_ascii_case("workspaces")
+            && !segments[8].is_empty();
+        if !ok {
+            return Err(format!(
+                "`{id}` is not a workspace id; expected /subscriptions/<subscription>/resourceGroups/<group>/providers/Microsoft.OperationalInsights/workspaces/<name>"
+            ));
+        }
+        if let Some(bad) = segments[1..].iter().find(|s| {
+            s.chars()
+                .any(|c| c.is_control() || "?#%\"'`$\\ ".contains(c))
+        }) {
+            return Err(format!(
+                "`{id}` is not a workspace id: the segment `{bad}` holds characters an ARM id cannot have"
+            ));
+        }
+        Ok(Workspace { id: id.to_string() })
+    }
+
+    /// The workspace part of a Sentinel resource id: everything before
+    /// `/providers/Microsoft.SecurityInsights/`. Tolerant of the misspelt
+    /// provider namespaces found in official examples.
+    pub fn from_resource_id(resource_id: &str) -> Option<Workspace> {
+        let lower = resource_id.to_ascii_lowercase();
+        let at = lower.find(SENTINEL_PROVIDER)?;
+        let prefix = &resource_id[..at];
+        let segments: Vec<&str> = prefix.split('/').collect();
+        if segments.len() == 9
+            && segments[1].eq_ignore_ascii_case("subscriptions")
+            && segments[7].eq_ignore_ascii_case("workspaces")
+        {
+            Some(Workspace {
+                id: prefix.to_string(),
+            })
+        } else {
+            None
+        }
+    }
+
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The key two ids are compared by.
+    pub fn key(&self) -> String {
+        self.id.to_ascii_lowercase()
+    }
+
+    pub fn subscription(&self) -> &str {
+        self.id.split('/').nth(2).unwrap_or_default()
+    }
+
+    pub fn name(&self) -> &str {
+        self.id.rsplit('/').next().unwrap_or_default()
+    }
+
+    /// The ARM id of a Sentinel resource in this workspace.
+    pub fn resource_id(&self, resource_type: ResourceType, name: &str) -> String {
+        format!(
+            "{}/providers/Microsoft.SecurityInsights/{}/{name}",
+            self.id,
+            resource_type.as_str()
+        )
+    }
+}
+
+impl PartialEq for Workspace {
+    fn eq(&self, other: &Self) -> bool {
+        self.key() == other.key()
+    }
+}
+impl Eq for Workspace {}
+
+/// Where a resource (or a value in it) was read from.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Origin {
+    pub path: String,
+    pub line: usize,
+    pub column: usize,
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}", self.path, self.line, self.column)
+    }
+}
+
+/// The export formats the readers understand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Format {
+    /// `{"value": [...]}` as `az rest` prints a list.
+    ArmList,
+    /// `[...]` of resources.
+    JsonArray,
+    /// One resource body (`az rest` GET).
+    JsonResource,
+    /// A deployment template (`resources[]`).
+    ArmTemplate,
+    /// A deployment parameters file.
+    ArmParameters,
+    /// Azure-Sentinel "Detections" YAML.
+    DetectionsYaml,
+    /// PascalCase YAML of older as-code tools.
+    PascalYaml,
+    /// Automation rule written flat (`automationRuleId`, `triggeringLogic`, ...).
+    FlatAutomationRule,
+}
+
+/// A value in a template resource that an ARM expression decides.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TemplateValue {
+    /// JSON pointer into the resource body, e.g. `/properties/productFilter`.
+    pub pointer: String,
+    /// The expression as written, e.g. `[parameters('productFilter')]`.
+    pub expression: String,
+    /// The value used in the body, when one could be worked out.
+    pub value: Option<Value>,
+    /// Whether the inputs fix the value: it rests on literals and on
+    /// parameters a parameters file gives, never on a `defaultValue` (a
+    /// placeholder for whoever deploys the template).
+    pub known: bool,
+    /// The parameters file that pins it, if a parameter decides it.
+    pub pinned_by: Option<Origin>,
+}
+
+/// A text value (a KQL query) and how its characters map back to the file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TextSpan {
+    /// A JSON string literal: its raw text between the quotes starts here.
+    JsonString {
+        line: usize,
+        column: usize,
+        raw: String,
+    },
+    /// A YAML block or plain scalar whose first content line is `line`,
+    /// indented by `indent` columns.
+    YamlBlock { line: usize, indent: usize },
+}
+
+impl TextSpan {
+    /// Maps a 1-based (line, column) inside the decoded text to the file.
+    pub fn map(&self, line: usize, column: usize) -> (usize, usize) {
+        match self {
+            TextSpan::YamlBlock {
+                line: first,
+                indent,
+            } => (first + line - 1, indent + column),
+            TextSpan::JsonString {
+                line: at_line,
+                column: at_col,
+                raw,
+            } => {
+                // Walk the raw literal, counting decoded lines and columns,
+                // until the wanted decoded position is reached.
+                let (mut dl, mut dc) = (1usize, 1usize);
+                let (mut fl, mut fc) = (*at_line, *at_col);
+                let mut chars = raw.chars().peekable();
+                while let Some(c) = chars.next() {
+                    if dl == line && dc == column {
+                        break;
+                    }
+                    let (decoded_newline, width) = if c == '\\' {
+                        match chars.next() {
+                            Some('n') => (true, 2),
+                            Some('u') => {
+                                for _ in 0..4 {
+                                    chars.next();
+                                }
+                                (false, 6)
+                            }
+                            Some(_) => (false, 2),
+                            None => (false, 1),
+                        }
+                    } else if c == '\n' {
+                        fl += 1;
+                        fc = 1;
+                        dl += 1;
+                        dc = 1;
+                        continue;
+                    } else {
+                        (false, 1)
+                    };
+                    fc += width;
+                    if decoded_newline {
+                        dl += 1;
+                        dc = 1;
+                    } else {
+                        dc += 1;
+                    }
+                }
+                (fl, fc)
+            }
+        }
+    }
+}
+
+/// One Sentinel resource read from an export.
+#[derive(Debug, Clone)]
+pub struct Resource {
+    pub resource_type: ResourceType,
+    /// The resource name (last segment of its ARM id).
+    pub name: String,
+    pub kind: Option<String>,
+    pub workspace: Option<Workspace>,
+    pub etag: Option<String>,
+    /// The ARM REST body, keys sorted.
+    pub body: Value,
+    pub origin: Origin,
+    pub format: Format,
+    /// Values an ARM template expression decides (empty for other formats).
+    pub template_values: Vec<TemplateValue>,
+    /// The template resource's `condition`, when it has one.
+    pub condition: Option<String>,
+    /// Where the KQL query sits in the file, for evidence.
+    pub query_span: Option<TextSpan>,
+}
+
+impl Resource {
+    pub fn properties(&self) -> Option<&serde_json::Map<String, Value>> {
+        self.body.get("properties").and_then(Value::as_object)
+    }
+
+    pub fn prop(&self, key: &str) -> Option<&Value> {
+        self.properties().and_then(|p| p.get(key))
+    }
+
+    pub fn prop_str(&self, key: &str) -> Option<&str> {
+        self.prop(key).and_then(Value::as_str)
+    }
+
+    pub fn display_name(&self) -> Option<&str> {
+        self.prop_str("displayName")
+    }
+
+    /// `properties.enabled` when it is a boolean.
+    pub fn enabled(&self) -> Option<bool> {
+        self.prop("enabled").and_then(Value::as_bool)
+    }
+
+    /// Whether the kind is `kind`, compared case-insensitively (kinds are
+    /// written in many cases by hand-made exports).
+    pub fn is_kind(&self, kind: &str) -> bool {
+        self.kind
+            .as_deref()
+            .is_some_and(|k| k.eq_ignore_ascii_case(kind))
+    }
+
+    /// The full ARM id, when the workspace is known.
+    pub fn resource_id(&self) -> Option<String> {
+        self.workspace
+            .as_ref()
+            .map(|w| w.resource_id(self.resource_type, &self.name))
+    }
+
+    /// The template value at `pointer`, if an expression decides it.
+    pub fn template_value(&self, pointer: &str) -> Option<&TemplateValue> {
+        self.template_values.iter().find(|t| t.pointer == pointer)
+    }
+}
+
+/// One file read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InputFile {
+    pub path: String,
+    pub sha256: String,
+    pub format: Option<Format>,
+    pub resources: usize,
+}
+
+/// A file (or a part of one) left out, and why.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Skipped {
+    pub path: String,
+    pub reason: String,
+}
+
+/// Everything read from the inputs.
+#[derive(Debug, Default)]
+pub struct Inputs {
+    pub resources: Vec<Resource>,
+    pub files: Vec<InputFile>,
+    pub skipped: Vec<Skipped>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn workspace_from_resource_id_tolerates_typos_and_case() {
+        let id = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.OperationalIinsights/workspaces/ws/providers/microsoft.securityinsights/alertRules/x";
+        let ws = Workspace::from_resource_id(id).unwrap();
+        assert_eq!(ws.name(), "ws");
+        assert_eq!(ws.subscription(), "s");
+        let other = Workspace::parse(
+            "/SUBSCRIPTIONS/s/resourcegroups/RG/providers/Microsoft.OperationalIinsights/workspaces/WS",
+        )
+        .unwrap();
+        assert_eq!(ws, other);
+    }
+
+    #[test]
+    fn workspace_parse_rejects_garbage() {
+        assert!(Workspace::parse("law-contoso").is_err());
+        assert!(
+            Workspace::parse("/subscriptions/s/resourceGroups/r g/providers/p/workspaces/w")
+                .is_err()
+        );
+        assert!(
+            Workspace::parse("/subscriptions/s/resourceGroups/rg/providers/p/workspaces/w/x")
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn json_span_maps_escaped_newlines() {
+        let span = TextSpan::JsonString {
+            line: 3,
+            column: 15,
+            raw: r#"SecurityAlert\n| where ProductName == \"Azure Security Center\""#.into(),
+        };
+        assert_eq!(span.map(1, 1), (3, 15));
+        // line 2, column 9 is `ProductName` in the decoded text.
+        assert_eq!(span.map(2, 9), (3, 15 + 15 + 8));
+        // After an escaped quote the raw text is one column wider.
+        assert_eq!(span.map(2, 25), (3, 15 + 15 + 24 + 1));
+    }
+
+    #[test]
+    fn yaml_span_maps_by_indent() {
+        let span = TextSpan::YamlBlock { line: 7, indent: 2 };
+        assert_eq!(span.map(1, 1), (7, 3));
+        assert_eq!(span.map(3, 5), (9, 7));
+    }
+}

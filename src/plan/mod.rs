@@ -1,0 +1,1042 @@
+//! The planner: from resources and migration rules to a [`Plan`].
+//!
+//! **Pure**: no files, no network, no terminal, no clock. The same inputs
+//! give the same plan, byte for byte once rendered.
+//!
+//! Per workspace, in Microsoft's order: phase 1 makes the new path ready
+//! (Defender XDR incidents on, the tenant-based connector connected: a
+//! manual step), phase 2 turns off what creates Defender for Cloud
+//! incidents in Sentinel, phase 3 disconnects the legacy connectors, only
+//! once the manual step is confirmed. Already-migrated resources produce
+//! nothing: planning the desired state yields an empty plan.
+
+mod types;
+
+pub use types::*;
+
+use crate::catalog::{Catalog, Family, Mode, Operation};
+use crate::kql::{Classifier, Verdict};
+use crate::model::{Format, Inputs, Origin, Resource, ResourceType, Workspace};
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+
+/// Plans the migration of every workspace in `inputs`.
+pub fn plan(inputs: &Inputs, catalog: &Catalog, settings: &Settings) -> Plan {
+    let planner = Planner {
+        catalog,
+        classifier: Classifier::new(catalog),
+        settings,
+    };
+    let mut groups: BTreeMap<Option<String>, (Option<&Workspace>, Vec<&Resource>)> =
+        BTreeMap::new();
+    for r in &inputs.resources {
+        let key = r.workspace.as_ref().map(Workspace::key);
+        groups
+            .entry(key)
+            .or_insert_with(|| (r.workspace.as_ref(), Vec::new()))
+            .1
+            .push(r);
+    }
+    // Known workspaces first (sorted by id), then resources with none.
+    let mut ordered: Vec<_> = groups.into_iter().collect();
+    ordered.sort_by_key(|(k, _)| (k.is_none(), k.clone()));
+
+    let mut actions = Vec::new();
+    let mut workspaces = Vec::new();
+    for (_, (ws, mut resources)) in ordered {
+        resources.sort_by(|a, b| {
+            (a.resource_type, a.name.to_ascii_lowercase(), &a.origin).cmp(&(
+                b.resource_type,
+                b.name.to_ascii_lowercase(),
+                &b.origin,
+            ))
+        });
+        let mut notes = Vec::new();
+        let mut ws_actions = planner.workspace(ws, &resources, &mut notes);
+        ws_actions.sort_by_key(sort_key);
+        let count = |t: ResourceType| resources.iter().filter(|r| r.resource_type == t).count();
+        if ws.is_none() {
+            notes.insert(
+                0,
+                "these resources come from files that do not name their workspace (templates, YAML): plan again with --workspace to make their changes appliable".into(),
+            );
+        }
+        workspaces.push(WorkspaceReport {
+            id: ws.map(|w| w.id().to_string()),
+            data_connectors: count(ResourceType::DataConnectors),
+            alert_rules: count(ResourceType::AlertRules),
+            automation_rules: count(ResourceType::AutomationRules),
+            notes,
+        });
+        actions.append(&mut ws_actions);
+    }
+    let summary = Summary::count(&actions);
+    Plan {
+        format_version: FORMAT_VERSION.into(),
+        generator: format!("sentinel-migrate {}", env!("CARGO_PKG_VERSION")),
+        settings: settings.clone(),
+        phases: catalog
+            .phase_titles(settings.mode)
+            .iter()
+            .map(|p| Phase {
+                number: p.number,
+                title: p.title.clone(),
+            })
+            .collect(),
+        inputs: inputs
+            .files
+            .iter()
+            .map(|f| Input {
+                path: f.path.clone(),
+                sha256: f.sha256.clone(),
+                format: f.format.map(format_name),
+                resources: f.resources,
+            })
+            .collect(),
+        skipped: inputs
+            .skipped
+            .iter()
+            .map(|s| Skipped {
+                path: s.path.clone(),
+                reason: s.reason.clone(),
+            })
+            .collect(),
+        workspaces,
+        actions,
+        summary,
+    }
+}
+
+fn format_name(f: Format) -> String {
+    serde_json::to_value(f)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+fn sort_key(a: &Action) -> (u8, String, String, String) {
+    (
+        a.phase,
+        a.reason.code.clone(),
+        a.display_name.clone().unwrap_or_default().to_lowercase(),
+        format!(
+            "{}|{}",
+            a.name.clone().unwrap_or_default(),
+            a.source.as_ref().map(|o| o.to_string()).unwrap_or_default()
+        ),
+    )
+}
+
+struct Planner<'c> {
+    catalog: &'c Catalog,
+    classifier: Classifier,
+    settings: &'c Settings,
+}
+
+/// What one rule of phase 2 turned into.
+struct RuleOutcome {
+    /// The rule creates Defender for Cloud incidents (whether or not it is
+    /// enabled now).
+    dfc: bool,
+    action: Option<Action>,
+}
+
+impl Planner<'_> {
+    fn workspace(
+        &self,
+        ws: Option<&Workspace>,
+        resources: &[&Resource],
+        notes: &mut Vec<String>,
+    ) -> Vec<Action> {
+        let c = &self.catalog.connectors;
+        let of_type = |t: ResourceType| {
+            resources
+                .iter()
+                .copied()
+                .filter(move |r| r.resource_type == t)
+        };
+        let legacy: Vec<&Resource> = of_type(ResourceType::DataConnectors)
+            .filter(|r| r.is_kind(&c.legacy.kind))
+            .collect();
+        let xdr: Vec<&Resource> = of_type(ResourceType::DataConnectors)
+            .filter(|r| r.is_kind(&c.xdr.kind))
+            .collect();
+        let tenant_ui = of_type(ResourceType::DataConnectors).find(|r| {
+            c.ui_definitions.kinds.iter().any(|k| r.is_kind(k))
+                && c.ui_definitions
+                    .tenant_based_names
+                    .iter()
+                    .any(|n| n.eq_ignore_ascii_case(&r.name))
+        });
+
+        let mut outcomes = Vec::new();
+        for rule in of_type(ResourceType::AlertRules) {
+            outcomes.push(self.rule(rule, notes));
+        }
+        match self.settings.mode {
+            Mode::Switch => self.switch(ws, resources, &legacy, &xdr, tenant_ui, outcomes),
+            Mode::OptOut => self.opt_out(ws, &legacy, &outcomes, resources),
+        }
+    }
+
+    fn switch(
+        &self,
+        ws: Option<&Workspace>,
+        resources: &[&Resource],
+        legacy: &[&Resource],
+        xdr: &[&Resource],
+        tenant_ui: Option<&Resource>,
+        outcomes: Vec<RuleOutcome>,
+    ) -> Vec<Action> {
+        let footprint = !legacy.is_empty() || tenant_ui.is_some() || outcomes.iter().any(|o| o.dfc);
+        let mut actions: Vec<Action> = outcomes.into_iter().filter_map(|o| o.action).collect();
+        for connector in legacy {
+            actions.push(self.legacy_disconnect(connector));
+        }
+        if !footprint {
+            return actions;
+        }
+        if let Some(a) = self.xdr(ws, xdr, resources) {
+            actions.push(a);
+        }
+        let pending = actions.iter().any(|a| a.phase >= 2);
+        if pending {
+            let solution = if tenant_ui.is_some() {
+                "the Microsoft Defender for Cloud solution is installed (its tenant-based connector definition is in the export)".to_string()
+            } else {
+                "install the Content hub solution \"Microsoft Defender for Cloud\" 3.0.0 or later (no tenant-based connector definition is in the export)".to_string()
+            };
+            actions.push(self.workspace_step(
+                ws,
+                "tenant-connector-connect",
+                &[("solution", solution)],
+            ));
+            // Automation rules that stop matching once the switch is made.
+            let disabled: Vec<&Action> = actions
+                .iter()
+                .filter(|a| {
+                    a.resource_type == Some(ResourceType::AlertRules)
+                        && a.operation == Operation::Update
+                })
+                .collect();
+            let reviews: Vec<Action> = resources
+                .iter()
+                .filter(|r| r.resource_type == ResourceType::AutomationRules)
+                .filter_map(|r| self.automation_review(r, &disabled))
+                .collect();
+            actions.extend(reviews);
+        }
+        actions
+    }
+
+    fn opt_out(
+        &self,
+        ws: Option<&Workspace>,
+        legacy: &[&Resource],
+        outcomes: &[RuleOutcome],
+        resources: &[&Resource],
+    ) -> Vec<Action> {
+        let mut actions = vec![self.workspace_step(ws, "opt-out-no-alerts", &[])];
+        if legacy.is_empty() {
+            actions.push(self.workspace_step(ws, "opt-out-no-legacy-connector", &[]));
+        }
+        for connector in legacy {
+            let state = alerts_state(connector);
+            if !state.eq_ignore_ascii_case("Enabled") {
+                let subscription = connector
+                    .prop_str("subscriptionId")
+                    .unwrap_or("unknown")
+                    .to_string();
+                let mut a = self.resource_step(
+                    connector,
+                    "opt-out-legacy-alerts-off",
+                    &[("subscription", subscription), ("state", state)],
+                );
+                a.before = None;
+                actions.push(a);
+            }
+        }
+        // Does anything still create Defender for Cloud incidents in Sentinel?
+        let creators = resources
+            .iter()
+            .filter(|r| r.resource_type == ResourceType::AlertRules)
+            .any(|r| r.enabled() == Some(true) && (self.is_dfc_msic(r) || self.scheduled_dfc(r)));
+        if !creators {
+            let disabled: Vec<String> = resources
+                .iter()
+                .filter(|r| {
+                    r.resource_type == ResourceType::AlertRules
+                        && r.enabled() == Some(false)
+                        && self.is_dfc_msic(r)
+                })
+                .map(|r| format!("\"{}\"", r.display_name().unwrap_or(&r.name)))
+                .collect();
+            let text = if disabled.is_empty() {
+                String::new()
+            } else {
+                format!(" (turned off: {})", disabled.join(", "))
+            };
+            actions.push(self.workspace_step(
+                ws,
+                "opt-out-no-incident-rule",
+                &[("disabled", text)],
+            ));
+        }
+        let _ = outcomes;
+        actions.push(self.workspace_step(ws, "opt-out-verify", &[]));
+        actions
+    }
+
+    fn is_dfc_msic(&self, r: &Resource) -> bool {
+        r.is_kind("MicrosoftSecurityIncidentCreation")
+            && r.prop_str("productFilter")
+                .is_some_and(|p| self.is_dfc_product(p))
+    }
+
+    fn scheduled_dfc(&self, r: &Resource) -> bool {
+        (r.is_kind("Scheduled") || r.is_kind("NRT"))
+            && creates_incidents(r)
+            && r.prop_str("query")
+                .is_some_and(|q| self.classifier.classify(q).verdict == Verdict::Dfc)
+    }
+
+    fn is_dfc_product(&self, name: &str) -> bool {
+        self.catalog.products.iter().any(|p| {
+            p.family == Family::DefenderForCloud && p.name.eq_ignore_ascii_case(name.trim())
+        })
+    }
+
+    // ---- phase 2 -----------------------------------------------------------
+
+    fn rule(&self, rule: &Resource, notes: &mut Vec<String>) -> RuleOutcome {
+        if rule.is_kind("MicrosoftSecurityIncidentCreation") {
+            self.msic(rule)
+        } else if rule.is_kind("Scheduled") || rule.is_kind("NRT") {
+            self.scheduled(rule, notes)
+        } else {
+            RuleOutcome {
+                dfc: false,
+                action: None,
+            }
+        }
+    }
+
+    /// A template value the inputs do not fix, as a review reason.
+    fn unfixed(&self, rule: &Resource, pointer: &str) -> Option<(String, Vec<Evidence>)> {
+        let tv = rule.template_value(pointer).filter(|t| !t.known)?;
+        let field = pointer.rsplit('/').next().unwrap_or(pointer);
+        let value = match &tv.value {
+            Some(v) => format!(
+                "only its defaultValue gives {v}, a placeholder for whoever deploys the template"
+            ),
+            None => "its value cannot be worked out from the inputs".into(),
+        };
+        let explanation = format!(
+            "{field} is {}: {value}; the deployed rule may differ",
+            tv.expression
+        );
+        let ev = Evidence {
+            line: rule.origin.line,
+            column: rule.origin.column,
+            text: format!("\"{field}\": \"{}\"", tv.expression),
+            explanation: explanation.clone(),
+            source: Some(rule.origin.clone()),
+        };
+        Some((explanation, vec![ev]))
+    }
+
+    fn msic(&self, rule: &Resource) -> RuleOutcome {
+        let product = rule
+            .prop_str("productFilter")
+            .unwrap_or_default()
+            .to_string();
+        let dfc = self.is_dfc_product(&product);
+        // A value a template leaves to whoever deploys it: review.
+        for pointer in ["/properties/productFilter", "/properties/enabled"] {
+            if let Some((explanation, evidence)) = self.unfixed(rule, pointer) {
+                if pointer.ends_with("productFilter") && !dfc {
+                    continue;
+                }
+                if rule.enabled() == Some(false) && pointer.ends_with("productFilter") {
+                    continue;
+                }
+                let mut a =
+                    self.resource_step(rule, "msic-review", &[("explanation", explanation)]);
+                a.evidence = evidence;
+                a.after = None;
+                return RuleOutcome {
+                    dfc,
+                    action: Some(a),
+                };
+            }
+        }
+        if !dfc || rule.enabled() != Some(true) {
+            return RuleOutcome { dfc, action: None };
+        }
+        let filters = msic_filters(rule);
+        let mut a = self.resource_step(
+            rule,
+            "msic-disable",
+            &[("product", product.clone()), ("filters", filters.clone())],
+        );
+        a.after = Some(with_property(&a.before, "enabled", Value::Bool(false)));
+        a.desired = vec![desired("properties.enabled", json!(false))];
+        let mut evidence = vec![Evidence {
+            line: rule.origin.line,
+            column: rule.origin.column,
+            text: format!("\"productFilter\": \"{product}\""),
+            explanation: format!("the rule turns every {product} alert it admits into an incident"),
+            source: Some(rule.origin.clone()),
+        }];
+        if let Some(tv) = rule.template_value("/properties/productFilter")
+            && let Some(by) = &tv.pinned_by
+        {
+            evidence.push(Evidence {
+                line: by.line,
+                column: by.column,
+                text: format!("{} = \"{product}\"", tv.expression),
+                explanation: format!(
+                    "the parameters file {} deployed with the template pins the value",
+                    by.path
+                ),
+                source: Some(by.clone()),
+            });
+        }
+        if !filters.is_empty() {
+            evidence.push(Evidence {
+                line: rule.origin.line,
+                column: rule.origin.column,
+                text: filters.trim_start_matches([';', ' ']).to_string(),
+                explanation: "after the switch Defender XDR creates incidents for the alerts this rule filtered out: keep that suppression with an automation rule that closes them (closed at once, not never created) or with alert tuning in the Defender portal".into(),
+                source: Some(rule.origin.clone()),
+            });
+        }
+        if let Some(cond) = &rule.condition {
+            evidence.push(Evidence {
+                line: rule.origin.line,
+                column: rule.origin.column,
+                text: cond.clone(),
+                explanation: "the template deploys this rule only when its condition holds".into(),
+                source: Some(rule.origin.clone()),
+            });
+        }
+        a.evidence = evidence;
+        RuleOutcome {
+            dfc,
+            action: Some(a),
+        }
+    }
+
+    fn scheduled(&self, rule: &Resource, notes: &mut Vec<String>) -> RuleOutcome {
+        let shown = rule.display_name().unwrap_or(&rule.name).to_string();
+        let Some(query) = rule.prop_str("query") else {
+            if rule.enabled() != Some(false) {
+                notes.push(format!(
+                    "{} rule \"{shown}\" ({}) has no query in the export: not classified; export it with its properties",
+                    rule.kind.as_deref().unwrap_or("Scheduled"),
+                    rule.origin
+                ));
+            }
+            return RuleOutcome {
+                dfc: false,
+                action: None,
+            };
+        };
+        let decision = self.classifier.classify(query);
+        let dfc = decision.verdict == Verdict::Dfc;
+        for pointer in [
+            "/properties/query",
+            "/properties/enabled",
+            "/properties/incidentConfiguration/createIncident",
+        ] {
+            if let Some((explanation, evidence)) = self.unfixed(rule, pointer)
+                && decision.verdict != Verdict::None
+            {
+                let kind = rule.kind.clone().unwrap_or_default();
+                let mut a = self.resource_step(
+                    rule,
+                    "scheduled-review",
+                    &[("kind", kind), ("explanation", explanation)],
+                );
+                a.evidence = evidence;
+                return RuleOutcome {
+                    dfc,
+                    action: Some(a),
+                };
+            }
+        }
+        if rule.enabled() != Some(true)
+            || !creates_incidents(rule)
+            || decision.verdict == Verdict::None
+        {
+            return RuleOutcome { dfc, action: None };
+        }
+        let evidence: Vec<Evidence> = decision
+            .evidence
+            .iter()
+            .map(|e| Evidence {
+                line: e.line,
+                column: e.column,
+                text: e.text.clone(),
+                explanation: e.explanation.clone(),
+                source: rule.query_span.as_ref().map(|span| {
+                    let (line, column) = span.map(e.line, e.column);
+                    Origin {
+                        path: rule.origin.path.clone(),
+                        line,
+                        column,
+                    }
+                }),
+            })
+            .collect();
+        let kind = rule.kind.clone().unwrap_or_default();
+        let first = evidence
+            .iter()
+            .rev()
+            .find(|e| e.text.contains("Name") || e.text.contains("name"))
+            .or(evidence.last())
+            .map(|e| e.text.clone())
+            .unwrap_or_default();
+        let mut a = match (decision.verdict, self.settings.scheduled_rules) {
+            (Verdict::Dfc, ScheduledRules::Disable) => {
+                let mut a = self.resource_step(
+                    rule,
+                    "scheduled-disable",
+                    &[("kind", kind), ("evidence", first)],
+                );
+                a.after = Some(with_property(&a.before, "enabled", Value::Bool(false)));
+                a.desired = vec![desired("properties.enabled", json!(false))];
+                a
+            }
+            (Verdict::Dfc, ScheduledRules::StopIncidents) => {
+                let mut a = self.resource_step(
+                    rule,
+                    "scheduled-stop-incidents",
+                    &[("kind", kind), ("evidence", first)],
+                );
+                a.after = Some(stop_incidents(&a.before));
+                a.desired = vec![desired(
+                    "properties.incidentConfiguration.createIncident",
+                    json!(false),
+                )];
+                a
+            }
+            (Verdict::Dfc, ScheduledRules::Review) => self.resource_step(
+                rule,
+                "scheduled-review",
+                &[
+                    ("kind", kind),
+                    (
+                        "explanation",
+                        format!("{} (--scheduled-rules review)", decision.explanation),
+                    ),
+                ],
+            ),
+            _ => self.resource_step(
+                rule,
+                "scheduled-review",
+                &[
+                    ("kind", kind),
+                    ("explanation", decision.explanation.clone()),
+                ],
+            ),
+        };
+        a.evidence = evidence;
+        RuleOutcome {
+            dfc,
+            action: Some(a),
+        }
+    }
+
+    // ---- phase 1 and 3 ---------------------------------------------------
+
+    fn legacy_disconnect(&self, connector: &Resource) -> Action {
+        let subscription = connector
+            .prop_str("subscriptionId")
+            .unwrap_or("unknown")
+            .to_string();
+        let state = alerts_state(connector);
+        let mut a = self.resource_step(
+            connector,
+            "legacy-disconnect",
+            &[("subscription", subscription), ("state", state)],
+        );
+        a.after = None;
+        a
+    }
+
+    fn xdr(
+        &self,
+        ws: Option<&Workspace>,
+        xdr: &[&Resource],
+        resources: &[&Resource],
+    ) -> Option<Action> {
+        let incidents = |r: &Resource| -> String {
+            r.prop("dataTypes")
+                .and_then(|d| d.get("incidents"))
+                .and_then(|i| i.get("state"))
+                .and_then(Value::as_str)
+                .unwrap_or("absent")
+                .to_string()
+        };
+        if xdr
+            .iter()
+            .any(|r| incidents(r).eq_ignore_ascii_case("Enabled"))
+        {
+            return None;
+        }
+        if let Some(connector) = xdr.first() {
+            let state = incidents(connector);
+            let mut a = self.resource_step(connector, "xdr-enable-incidents", &[("state", state)]);
+            let mut after = strip_read_only(a.before.clone().unwrap_or(Value::Null));
+            if let Some(props) = after.get_mut("properties").and_then(Value::as_object_mut) {
+                let data_types = props.entry("dataTypes").or_insert_with(|| json!({}));
+                if let Some(dt) = data_types.as_object_mut() {
+                    dt.insert("incidents".into(), json!({"state": "Enabled"}));
+                }
+            }
+            a.after = Some(after);
+            a.desired = vec![desired(
+                "properties.dataTypes.incidents.state",
+                json!("Enabled"),
+            )];
+            return Some(a);
+        }
+        // No Defender XDR connector: create one if the tenant is known.
+        let mut tenants: BTreeMap<String, String> = BTreeMap::new();
+        for r in resources
+            .iter()
+            .filter(|r| r.resource_type == ResourceType::DataConnectors)
+        {
+            if self
+                .catalog
+                .connectors
+                .tenant_id_kinds
+                .iter()
+                .any(|k| r.is_kind(k))
+                && let Some(t) = r.prop_str("tenantId").filter(|t| is_guid(t))
+            {
+                tenants.entry(t.to_ascii_lowercase()).or_insert_with(|| {
+                    format!(
+                        "from the {} connector {}",
+                        r.kind.as_deref().unwrap_or(""),
+                        r.name
+                    )
+                });
+            }
+        }
+        let (tenant, source) = match (&self.settings.tenant_id, tenants.len()) {
+            (Some(t), _) => (t.clone(), "given with --tenant-id".to_string()),
+            (None, 1) => tenants.into_iter().next().unwrap_or_default(),
+            (None, 0) => {
+                return Some(self.workspace_step(
+                    ws,
+                    "xdr-connect-manually",
+                    &[("tenant_problem", "no tenant id in the exports".into())],
+                ));
+            }
+            (None, _) => {
+                let list = tenants.keys().cloned().collect::<Vec<_>>().join(", ");
+                return Some(self.workspace_step(
+                    ws,
+                    "xdr-connect-manually",
+                    &[(
+                        "tenant_problem",
+                        format!("the exports name several tenants ({list})"),
+                    )],
+                ));
+            }
+        };
+        let rule = self.catalog.rule("xdr-create");
+        let tenant_value = tenant.clone();
+        let name = stable_guid(&format!(
+            "{}|{}",
+            ws.map(Workspace::key).unwrap_or_default(),
+            self.catalog.connectors.xdr.kind
+        ));
+        let id = ws.map(|w| w.resource_id(ResourceType::DataConnectors, &name));
+        let mut body = Map::new();
+        if let Some(id) = &id {
+            body.insert("id".into(), Value::String(id.clone()));
+        }
+        body.insert(
+            "kind".into(),
+            Value::String(self.catalog.connectors.xdr.kind.clone()),
+        );
+        body.insert("name".into(), Value::String(name.clone()));
+        body.insert(
+            "properties".into(),
+            json!({"dataTypes": {"alerts": {"state": "Enabled"}, "incidents": {"state": "Enabled"}}, "tenantId": tenant}),
+        );
+        body.insert(
+            "type".into(),
+            Value::String(ResourceType::DataConnectors.arm_type().into()),
+        );
+        Some(Action {
+            id: action_id(
+                &rule.id,
+                &format!("{}|{name}", ws.map(Workspace::key).unwrap_or_default()),
+            ),
+            workspace: ws.map(|w| w.id().to_string()),
+            phase: rule.phase,
+            operation: rule.operation,
+            verb: rule.verb,
+            resource_type: Some(ResourceType::DataConnectors),
+            resource_id: id,
+            name: Some(name),
+            kind: Some(self.catalog.connectors.xdr.kind.clone()),
+            display_name: Some("Microsoft Defender XDR".into()),
+            reason: Reason {
+                code: rule.id.clone(),
+                message: rule.message_with(&[("tenant", tenant), ("tenant_source", source)]),
+            },
+            before: None,
+            after: Some(Value::Object(body)),
+            etag: None,
+            api_version: Some(
+                self.catalog
+                    .api_version(ResourceType::DataConnectors)
+                    .to_string(),
+            ),
+            source: None,
+            evidence: Vec::new(),
+            manual: None,
+            desired: vec![
+                desired("properties.dataTypes.incidents.state", json!("Enabled")),
+                desired("properties.tenantId", json!(tenant_value)),
+            ],
+            blocked: ws
+                .is_none()
+                .then(|| "the workspace is not known: plan again with --workspace".to_string()),
+        })
+    }
+
+    // ---- automation rules --------------------------------------------------
+
+    fn automation_review(&self, rule: &Resource, disabled: &[&Action]) -> Option<Action> {
+        let props = rule.properties()?;
+        let logic = props.get("triggeringLogic")?;
+        let mut conditions = Vec::new();
+        collect_conditions(
+            logic.get("conditions").unwrap_or(&Value::Null),
+            &mut conditions,
+        );
+        let mut reasons = Vec::new();
+        for (name, values) in &conditions {
+            match name.as_str() {
+                "IncidentRelatedAnalyticRuleIds" | "AlertAnalyticRuleIds" => {
+                    for v in values {
+                        if let Some(a) = disabled.iter().find(|a| {
+                            a.resource_id.as_deref().is_some_and(|id| id.eq_ignore_ascii_case(v))
+                                || a.name.as_deref().is_some_and(|n| v.to_ascii_lowercase().ends_with(&format!("/{}", n.to_ascii_lowercase())))
+                        }) {
+                            reasons.push(format!(
+                                "its {name} condition names \"{}\", which this plan turns off: it will never fire again",
+                                a.display_name.as_deref().or(a.name.as_deref()).unwrap_or_default()
+                            ));
+                        }
+                    }
+                }
+                "IncidentTitle" => reasons.push(
+                    "its IncidentTitle condition will not match Defender for Cloud incidents the same way: Defender XDR sets its own incident titles".into(),
+                ),
+                "IncidentProviderName" | "IncidentUpdatedBySource" => reasons.push(format!(
+                    "its {name} condition may stop matching: Defender for Cloud incidents will come from Defender XDR, a different provider (check the value your incidents carry)"
+                )),
+                _ => {}
+            }
+        }
+        reasons.dedup();
+        if reasons.is_empty() {
+            return None;
+        }
+        let mut a = self.resource_step(
+            rule,
+            "automation-review",
+            &[("explanation", reasons.join("; "))],
+        );
+        a.after = None;
+        Some(a)
+    }
+
+    // ---- building actions ----------------------------------------------------
+
+    /// An action on a resource, before/after filled with the resource body.
+    fn resource_step(&self, r: &Resource, rule_name: &str, values: &[(&str, String)]) -> Action {
+        let rule = self.catalog.rule(rule_name);
+        let resource_id = r.resource_id();
+        let identity = format!(
+            "{}|{}|{}|{}",
+            r.workspace.as_ref().map(Workspace::key).unwrap_or_default(),
+            r.resource_type,
+            r.name.to_ascii_lowercase(),
+            if r.workspace.is_none() {
+                r.origin.to_string()
+            } else {
+                String::new()
+            }
+        );
+        let blocked = if rule.operation.is_change() {
+            if resource_id.is_none() {
+                Some(format!(
+                    "read from {}, which does not name its workspace: plan again with --workspace, or change the file and redeploy it",
+                    r.origin.path
+                ))
+            } else if r.etag.is_none()
+                || !matches!(
+                    r.format,
+                    Format::ArmList | Format::JsonArray | Format::JsonResource
+                )
+            {
+                Some(format!(
+                    "read from {} ({}), not from a live export with an etag: its live state is not known; change the file and redeploy it, or export the workspace and plan again",
+                    r.origin.path,
+                    format_name(r.format)
+                ))
+            } else {
+                None
+            }
+        } else {
+            None
+        };
+        Action {
+            id: action_id(&rule.id, &identity),
+            workspace: r.workspace.as_ref().map(|w| w.id().to_string()),
+            phase: rule.phase,
+            operation: rule.operation,
+            verb: rule.verb,
+            resource_type: Some(r.resource_type),
+            resource_id,
+            name: Some(r.name.clone()),
+            kind: r.kind.clone(),
+            display_name: r.display_name().map(str::to_string),
+            reason: Reason {
+                code: rule.id.clone(),
+                message: rule.message_with(values),
+            },
+            before: Some(r.body.clone()),
+            after: None,
+            etag: r.etag.clone(),
+            api_version: Some(self.catalog.api_version(r.resource_type).to_string()),
+            source: Some(r.origin.clone()),
+            evidence: Vec::new(),
+            manual: rule.manual.clone(),
+            desired: Vec::new(),
+            blocked,
+        }
+    }
+
+    /// A workspace-level step (manual steps, reviews of what is missing).
+    fn workspace_step(
+        &self,
+        ws: Option<&Workspace>,
+        rule_name: &str,
+        values: &[(&str, String)],
+    ) -> Action {
+        let rule = self.catalog.rule(rule_name);
+        Action {
+            id: action_id(&rule.id, &ws.map(Workspace::key).unwrap_or_default()),
+            workspace: ws.map(|w| w.id().to_string()),
+            phase: rule.phase,
+            operation: rule.operation,
+            verb: rule.verb,
+            resource_type: None,
+            resource_id: None,
+            name: None,
+            kind: None,
+            display_name: Some(rule.summary.clone()),
+            reason: Reason {
+                code: rule.id.clone(),
+                message: rule.message_with(values),
+            },
+            before: None,
+            after: None,
+            etag: None,
+            api_version: None,
+            source: None,
+            evidence: Vec::new(),
+            manual: rule.manual.clone(),
+            desired: Vec::new(),
+            blocked: None,
+        }
+    }
+}
+
+/// Whether a Scheduled/NRT rule creates incidents: `createIncident` unless
+/// explicitly false (the service's default is true).
+pub fn creates_incidents(r: &Resource) -> bool {
+    r.prop("incidentConfiguration")
+        .and_then(|i| i.get("createIncident"))
+        .and_then(Value::as_bool)
+        != Some(false)
+}
+
+fn alerts_state(r: &Resource) -> String {
+    r.prop("dataTypes")
+        .and_then(|d| d.get("alerts"))
+        .and_then(|a| a.get("state"))
+        .and_then(Value::as_str)
+        .unwrap_or("unknown")
+        .to_string()
+}
+
+/// The suppression an incident creation rule applied, in words.
+fn msic_filters(rule: &Resource) -> String {
+    let list = |key: &str| -> Vec<String> {
+        rule.prop(key)
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let mut parts = Vec::new();
+    let severities = list("severitiesFilter");
+    if !severities.is_empty() {
+        parts.push(format!("severities {}", severities.join(", ")));
+    }
+    let names = list("displayNamesFilter");
+    if !names.is_empty() {
+        parts.push(format!(
+            "only {} named alert{}",
+            names.len(),
+            if names.len() == 1 { "" } else { "s" }
+        ));
+    }
+    let excluded = list("displayNamesExcludeFilter");
+    if !excluded.is_empty() {
+        parts.push(format!(
+            "excluding {} alert name{}",
+            excluded.len(),
+            if excluded.len() == 1 { "" } else { "s" }
+        ));
+    }
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", parts.join("; "))
+    }
+}
+
+fn collect_conditions(v: &Value, out: &mut Vec<(String, Vec<String>)>) {
+    match v {
+        Value::Object(m) => {
+            if let Some(name) = m.get("propertyName").and_then(Value::as_str) {
+                let values = m
+                    .get("propertyValues")
+                    .and_then(Value::as_array)
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(Value::as_str)
+                            .map(str::to_string)
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                out.push((name.to_string(), values));
+            }
+            for child in m.values() {
+                collect_conditions(child, out);
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|i| collect_conditions(i, out)),
+        _ => {}
+    }
+}
+
+/// Fields the service fills: never sent back.
+pub const READ_ONLY: [&str; 2] = ["systemData", "lastModifiedUtc"];
+
+fn strip_read_only(mut body: Value) -> Value {
+    if let Some(m) = body.as_object_mut() {
+        m.remove("systemData");
+        if let Some(p) = m.get_mut("properties").and_then(Value::as_object_mut) {
+            p.remove("lastModifiedUtc");
+            p.remove("lastModifiedTimeUtc");
+            p.remove("createdTimeUtc");
+            p.remove("createdBy");
+            p.remove("lastModifiedBy");
+        }
+    }
+    body
+}
+
+/// The body with `properties.<key>` set, read-only fields dropped, `kind`
+/// and `etag` kept.
+fn with_property(before: &Option<Value>, key: &str, value: Value) -> Value {
+    let mut after = strip_read_only(before.clone().unwrap_or(Value::Null));
+    if let Some(m) = after.as_object_mut() {
+        let props = m.entry("properties").or_insert_with(|| json!({}));
+        if let Some(p) = props.as_object_mut() {
+            p.insert(key.to_string(), value);
+        }
+    }
+    after
+}
+
+fn stop_incidents(before: &Option<Value>) -> Value {
+    let mut after = strip_read_only(before.clone().unwrap_or(Value::Null));
+    if let Some(p) = after.get_mut("properties").and_then(Value::as_object_mut) {
+        let ic = p
+            .entry("incidentConfiguration")
+            .or_insert_with(|| json!({}));
+        if let Some(ic) = ic.as_object_mut() {
+            ic.insert("createIncident".into(), Value::Bool(false));
+        }
+    }
+    after
+}
+
+fn desired(path: &str, value: Value) -> Desired {
+    Desired {
+        path: path.to_string(),
+        value,
+    }
+}
+
+fn action_id(code: &str, identity: &str) -> String {
+    let digest = Sha256::digest(format!("{code}|{identity}").as_bytes());
+    let hex: String = digest.iter().take(4).map(|b| format!("{b:02x}")).collect();
+    format!("{code}-{hex}")
+}
+
+/// A deterministic GUID from a text (for resources the plan creates).
+fn stable_guid(seed: &str) -> String {
+    let d = Sha256::digest(seed.as_bytes());
+    let h: String = d.iter().take(16).map(|b| format!("{b:02x}")).collect();
+    format!(
+        "{}-{}-4{}-8{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[13..16],
+        &h[17..20],
+        &h[20..32]
+    )
+}
+
+pub fn is_guid(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('-').collect();
+    parts.len() == 5
+        && [8, 4, 4, 4, 12]
+            .iter()
+            .zip(&parts)
+            .all(|(n, p)| p.len() == *n && p.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_and_guids_are_stable() {
+        assert_eq!(action_id("MIG101", "x"), action_id("MIG101", "x"));
+        assert_ne!(action_id("MIG101", "x"), action_id("MIG101", "y"));
+        let g = stable_guid("ws");
+        assert!(is_guid(&g), "{g}");
+        assert_eq!(g, stable_guid("ws"));
+        assert!(!is_guid("not-a-guid"));
+    }
+}

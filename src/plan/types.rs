@@ -1,0 +1,191 @@
+//! The plan as written to `plan.json`: versioned types, separate from the
+//! internal model, so the file format changes only on purpose
+//! (`docs/plan-format.md`).
+
+use crate::catalog::{Manual, Mode, Operation, Verb};
+use crate::model::{Origin, ResourceType};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+pub const FORMAT_VERSION: &str = "1";
+
+/// What `--scheduled-rules` asks for Scheduled/NRT rules that create
+/// incidents from Defender for Cloud alerts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ScheduledRules {
+    /// Turn the rule off.
+    Disable,
+    /// Keep the rule, stop it creating incidents.
+    StopIncidents,
+    /// Change nothing; list the rule for review.
+    Review,
+}
+
+/// The planner's settings, recorded in the plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Settings {
+    pub mode: Mode,
+    pub scheduled_rules: ScheduledRules,
+    pub tenant_id: Option<String>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            mode: Mode::Switch,
+            scheduled_rules: ScheduledRules::Disable,
+            tenant_id: None,
+        }
+    }
+}
+
+/// An input file read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Input {
+    pub path: String,
+    pub sha256: String,
+    pub format: Option<String>,
+    pub resources: usize,
+}
+
+/// A file (or part of one) left out, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Skipped {
+    pub path: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reason {
+    /// The migration rule id, `MIG101`.
+    pub code: String,
+    pub message: String,
+}
+
+/// Evidence for a decision: a place in a query (or a file) and what it shows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Evidence {
+    /// 1-based line and column in the query (or the value) the evidence is about.
+    pub line: usize,
+    pub column: usize,
+    pub text: String,
+    pub explanation: String,
+    /// The same place in the export file, when it can be worked out.
+    pub source: Option<Origin>,
+}
+
+/// One step of the plan.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Action {
+    /// Stable across runs: the migration rule id and a hash of what it acts on.
+    pub id: String,
+    /// The workspace ARM id, or null when the export does not say.
+    pub workspace: Option<String>,
+    pub phase: u8,
+    pub operation: Operation,
+    /// The word the summary counts it under (`disable`, `stop-incidents`, ...).
+    pub verb: Verb,
+    pub resource_type: Option<ResourceType>,
+    pub resource_id: Option<String>,
+    pub name: Option<String>,
+    pub kind: Option<String>,
+    pub display_name: Option<String>,
+    pub reason: Reason,
+    /// The resource as exported (null for a create or a workspace-level step).
+    pub before: Option<Value>,
+    /// The resource as it must be written (null for a delete, a manual step
+    /// or a review).
+    pub after: Option<Value>,
+    /// The etag observed in the export; apply refuses to act if Azure's differs.
+    pub etag: Option<String>,
+    /// The api-version to read and write the resource with.
+    pub api_version: Option<String>,
+    /// Where the resource was read from.
+    pub source: Option<Origin>,
+    pub evidence: Vec<Evidence>,
+    /// For manual steps: where, who, and how to verify.
+    pub manual: Option<Manual>,
+    /// The values the step sets, as JMESPath paths into the resource
+    /// (`properties.enabled`): what apply checks to know a step took
+    /// effect and what verify compares. Empty for deletes and reviews.
+    pub desired: Vec<Desired>,
+    /// Why the step cannot be applied from this plan, if it cannot (the
+    /// resource came from a template or YAML file, not a live export).
+    pub blocked: Option<String>,
+}
+
+/// One value a step sets.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Desired {
+    pub path: String,
+    pub value: Value,
+}
+
+/// A phase of the plan and what it is for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Phase {
+    pub number: u8,
+    pub title: String,
+}
+
+/// Per-workspace facts and notes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkspaceReport {
+    pub id: Option<String>,
+    pub data_connectors: usize,
+    pub alert_rules: usize,
+    pub automation_rules: usize,
+    pub notes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    pub create: usize,
+    pub update: usize,
+    pub disable: usize,
+    pub stop_incidents: usize,
+    pub delete: usize,
+    pub manual: usize,
+    pub review: usize,
+    pub total: usize,
+}
+
+impl Summary {
+    pub fn count(actions: &[Action]) -> Summary {
+        let mut s = Summary::default();
+        for a in actions {
+            match a.verb {
+                Verb::Create => s.create += 1,
+                Verb::Update => s.update += 1,
+                Verb::Disable => s.disable += 1,
+                Verb::StopIncidents => s.stop_incidents += 1,
+                Verb::Delete => s.delete += 1,
+                Verb::Manual => s.manual += 1,
+                Verb::Review => s.review += 1,
+            }
+        }
+        s.total = actions.len();
+        s
+    }
+
+    /// Whether anything is to be done.
+    pub fn has_changes(&self) -> bool {
+        self.total > 0
+    }
+}
+
+/// The whole plan.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    pub format_version: String,
+    /// The tool and version that wrote it.
+    pub generator: String,
+    pub settings: Settings,
+    pub phases: Vec<Phase>,
+    pub inputs: Vec<Input>,
+    pub skipped: Vec<Skipped>,
+    pub workspaces: Vec<WorkspaceReport>,
+    pub actions: Vec<Action>,
+    pub summary: Summary,
+}

@@ -1,0 +1,182 @@
+//! The summary printed on stdout: one block per workspace, a line per
+//! resource with its marker (`+` create, `-` delete, `~` update, `!` manual
+//! or review), the reason in one line, and the footer.
+
+use super::{footer, one_line};
+use crate::catalog::Operation;
+use crate::plan::{Action, Plan};
+use anstyle::{AnsiColor, Style as Paint};
+use std::io::{self, Write};
+
+/// Whether to colour the output (the caller decides: terminal, NO_COLOR, --no-color).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Style {
+    Plain,
+    Color,
+}
+
+fn paint(style: Style, color: AnsiColor, bold: bool, text: &str) -> String {
+    match style {
+        Style::Plain => text.to_string(),
+        Style::Color => {
+            let mut p = Paint::new().fg_color(Some(color.into()));
+            if bold {
+                p = p.bold();
+            }
+            format!("{p}{text}{p:#}")
+        }
+    }
+}
+
+fn marker(a: &Action) -> (&'static str, AnsiColor) {
+    match a.operation {
+        Operation::Create => ("+", AnsiColor::Green),
+        Operation::Delete => ("-", AnsiColor::Red),
+        Operation::Update => ("~", AnsiColor::Yellow),
+        Operation::Manual | Operation::Review => ("!", AnsiColor::Magenta),
+    }
+}
+
+fn title(a: &Action) -> String {
+    let mut t = String::new();
+    match (&a.resource_type, &a.name) {
+        (Some(rt), Some(name)) => {
+            t.push_str(&format!("{rt}/{}", one_line(name)));
+            if let Some(d) = &a.display_name {
+                t.push_str(&format!(" \"{}\"", one_line(d)));
+            }
+            if let Some(k) = &a.kind {
+                t.push_str(&format!(" ({})", one_line(k)));
+            }
+        }
+        _ => t.push_str(&one_line(a.display_name.as_deref().unwrap_or_default())),
+    }
+    t
+}
+
+/// Writes the human summary.
+pub fn human(plan: &Plan, w: &mut dyn Write, style: Style) -> io::Result<()> {
+    let files = plan.inputs.len();
+    let resources: usize = plan.inputs.iter().map(|i| i.resources).sum();
+    writeln!(
+        w,
+        "{} plan ({} mode): {} workspace{}, {} resource{} from {} file{}",
+        paint(style, AnsiColor::Cyan, true, "sentinel-migrate"),
+        match plan.settings.mode {
+            crate::catalog::Mode::Switch => "switch",
+            crate::catalog::Mode::OptOut => "opt-out",
+        },
+        plan.workspaces.len(),
+        if plan.workspaces.len() == 1 { "" } else { "s" },
+        resources,
+        if resources == 1 { "" } else { "s" },
+        files,
+        if files == 1 { "" } else { "s" },
+    )?;
+    for ws in &plan.workspaces {
+        writeln!(w)?;
+        let id = ws
+            .id
+            .clone()
+            .unwrap_or_else(|| "(workspace not named by the exports)".into());
+        writeln!(
+            w,
+            "{} {}",
+            paint(style, AnsiColor::Cyan, true, "Workspace"),
+            one_line(&id)
+        )?;
+        writeln!(
+            w,
+            "  {} data connectors, {} analytics rules, {} automation rules",
+            ws.data_connectors, ws.alert_rules, ws.automation_rules
+        )?;
+        let actions: Vec<&Action> = plan
+            .actions
+            .iter()
+            .filter(|a| a.workspace == ws.id)
+            .collect();
+        if actions.is_empty() {
+            writeln!(w, "  Nothing to do: in the desired state.")?;
+        }
+        for phase in &plan.phases {
+            let in_phase: Vec<&&Action> =
+                actions.iter().filter(|a| a.phase == phase.number).collect();
+            if in_phase.is_empty() {
+                continue;
+            }
+            writeln!(w)?;
+            writeln!(
+                w,
+                "  {}",
+                paint(
+                    style,
+                    AnsiColor::White,
+                    true,
+                    &format!("Phase {}: {}", phase.number, phase.title)
+                )
+            )?;
+            for a in in_phase {
+                action(a, w, style)?;
+            }
+        }
+        if !ws.notes.is_empty() {
+            writeln!(w)?;
+            writeln!(w, "  Notes:")?;
+            for n in &ws.notes {
+                writeln!(w, "    - {}", one_line(n))?;
+            }
+        }
+    }
+    if !plan.skipped.is_empty() {
+        writeln!(w)?;
+        writeln!(w, "Skipped ({}):", plan.skipped.len())?;
+        for s in &plan.skipped {
+            writeln!(w, "  {}: {}", one_line(&s.path), one_line(&s.reason))?;
+        }
+    }
+    writeln!(w)?;
+    writeln!(w, "{}", paint(style, AnsiColor::White, true, &footer(plan)))
+}
+
+fn action(a: &Action, w: &mut dyn Write, style: Style) -> io::Result<()> {
+    let (m, color) = marker(a);
+    let verb = serde_json::to_value(a.verb)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default();
+    writeln!(
+        w,
+        "  {} {}  {}",
+        paint(style, color, true, m),
+        title(a),
+        paint(style, color, false, &verb)
+    )?;
+    writeln!(w, "      {} {}", a.reason.code, one_line(&a.reason.message))?;
+    for e in &a.evidence {
+        let place = match &e.source {
+            Some(o) => format!("{}:{}:{}", o.path, o.line, o.column),
+            None => format!("query {}:{}", e.line, e.column),
+        };
+        writeln!(
+            w,
+            "        {}  `{}`: {}",
+            one_line(&place),
+            one_line(&e.text),
+            one_line(&e.explanation)
+        )?;
+    }
+    if let Some(m) = &a.manual {
+        writeln!(w, "        where:  {}", one_line(&m.portal))?;
+        writeln!(w, "        who:    {}", one_line(&m.role))?;
+        writeln!(w, "        verify: {}", one_line(&m.verify))?;
+    }
+    if let Some(b) = &a.blocked {
+        writeln!(
+            w,
+            "        {} {}",
+            paint(style, AnsiColor::Red, false, "not appliable:"),
+            one_line(b)
+        )?;
+    }
+    Ok(())
+}

@@ -1,0 +1,539 @@
+//! `apply.sh` and `rollback.sh`: bash scripts that drive `az rest` with
+//! relative ARM URLs and an explicit api-version per call.
+//!
+//! Nothing that came from an export reaches the script unescaped: URL path
+//! segments are percent-encoded, every shell word is single-quoted, bodies
+//! travel in quoted here-documents (no expansion), and comments and
+//! messages are reduced to one printable line.
+
+use super::{footer, one_line};
+use crate::catalog::Operation;
+use crate::plan::{Action, Plan};
+use std::fmt::Write as _;
+use std::io::{self, Write};
+
+/// A word for bash, single-quoted (`'it'\''s'`).
+pub fn sh_quote(s: &str) -> String {
+    // NUL cannot travel in a bash word; it never belongs in an ARM value.
+    let s = s.replace('\0', "");
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+/// Percent-encodes one URL path segment (RFC 3986 unreserved kept).
+pub fn encode_segment(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    out
+}
+
+/// The relative ARM URL of an action's resource, every segment encoded.
+pub fn relative_url(a: &Action) -> Option<String> {
+    let id = a.resource_id.as_ref()?;
+    let api = a.api_version.as_deref().unwrap_or("2025-09-01");
+    // The name is the part after the collection: it may hold `/` itself.
+    let rt = a.resource_type?;
+    let name = a.name.as_ref()?;
+    let marker = format!("/providers/Microsoft.SecurityInsights/{}/", rt.as_str());
+    let lower = id.to_ascii_lowercase();
+    let at = lower.find(&marker.to_ascii_lowercase())?;
+    let prefix = &id[..at];
+    let mut url = String::new();
+    for seg in prefix.split('/').filter(|s| !s.is_empty()) {
+        url.push('/');
+        url.push_str(&encode_segment(seg));
+    }
+    let _ = write!(
+        url,
+        "/providers/Microsoft.SecurityInsights/{}/{}?api-version={}",
+        rt.as_str(),
+        encode_segment(name),
+        encode_segment(api)
+    );
+    Some(url)
+}
+
+/// A here-document delimiter that cannot occur in the body.
+fn delimiter(body: &str) -> String {
+    let mut d = "SENTINEL_MIGRATE_BODY".to_string();
+    while body.lines().any(|l| l.trim() == d) {
+        d.push('_');
+    }
+    d
+}
+
+fn step_number(i: usize) -> String {
+    format!("{:03}", i + 1)
+}
+
+fn describe(a: &Action) -> String {
+    let mut s = format!("{} {}", a.reason.code, a.operation.as_str());
+    if let (Some(rt), Some(n)) = (a.resource_type, &a.name) {
+        let _ = write!(s, " {rt}/{n}");
+    }
+    if let Some(d) = &a.display_name {
+        let _ = write!(s, " \"{d}\"");
+    }
+    one_line(&s)
+}
+
+const HELPERS: &str = r#"log() { printf '%s\n' "$*" >&2; }
+
+# etag_of URL: the resource's etag, "absent" when it does not exist.
+etag_of() {
+  local out
+  if out=$(az rest --method get --url "$1" --query etag --output tsv 2>&1); then
+    printf '%s\n' "$out"
+  elif printf '%s' "$out" | grep -q -e 'NotFound' -e 'Not Found' -e '(404)'; then
+    printf 'absent\n'
+  else
+    log "$out"
+    return 1
+  fi
+}
+
+# value_of URL PATH: the JSON value at a JMESPath path of the resource.
+value_of() {
+  az rest --method get --url "$1" --query "$2" --output json 2>/dev/null | tr -d ' \n\r'
+}
+
+# took_effect STEP URL PATH VALUE...: whether an interrupted step already took effect.
+took_effect() {
+  local step=$1 url=$2
+  shift 2
+  [ -e "$backup_dir/$step.started" ] || return 1
+  while [ "$#" -gt 1 ]; do
+    [ "$(value_of "$url" "$1")" = "$2" ] || return 1
+    shift 2
+  done
+  return 0
+}
+
+stale=0
+# expect STEP URL ETAG WHAT: note a resource whose etag is not the plan's.
+expect() {
+  local actual
+  [ -e "$backup_dir/$1.done" ] && return 0
+  [ -e "$backup_dir/$1.started" ] && return 0
+  actual=$(etag_of "$2") || { log "cannot read $4"; exit 1; }
+  if [ "$actual" != "$3" ]; then
+    log "stale: $4: etag in the plan $3, in Azure $actual"
+    stale=1
+  fi
+}
+
+# change STEP METHOD URL ETAG WHAT RESTORE_QUERY [PATH VALUE]...: one write,
+# with its backup and journal. The request body comes on stdin (PUT only).
+change() {
+  local step=$1 method=$2 url=$3 etag=$4 what=$5 restore=$6 actual
+  shift 6
+  if [ -e "$backup_dir/$step.done" ]; then
+    log "= $step already done: $what"
+    cat >/dev/null
+    return 0
+  fi
+  if [ "$method" = put ]; then
+    cat >"$backup_dir/$step.request.json"
+  fi
+  actual=$(etag_of "$url") || { log "cannot read $what"; exit 1; }
+  if [ "$actual" != "$etag" ]; then
+    if [ "$method" = delete ] && [ "$actual" = absent ] && [ -e "$backup_dir/$step.started" ]; then
+      :
+    elif [ "$method" = put ] && took_effect "$step" "$url" "$@"; then
+      :
+    else
+      log "stale: $what changed since the plan was made (etag in the plan $etag, in Azure $actual): plan again"
+      exit 3
+    fi
+  else
+    if [ "$actual" != absent ]; then
+      az rest --method get --url "$url" --output json >"$backup_dir/$step.before.json"
+      az rest --method get --url "$url" --query "$restore" --output json >"$backup_dir/$step.restore.json"
+    fi
+    : >"$backup_dir/$step.started"
+    if [ "$method" = put ]; then
+      az rest --method put --url "$url" --body @"$backup_dir/$step.request.json" --output none ||
+        { log "failed: $what (step $step); nothing else was changed by this step. Run the script again to resume."; exit 1; }
+    else
+      az rest --method delete --url "$url" --output none ||
+        { log "failed: $what (step $step). Run the script again to resume."; exit 1; }
+    fi
+  fi
+  etag_of "$url" >"$backup_dir/$step.after-etag" || true
+  printf '%s\n' "$method" >"$backup_dir/$step.done"
+  log "done $step: $what"
+}
+"#;
+
+/// Writes `apply.sh`.
+pub fn apply_script(plan: &Plan, w: &mut dyn Write) -> io::Result<()> {
+    let mut s = String::new();
+    let phase3 = plan
+        .actions
+        .iter()
+        .any(|a| a.phase == 3 && a.operation.is_change() && a.blocked.is_none());
+    s.push_str("#!/usr/bin/env bash\n");
+    let _ = writeln!(
+        s,
+        "# apply.sh: generated by {} from the plan. Do not edit: plan again.",
+        plan.generator
+    );
+    s.push_str("#\n");
+    let _ = writeln!(s, "# {}", footer(plan));
+    s.push_str("#\n# Phases run in order:\n");
+    for p in &plan.phases {
+        let _ = writeln!(s, "#   {}  {}", p.number, one_line(&p.title));
+    }
+    s.push_str(
+        "#\n\
+# Phase 3 (disconnecting the legacy connectors) runs only once you confirm\n\
+# the manual step: the tenant-based Defender for Cloud connector is connected\n\
+# and its alerts arrive. Confirm with\n\
+#     ./apply.sh --confirm-tenant-connector\n\
+# or  SENTINEL_MIGRATE_CONFIRM=tenant-connector ./apply.sh\n\
+#\n\
+# Before a write, each resource is read again; if its etag is not the plan's\n\
+# the script stops (exit 3) naming it. Every original body is saved in the\n\
+# backup folder (./sentinel-migrate-backup, or --backup-dir DIR, or\n\
+# SENTINEL_MIGRATE_BACKUP_DIR) before it is changed, and every finished step\n\
+# is recorded there: run the script again to resume after an interruption,\n\
+# and rollback.sh to undo what it did.\n\
+#\n\
+# Needs: the Azure CLI (az), signed in with write access to the workspace.\n\
+# Exit codes: 0 done; 1 an Azure call failed (the step is named; run again\n\
+# to resume); 3 the plan is stale: plan again; 4 stopped before phase 3:\n\
+# confirm the manual step.\n",
+    );
+    let reviews: Vec<&Action> = plan
+        .actions
+        .iter()
+        .filter(|a| a.operation == Operation::Review)
+        .collect();
+    if !reviews.is_empty() {
+        s.push_str("#\n# For review, not changed by this script:\n");
+        for a in &reviews {
+            let _ = writeln!(s, "#   {}", describe(a));
+        }
+    }
+    s.push_str("set -euo pipefail\n\n");
+    s.push_str("confirm=\"${SENTINEL_MIGRATE_CONFIRM:-}\"\n");
+    s.push_str("backup_dir=\"${SENTINEL_MIGRATE_BACKUP_DIR:-sentinel-migrate-backup}\"\n");
+    s.push_str(
+        r#"while [ "$#" -gt 0 ]; do
+  case "$1" in
+    --confirm-tenant-connector) confirm=tenant-connector ;;
+    --backup-dir) backup_dir="${2:?--backup-dir needs a folder}"; shift ;;
+    -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) printf 'apply.sh: unknown argument: %s\n' "$1" >&2; exit 1 ;;
+  esac
+  shift
+done
+mkdir -p "$backup_dir"
+"#,
+    );
+    s.push('\n');
+    s.push_str(HELPERS);
+
+    // Preflight: every resource the script writes, checked before any write.
+    let steps: Vec<(usize, &Action)> = plan
+        .actions
+        .iter()
+        .filter(|a| a.operation.is_change())
+        .enumerate()
+        .collect();
+    s.push_str("\n# Preflight: nothing is changed if any resource changed since the plan.\n");
+    for (i, a) in &steps {
+        if a.blocked.is_some() {
+            continue;
+        }
+        let (Some(url), Some(what)) = (relative_url(a), Some(describe(a))) else {
+            continue;
+        };
+        let etag = match a.operation {
+            Operation::Create => "absent".to_string(),
+            _ => a.etag.clone().unwrap_or_default(),
+        };
+        let _ = writeln!(
+            s,
+            "expect {} {} {} {}",
+            step_number(*i),
+            sh_quote(&url),
+            sh_quote(&etag),
+            sh_quote(&what)
+        );
+    }
+    s.push_str(
+        r#"if [ "$stale" -ne 0 ]; then
+  log "The plan is stale: nothing was changed. Export the workspace and plan again."
+  exit 3
+fi
+"#,
+    );
+
+    for phase in &plan.phases {
+        let _ = writeln!(
+            s,
+            "\n# ---- Phase {}: {} ----",
+            phase.number,
+            one_line(&phase.title)
+        );
+        let _ = writeln!(
+            s,
+            "log {}",
+            sh_quote(&format!(
+                "Phase {}: {}",
+                phase.number,
+                one_line(&phase.title)
+            ))
+        );
+        if phase.number == 3 && phase3 {
+            s.push_str(
+                r#"if [ "$confirm" != tenant-connector ]; then
+  log "Stopped before phase 3: the legacy connectors are disconnected only once the"
+  log "tenant-based Defender for Cloud connector is connected and its alerts arrive."
+  log "Check, then run again with --confirm-tenant-connector."
+  exit 4
+fi
+"#,
+            );
+        }
+        for a in plan.actions.iter().filter(|a| a.phase == phase.number) {
+            if a.operation == Operation::Manual {
+                let _ = writeln!(s, "# Manual: {}", describe(a));
+                let _ = writeln!(
+                    s,
+                    "log {}",
+                    sh_quote(&format!(
+                        "Manual step: {}",
+                        one_line(a.display_name.as_deref().unwrap_or_default())
+                    ))
+                );
+                if let Some(m) = &a.manual {
+                    let _ = writeln!(
+                        s,
+                        "log {}",
+                        sh_quote(&format!("  where:  {}", one_line(&m.portal)))
+                    );
+                    let _ = writeln!(
+                        s,
+                        "log {}",
+                        sh_quote(&format!("  who:    {}", one_line(&m.role)))
+                    );
+                    let _ = writeln!(
+                        s,
+                        "log {}",
+                        sh_quote(&format!("  verify: {}", one_line(&m.verify)))
+                    );
+                }
+            }
+        }
+        for (i, a) in steps.iter().filter(|(_, a)| a.phase == phase.number) {
+            step(&mut s, &step_number(*i), a);
+        }
+    }
+    s.push_str("\nlog \"All steps done.\"\n");
+    w.write_all(s.as_bytes())
+}
+
+fn step(s: &mut String, n: &str, a: &Action) {
+    let what = describe(a);
+    let _ = writeln!(s, "\n# Step {n}: {what}");
+    if let Some(b) = &a.blocked {
+        let _ = writeln!(s, "# Not applied: {}", one_line(b));
+        let _ = writeln!(
+            s,
+            "log {}",
+            sh_quote(&format!("skipped {n}: {what}: {}", one_line(b)))
+        );
+        return;
+    }
+    let Some(url) = relative_url(a) else { return };
+    let restore = match a.resource_type {
+        Some(crate::model::ResourceType::AutomationRules) => "{properties: properties}",
+        _ => "{kind: kind, properties: properties}",
+    };
+    let checks: Vec<String> = a
+        .desired
+        .iter()
+        .flat_map(|d| {
+            [
+                sh_quote(&d.path),
+                sh_quote(&serde_json::to_string(&d.value).unwrap_or_default()),
+            ]
+        })
+        .collect();
+    let checks = if checks.is_empty() {
+        String::new()
+    } else {
+        format!(" {}", checks.join(" "))
+    };
+    match a.operation {
+        Operation::Update | Operation::Create => {
+            let body =
+                serde_json::to_string_pretty(a.after.as_ref().unwrap_or(&serde_json::Value::Null))
+                    .unwrap_or_default();
+            let delim = delimiter(&body);
+            let etag = if a.operation == Operation::Create {
+                "absent".to_string()
+            } else {
+                a.etag.clone().unwrap_or_default()
+            };
+            let _ = writeln!(
+                s,
+                "change {n} put {} {} {} {}{checks} <<'{delim}'\n{body}\n{delim}",
+                sh_quote(&url),
+                sh_quote(&etag),
+                sh_quote(&what),
+                sh_quote(restore)
+            );
+        }
+        Operation::Delete => {
+            let _ = writeln!(
+                s,
+                "change {n} delete {} {} {} {} </dev/null",
+                sh_quote(&url),
+                sh_quote(a.etag.as_deref().unwrap_or_default()),
+                sh_quote(&what),
+                sh_quote(restore)
+            );
+        }
+        _ => {}
+    }
+}
+
+const ROLLBACK_HELPERS: &str = r#"log() { printf '%s\n' "$*" >&2; }
+
+etag_of() {
+  local out
+  if out=$(az rest --method get --url "$1" --query etag --output tsv 2>&1); then
+    printf '%s\n' "$out"
+  elif printf '%s' "$out" | grep -q -e 'NotFound' -e 'Not Found' -e '(404)'; then
+    printf 'absent\n'
+  else
+    log "$out"
+    return 1
+  fi
+}
+
+# undo STEP URL WHAT: restores what apply.sh did in STEP, from its backup.
+undo() {
+  local step=$1 url=$2 what=$3 method actual after
+  [ -e "$backup_dir/$step.done" ] || return 0
+  method=$(cat "$backup_dir/$step.done")
+  actual=$(etag_of "$url") || { log "cannot read $what"; exit 1; }
+  after=$(cat "$backup_dir/$step.after-etag" 2>/dev/null || true)
+  if [ "$force" != yes ] && [ -n "$after" ] && [ "$actual" != "$after" ]; then
+    log "changed since apply: $what (etag after apply $after, now $actual); not restored. Use --force to restore anyway."
+    exit 3
+  fi
+  if [ -e "$backup_dir/$step.restore.json" ]; then
+    az rest --method put --url "$url" --body @"$backup_dir/$step.restore.json" --output none ||
+      { log "failed to restore $what (step $step). Run rollback.sh again to resume."; exit 1; }
+  elif [ "$method" = put ] && [ "$actual" != absent ]; then
+    # The step created the resource: remove it.
+    az rest --method delete --url "$url" --output none ||
+      { log "failed to remove $what (step $step). Run rollback.sh again to resume."; exit 1; }
+  fi
+  mv "$backup_dir/$step.done" "$backup_dir/$step.rolled-back"
+  rm -f "$backup_dir/$step.started"
+  log "restored $step: $what"
+}
+"#;
+
+/// Writes `rollback.sh`: undoes, newest first, every step `apply.sh`
+/// recorded as done, from the bodies it backed up.
+pub fn rollback_script(plan: &Plan, w: &mut dyn Write) -> io::Result<()> {
+    let mut s = String::new();
+    s.push_str("#!/usr/bin/env bash\n");
+    let _ = writeln!(
+        s,
+        "# rollback.sh: generated by {} from the plan. Do not edit: plan again.",
+        plan.generator
+    );
+    s.push_str(
+        "#\n\
+# Restores what apply.sh changed, newest step first, from the bodies it saved\n\
+# in its backup folder (./sentinel-migrate-backup, or --backup-dir DIR, or\n\
+# SENTINEL_MIGRATE_BACKUP_DIR): turned-off rules are turned on again, deleted\n\
+# connectors re-created, created connectors removed. A resource changed by\n\
+# someone else since apply.sh ran is not touched (exit 3) unless --force.\n\
+# Steps apply.sh did not finish are left as they are. Run it again to resume.\n\
+#\n\
+# Needs: the Azure CLI (az), signed in with write access to the workspace.\n\
+# Exit codes: 0 done; 1 an Azure call failed; 3 a resource changed since apply.\n",
+    );
+    s.push_str("set -euo pipefail\n\n");
+    s.push_str(
+        "backup_dir=\"${SENTINEL_MIGRATE_BACKUP_DIR:-sentinel-migrate-backup}\"\nforce=no\n",
+    );
+    s.push_str(
+        r#"while [ "$#" -gt 0 ]; do
+  case "$1" in
+    --force) force=yes ;;
+    --backup-dir) backup_dir="${2:?--backup-dir needs a folder}"; shift ;;
+    -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) printf 'rollback.sh: unknown argument: %s\n' "$1" >&2; exit 1 ;;
+  esac
+  shift
+done
+if [ ! -d "$backup_dir" ]; then
+  printf 'rollback.sh: no backup folder %s: apply.sh has not run here\n' "$backup_dir" >&2
+  exit 1
+fi
+
+"#,
+    );
+    s.push_str(ROLLBACK_HELPERS);
+    s.push('\n');
+    let steps: Vec<(usize, &Action)> = plan
+        .actions
+        .iter()
+        .filter(|a| a.operation.is_change())
+        .enumerate()
+        .collect();
+    for (i, a) in steps.iter().rev() {
+        if a.blocked.is_some() {
+            continue;
+        }
+        let Some(url) = relative_url(a) else { continue };
+        let _ = writeln!(
+            s,
+            "undo {} {} {}",
+            step_number(*i),
+            sh_quote(&url),
+            sh_quote(&describe(a))
+        );
+    }
+    s.push_str("\nlog \"Rollback done.\"\n");
+    w.write_all(s.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoting() {
+        assert_eq!(sh_quote("a b"), "'a b'");
+        assert_eq!(sh_quote("it's $(x)"), r"'it'\''s $(x)'");
+        assert_eq!(
+            encode_segment("rule with spaces/and#hash?x=1&y=%20"),
+            "rule%20with%20spaces%2Fand%23hash%3Fx%3D1%26y%3D%2520"
+        );
+        assert_eq!(encode_segment("Règle"), "R%C3%A8gle");
+    }
+
+    #[test]
+    fn delimiter_avoids_the_body() {
+        assert_eq!(delimiter("{}"), "SENTINEL_MIGRATE_BODY");
+        assert_eq!(
+            delimiter("SENTINEL_MIGRATE_BODY\n"),
+            "SENTINEL_MIGRATE_BODY_"
+        );
+    }
+}

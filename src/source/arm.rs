@@ -1,0 +1,636 @@
+//! JSON exports: `az rest` lists, bare arrays, single resources, portal ARM
+//! templates with their parameters files, and flat automation rules.
+
+use super::json::{Doc, Node};
+use super::template::{self, Parameter, Scope};
+use super::{Content, ReadOptions};
+use crate::error::Diagnostic;
+use crate::model::{Format, Origin, Resource, ResourceType, Skipped, TemplateValue, Workspace};
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+
+/// A deployment parameters file: each parameter's value and where it is.
+pub struct ParametersFile {
+    pub values: BTreeMap<String, (Value, Origin)>,
+}
+
+/// Reads a file as a parameters file, if it is one.
+pub fn parameters_file(path: &str, text: &str) -> Option<ParametersFile> {
+    if super::first_significant_char(text) != Some('{') {
+        return None;
+    }
+    let doc = Doc::parse(path, text).ok()?;
+    let root = doc.root();
+    if !is_parameters(&root) {
+        return None;
+    }
+    let mut values = BTreeMap::new();
+    let params = root.get("parameters")?;
+    for key in params.keys() {
+        let Some(p) = params.get(key) else { continue };
+        // `reference` (Key Vault) values are unknown here.
+        if let Some(v) = p.get("value") {
+            let (line, column) = v.line_col();
+            values.insert(
+                key.to_string(),
+                (
+                    v.to_value(),
+                    Origin {
+                        path: path.to_string(),
+                        line,
+                        column,
+                    },
+                ),
+            );
+        }
+    }
+    Some(ParametersFile { values })
+}
+
+fn schema(root: &Node) -> String {
+    root.get("$schema")
+        .and_then(|s| s.as_str())
+        .unwrap_or_default()
+        .to_ascii_lowercase()
+}
+
+fn is_parameters(root: &Node) -> bool {
+    let s = schema(root);
+    s.contains("deploymentparameters")
+        || (root.get("parameters").is_some()
+            && root.get("contentVersion").is_some()
+            && root.get("resources").is_none()
+            && !s.contains("deploymenttemplate"))
+}
+
+fn is_template(root: &Node) -> bool {
+    root.get("resources").is_some()
+        && (schema(root).contains("deploymenttemplate") || root.get("contentVersion").is_some())
+}
+
+/// Reads a JSON export.
+pub fn read(
+    path: &str,
+    text: &str,
+    params: Option<&ParametersFile>,
+    options: &ReadOptions,
+) -> Result<Content, Vec<Diagnostic>> {
+    let doc = Doc::parse(path, text).map_err(|d| vec![d])?;
+    let root = doc.root();
+    let mut diagnostics = Vec::new();
+    let mut resources = Vec::new();
+    let mut skipped = Vec::new();
+
+    let (format, items) = if let Some(items) = root.elements() {
+        (Format::JsonArray, items)
+    } else if let Some(value) = root.get("value").filter(|_| !looks_like_resource(&root)) {
+        match value.elements() {
+            Some(items) => (Format::ArmList, items),
+            None => {
+                return Err(vec![value.type_error(
+                    "`value`",
+                    "an array of resources, as `az rest` prints a list",
+                )]);
+            }
+        }
+    } else if is_template(&root) {
+        return read_template(&root, params, options)
+            .map(|(r, s)| Content::Resources(Format::ArmTemplate, r, s));
+    } else if is_parameters(&root) {
+        return Ok(Content::Parameters);
+    } else if looks_like_resource(&root) {
+        (Format::JsonResource, vec![root])
+    } else if root.get("triggeringLogic").is_some() && root.get("actions").is_some() {
+        return flat_automation_rule(&root, options)
+            .map(|r| Content::Resources(Format::FlatAutomationRule, vec![r], Vec::new()))
+            .map_err(|d| vec![d]);
+    } else {
+        return Ok(Content::Skip(skip_reason(&root)));
+    };
+
+    for item in items {
+        if !item.is_object() {
+            diagnostics.push(item.type_error(
+                "an item of the list",
+                "a resource object with `name`, `kind` and `properties`",
+            ));
+            continue;
+        }
+        match rest_resource(&item, format, options) {
+            Ok(Some(r)) => resources.push(r),
+            Ok(None) => {
+                let (line, column) = item.line_col();
+                skipped.push(Skipped {
+                    path: format!("{path}:{line}:{column}"),
+                    reason: "not a data connector, analytics rule or automation rule (no Sentinel `type`, `id` or known `kind`)".into(),
+                });
+            }
+            Err(mut ds) => diagnostics.append(&mut ds),
+        }
+    }
+    if diagnostics.is_empty() {
+        Ok(Content::Resources(format, resources, skipped))
+    } else {
+        Err(diagnostics)
+    }
+}
+
+fn skip_reason(root: &Node) -> String {
+    if root.get("connectivityCriterias").is_some() || root.get("connectorUiConfig").is_some() {
+        "a data connector UI definition (Content hub), not a connector".into()
+    } else if root
+        .get("version")
+        .and_then(|v| v.as_str())
+        .is_some_and(|v| v.starts_with("Notebook"))
+    {
+        "a workbook".into()
+    } else if root.get("responses").is_some() && root.get("parameters").is_some() {
+        "an API example file (request and responses), not an export".into()
+    } else {
+        "no Sentinel resources in it (expected an `az rest` list, a resource, an ARM template or Sentinel YAML)".into()
+    }
+}
+
+/// Analytics rule kinds of the Sentinel API (stable and preview).
+const RULE_KINDS: [&str; 6] = [
+    "Scheduled",
+    "NRT",
+    "MicrosoftSecurityIncidentCreation",
+    "Fusion",
+    "MLBehaviorAnalytics",
+    "ThreatIntelligence",
+];
+
+fn looks_like_resource(node: &Node) -> bool {
+    let sentinel_id = node.get("id").and_then(|i| i.as_str()).is_some_and(|i| {
+        i.to_ascii_lowercase()
+            .contains("/providers/microsoft.securityinsights/")
+    });
+    let sentinel_type = node
+        .get("type")
+        .and_then(|t| t.as_str())
+        .is_some_and(|t| ResourceType::from_type(t).is_some());
+    (node.get("properties").is_some()
+        && (node.get("kind").is_some() || sentinel_id || sentinel_type))
+        || (sentinel_id && node.get("name").is_some())
+}
+
+/// The collection segment before the name in a Sentinel resource id.
+fn type_from_id(id: &str) -> Option<ResourceType> {
+    let lower = id.to_ascii_lowercase();
+    let at = lower.find("/providers/microsoft.securityinsights/")?;
+    let rest = &id[at + "/providers/microsoft.securityinsights/".len()..];
+    ResourceType::from_type(rest.split('/').next()?)
+}
+
+fn string_field(node: &Node, key: &str) -> Result<Option<String>, Diagnostic> {
+    match node.get(key) {
+        None => Ok(None),
+        Some(v) if v.is_null() => Ok(None),
+        Some(v) => match v.as_str() {
+            Some(s) => Ok(Some(s.to_string())),
+            None => Err(v.type_error(&format!("`{key}`"), "a string")),
+        },
+    }
+}
+
+/// One resource of an `az rest` list, a JSON array or a single GET body.
+fn rest_resource(
+    node: &Node,
+    format: Format,
+    options: &ReadOptions,
+) -> Result<Option<Resource>, Vec<Diagnostic>> {
+    let mut diagnostics = Vec::new();
+    let mut field = |key: &str| match string_field(node, key) {
+        Ok(v) => v,
+        Err(d) => {
+            diagnostics.push(d);
+            None
+        }
+    };
+    let id = field("id");
+    let name = field("name");
+    let type_ = field("type");
+    let kind = field("kind");
+    let etag = field("etag");
+    if let Some(p) = node.get("properties")
+        && !p.is_object()
+        && !p.is_null()
+    {
+        diagnostics.push(p.type_error("`properties`", "an object"));
+    }
+    if !diagnostics.is_empty() {
+        return Err(diagnostics);
+    }
+
+    let properties = node.get("properties");
+    let resource_type = type_
+        .as_deref()
+        .and_then(ResourceType::from_type)
+        .or_else(|| id.as_deref().and_then(type_from_id))
+        .or_else(|| {
+            let k = kind.as_deref()?;
+            if RULE_KINDS.iter().any(|r| r.eq_ignore_ascii_case(k)) {
+                Some(ResourceType::AlertRules)
+            } else if properties.is_some_and(|p| {
+                p.get("dataTypes").is_some() || p.get("connectorUiConfig").is_some()
+            }) {
+                Some(ResourceType::DataConnectors)
+            } else {
+                None
+            }
+        })
+        .or_else(|| {
+            properties
+                .filter(|p| p.get("triggeringLogic").is_some())
+                .map(|_| ResourceType::AutomationRules)
+        });
+    let Some(resource_type) = resource_type else {
+        return Ok(None);
+    };
+    let name = match name.or_else(|| {
+        id.as_deref()
+            .and_then(|i| i.rsplit('/').next())
+            .map(str::to_string)
+    }) {
+        Some(n) if !n.is_empty() => n,
+        _ => {
+            return Err(vec![
+                node.error(format!("a {} resource without a name", resource_type))
+                    .expected("`name`, or an `id` ending in the name"),
+            ]);
+        }
+    };
+    let workspace = id
+        .as_deref()
+        .and_then(Workspace::from_resource_id)
+        .or_else(|| options.workspace.clone());
+    if let Some(p) = properties {
+        check_properties(resource_type, &p, false)?;
+    }
+    let mut body = node.to_value();
+    if let Value::Object(map) = &mut body {
+        map.entry("name")
+            .or_insert_with(|| Value::String(name.clone()));
+        map.entry("type")
+            .or_insert_with(|| Value::String(resource_type.arm_type().into()));
+        if let Some(ws) = workspace.as_ref().filter(|_| id.is_none()) {
+            map.insert(
+                "id".into(),
+                Value::String(ws.resource_id(resource_type, &name)),
+            );
+        }
+    }
+    let (line, column) = node.line_col();
+    Ok(Some(Resource {
+        resource_type,
+        name,
+        kind,
+        workspace,
+        etag,
+        body,
+        origin: Origin {
+            path: node.doc().path.to_string(),
+            line,
+            column,
+        },
+        format,
+        template_values: Vec::new(),
+        condition: None,
+        query_span: properties
+            .and_then(|p| p.get("query"))
+            .and_then(|q| q.text_span()),
+    }))
+}
+
+/// Type checks of the properties the planner reads. In a template a value may
+/// be an expression string instead.
+fn check_properties(
+    resource_type: ResourceType,
+    props: &Node,
+    template: bool,
+) -> Result<(), Vec<Diagnostic>> {
+    let expect = |key: &str, what: &str, ok: fn(&Node) -> bool| -> Option<Diagnostic> {
+        let v = props.get(key)?;
+        let expression = template && v.as_str().is_some_and(template::is_expression);
+        if v.is_null() || expression || ok(&v) {
+            None
+        } else {
+            Some(v.type_error(&format!("`properties.{key}`"), what))
+        }
+    };
+    let is_str = |n: &Node| n.as_str().is_some();
+    let is_bool = |n: &Node| n.as_bool().is_some();
+    let is_obj = |n: &Node| n.is_object();
+    let is_arr = |n: &Node| n.elements().is_some();
+    let mut found: Vec<Option<Diagnostic>> = vec![expect("displayName", "a string", is_str)];
+    match resource_type {
+        ResourceType::AlertRules => {
+            found.push(expect("enabled", "true or false", is_bool));
+            found.push(expect("productFilter", "a product name string", is_str));
+            found.push(expect("query", "a KQL query string", is_str));
+            found.push(expect("severitiesFilter", "an array of severities", is_arr));
+            found.push(expect(
+                "displayNamesFilter",
+                "an array of alert names",
+                is_arr,
+            ));
+            found.push(expect(
+                "displayNamesExcludeFilter",
+                "an array of alert names",
+                is_arr,
+            ));
+            found.push(expect("incidentConfiguration", "an object", is_obj));
+            if let Some(ic) = props.get("incidentConfiguration")
+                && let Some(ci) = ic.get("createIncident")
+                && !ci.is_null()
+                && ci.as_bool().is_none()
+                && !(template && ci.as_str().is_some_and(template::is_expression))
+            {
+                found.push(Some(ci.type_error(
+                    "`properties.incidentConfiguration.createIncident`",
+                    "true or false",
+                )));
+            }
+        }
+        ResourceType::DataConnectors => {
+            found.push(expect("dataTypes", "an object", is_obj));
+            found.push(expect("tenantId", "a tenant id string", is_str));
+            found.push(expect("subscriptionId", "a subscription id string", is_str));
+        }
+        ResourceType::AutomationRules => {
+            found.push(expect("triggeringLogic", "an object", is_obj));
+            found.push(expect("actions", "an array of actions", is_arr));
+        }
+    }
+    let diagnostics: Vec<Diagnostic> = found.into_iter().flatten().collect();
+    if diagnostics.is_empty() {
+        Ok(())
+    } else {
+        Err(diagnostics)
+    }
+}
+
+/// An automation rule written flat: its properties at the top level.
+fn flat_automation_rule(node: &Node, options: &ReadOptions) -> Result<Resource, Diagnostic> {
+    let name = match node.get("automationRuleId").or_else(|| node.get("name")) {
+        Some(n) => n
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| n.type_error("`automationRuleId`", "a string (the rule's GUID)"))?,
+        None => {
+            return Err(node
+                .error("an automation rule without `automationRuleId`")
+                .expected("`automationRuleId`: the rule's name (a GUID)"));
+        }
+    };
+    check_properties(ResourceType::AutomationRules, node, false).map_err(|mut ds| ds.remove(0))?;
+    let mut properties = match node.to_value() {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    };
+    properties.remove("automationRuleId");
+    properties.remove("name");
+    let workspace = options.workspace.clone();
+    let mut body = Map::new();
+    if let Some(ws) = &workspace {
+        body.insert(
+            "id".into(),
+            Value::String(ws.resource_id(ResourceType::AutomationRules, &name)),
+        );
+    }
+    body.insert("name".into(), Value::String(name.clone()));
+    body.insert(
+        "type".into(),
+        ResourceType::AutomationRules.arm_type().into(),
+    );
+    body.insert("properties".into(), Value::Object(properties));
+    let (line, column) = node.line_col();
+    Ok(Resource {
+        resource_type: ResourceType::AutomationRules,
+        name,
+        kind: None,
+        workspace,
+        etag: None,
+        body: Value::Object(body),
+        origin: Origin {
+            path: node.doc().path.to_string(),
+            line,
+            column,
+        },
+        format: Format::FlatAutomationRule,
+        template_values: Vec::new(),
+        condition: None,
+        query_span: None,
+    })
+}
+
+fn read_template(
+    root: &Node,
+    params: Option<&ParametersFile>,
+    options: &ReadOptions,
+) -> Result<(Vec<Resource>, Vec<Skipped>), Vec<Diagnostic>> {
+    let path = root.doc().path;
+    let mut scope = Scope::default();
+    if let Some(ps) = root.get("parameters") {
+        for key in ps.keys() {
+            let default = ps
+                .get(key)
+                .and_then(|p| p.get("defaultValue"))
+                .map(|d| d.to_value());
+            let pinned = params.and_then(|p| p.values.get(key));
+            scope.parameters.insert(
+                key.to_string(),
+                match pinned {
+                    Some((v, origin)) => Parameter {
+                        value: Some(v.clone()),
+                        pinned_by: Some(origin.clone()),
+                    },
+                    None => Parameter {
+                        value: default,
+                        pinned_by: None,
+                    },
+                },
+            );
+        }
+    }
+    if let Some(vs) = root.get("variables") {
+        for key in vs.keys() {
+            if let Some(v) = vs.get(key) {
+                scope.variables.insert(key.to_string(), v.to_value());
+            }
+        }
+    }
+    let Some(items) = root.get("resources").and_then(|r| r.elements()) else {
+        return Err(vec![
+            root.get("resources")
+                .map(|r| r.type_error("`resources`", "an array of template resources"))
+                .unwrap_or_else(|| root.error("no `resources`")),
+        ]);
+    };
+
+    let mut resources = Vec::new();
+    let mut others: BTreeMap<String, usize> = BTreeMap::new();
+    let mut diagnostics = Vec::new();
+    for item in items {
+        if !item.is_object() {
+            diagnostics
+                .push(item.type_error("an item of `resources`", "a template resource object"));
+            continue;
+        }
+        let type_text = match string_field(&item, "type") {
+            Ok(Some(t)) => t,
+            Ok(None) => {
+                diagnostics.push(item.error("a template resource without `type`").expected(
+                    "`type`, e.g. Microsoft.OperationalInsights/workspaces/providers/alertRules",
+                ));
+                continue;
+            }
+            Err(d) => {
+                diagnostics.push(d);
+                continue;
+            }
+        };
+        let Some(resource_type) = ResourceType::from_type(&type_text) else {
+            *others.entry(type_text).or_default() += 1;
+            continue;
+        };
+        match template_resource(&item, resource_type, &scope, options) {
+            Ok(r) => resources.push(r),
+            Err(mut ds) => diagnostics.append(&mut ds),
+        }
+    }
+    if !diagnostics.is_empty() {
+        return Err(diagnostics);
+    }
+    let skipped = others
+        .into_iter()
+        .map(|(t, n)| Skipped {
+            path: path.to_string(),
+            reason: format!(
+                "{n} template resource{} of type {t}: not part of the migration",
+                if n == 1 { "" } else { "s" }
+            ),
+        })
+        .collect();
+    Ok((resources, skipped))
+}
+
+fn template_resource(
+    item: &Node,
+    resource_type: ResourceType,
+    scope: &Scope,
+    options: &ReadOptions,
+) -> Result<Resource, Vec<Diagnostic>> {
+    let name_node = item.get("name").ok_or_else(|| {
+        vec![item.error("a template resource without `name`").expected(
+            "`name`, e.g. [concat(parameters('workspace'),'/Microsoft.SecurityInsights/<guid>')]",
+        )]
+    })?;
+    let name_text = name_node
+        .as_str()
+        .ok_or_else(|| vec![name_node.type_error("`name`", "a string or an ARM expression")])?;
+    let name = if template::is_expression(name_text) {
+        let ev = template::evaluate(name_text, scope);
+        template::last_segment(&ev.pieces).unwrap_or_else(|unknown| unknown)
+    } else {
+        let literal = template::unescape_literal(name_text);
+        literal.rsplit('/').next().unwrap_or(&literal).to_string()
+    };
+    let kind = match string_field(item, "kind").map_err(|d| vec![d])? {
+        Some(k) if template::is_expression(&k) => template::evaluate(&k, scope)
+            .value
+            .and_then(|v| v.as_str().map(str::to_string))
+            .or(Some(k)),
+        other => other,
+    };
+    let condition = string_field(item, "condition").map_err(|d| vec![d])?;
+    let props_node = item.get("properties");
+    if let Some(p) = &props_node {
+        if !p.is_object() {
+            return Err(vec![p.type_error("`properties`", "an object")]);
+        }
+        check_properties(resource_type, p, true)?;
+    }
+    let mut template_values = Vec::new();
+    let properties = props_node
+        .map(|p| resolve(&p.to_value(), "/properties", scope, &mut template_values))
+        .unwrap_or_else(|| Value::Object(Map::new()));
+
+    let workspace = options.workspace.clone();
+    let mut body = Map::new();
+    if let Some(ws) = &workspace {
+        body.insert(
+            "id".into(),
+            Value::String(ws.resource_id(resource_type, &name)),
+        );
+    }
+    body.insert("name".into(), Value::String(name.clone()));
+    body.insert("type".into(), resource_type.arm_type().into());
+    if let Some(k) = &kind {
+        body.insert("kind".into(), Value::String(k.clone()));
+    }
+    body.insert("properties".into(), properties);
+    let (line, column) = item.line_col();
+    Ok(Resource {
+        resource_type,
+        name,
+        kind,
+        workspace,
+        etag: None,
+        body: Value::Object(body),
+        origin: Origin {
+            path: item.doc().path.to_string(),
+            line,
+            column,
+        },
+        format: Format::ArmTemplate,
+        template_values,
+        condition,
+        query_span: props_node
+            .and_then(|p| p.get("query"))
+            .and_then(|q| q.text_span()),
+    })
+}
+
+/// Replaces ARM expressions in a template resource's properties with their
+/// values where known, recording each one.
+fn resolve(value: &Value, pointer: &str, scope: &Scope, out: &mut Vec<TemplateValue>) -> Value {
+    match value {
+        Value::String(s) if template::is_expression(s) => {
+            let ev = template::evaluate(s, scope);
+            out.push(TemplateValue {
+                pointer: pointer.to_string(),
+                expression: s.clone(),
+                value: ev.value.clone(),
+                known: ev.pinned && ev.value.is_some(),
+                pinned_by: if ev.pinned {
+                    ev.pinned_by.clone()
+                } else {
+                    None
+                },
+            });
+            ev.value.unwrap_or_else(|| value.clone())
+        }
+        Value::String(s) => Value::String(template::unescape_literal(s)),
+        Value::Array(items) => Value::Array(
+            items
+                .iter()
+                .enumerate()
+                .map(|(i, v)| resolve(v, &format!("{pointer}/{i}"), scope, out))
+                .collect(),
+        ),
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| {
+                    let escaped = k.replace('~', "~0").replace('/', "~1");
+                    (
+                        k.clone(),
+                        resolve(v, &format!("{pointer}/{escaped}"), scope, out),
+                    )
+                })
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}

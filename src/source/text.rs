@@ -1,0 +1,188 @@
+//! Bytes to text: byte-order marks, UTF-16, and line/column arithmetic.
+
+use crate::error::Diagnostic;
+
+/// The encodings an export file may be written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    Utf8,
+    Utf8Bom,
+    Utf16Le,
+    Utf16Be,
+}
+
+/// Decodes an export file. UTF-8 with or without BOM, UTF-16 with BOM.
+/// Anything else (binary garbage, UTF-16 without BOM) is an error that says
+/// where the first offending byte is.
+pub fn decode(path: &str, bytes: &[u8]) -> Result<(String, Encoding), Diagnostic> {
+    if let Some(rest) = bytes.strip_prefix(&[0xEF, 0xBB, 0xBF]) {
+        return utf8(path, rest, 3).map(|s| (s, Encoding::Utf8Bom));
+    }
+    if let Some(rest) = bytes.strip_prefix(&[0xFF, 0xFE]) {
+        return utf16(path, rest, u16::from_le_bytes).map(|s| (s, Encoding::Utf16Le));
+    }
+    if let Some(rest) = bytes.strip_prefix(&[0xFE, 0xFF]) {
+        return utf16(path, rest, u16::from_be_bytes).map(|s| (s, Encoding::Utf16Be));
+    }
+    if looks_like_bomless_utf16(bytes) {
+        return Err(
+            Diagnostic::file(path, "the file looks like UTF-16 without a byte-order mark")
+                .expected("UTF-8, or UTF-16 starting with a byte-order mark")
+                .hint("save it again as UTF-8 (PowerShell: `Out-File -Encoding utf8`)"),
+        );
+    }
+    utf8(path, bytes, 0).map(|s| (s, Encoding::Utf8))
+}
+
+fn utf8(path: &str, bytes: &[u8], skipped: usize) -> Result<String, Diagnostic> {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => {
+            if let Some(at) = text.find('\0') {
+                let (line, column) = LineIndex::new(text).line_col(at);
+                return Err(binary(path, text, line, column));
+            }
+            Ok(text.to_string())
+        }
+        Err(e) => {
+            let good = &bytes[..e.valid_up_to()];
+            // The valid prefix is UTF-8 by construction.
+            let prefix = std::str::from_utf8(good).unwrap_or_default();
+            let (line, column) = LineIndex::new(prefix).line_col(prefix.len());
+            let byte = bytes[e.valid_up_to()];
+            let mut d = binary(path, prefix, line, column);
+            d.message = format!(
+                "byte 0x{byte:02X} at offset {} is not valid UTF-8: this is not a text export",
+                e.valid_up_to() + skipped
+            );
+            Err(d)
+        }
+    }
+}
+
+fn binary(path: &str, text: &str, line: usize, column: usize) -> Diagnostic {
+    Diagnostic::at(
+        path,
+        text,
+        line,
+        column,
+        "the file holds binary data, not a text export",
+    )
+    .expected("JSON or YAML text in UTF-8, or UTF-16 with a byte-order mark")
+    .hint("leave binary files out of the inputs, or name the export files one by one")
+}
+
+fn utf16(path: &str, bytes: &[u8], word: fn([u8; 2]) -> u16) -> Result<String, Diagnostic> {
+    if !bytes.len().is_multiple_of(2) {
+        return Err(Diagnostic::file(
+            path,
+            "the file starts with a UTF-16 byte-order mark but has an odd number of bytes: it is truncated",
+        )
+        .expected("whole UTF-16 code units (two bytes each)"));
+    }
+    let units: Vec<u16> = bytes.chunks_exact(2).map(|c| word([c[0], c[1]])).collect();
+    let mut text = String::with_capacity(units.len());
+    for (i, r) in char::decode_utf16(units.iter().copied()).enumerate() {
+        match r {
+            Ok(c) => text.push(c),
+            Err(e) => {
+                let (line, column) = LineIndex::new(&text).line_col(text.len());
+                let mut d = Diagnostic::at(
+                    path,
+                    &text,
+                    line,
+                    column,
+                    format!(
+                        "invalid UTF-16: unpaired surrogate 0x{:04X} at code unit {i}",
+                        e.unpaired_surrogate()
+                    ),
+                );
+                d.expected = Some("valid UTF-16 text".into());
+                return Err(d);
+            }
+        }
+    }
+    Ok(text)
+}
+
+/// Text without a BOM where every other byte of the start is zero: UTF-16.
+fn looks_like_bomless_utf16(bytes: &[u8]) -> bool {
+    let head = &bytes[..bytes.len().min(64)];
+    if head.len() < 8 {
+        return false;
+    }
+    let zeros_even = head.iter().step_by(2).filter(|b| **b == 0).count();
+    let zeros_odd = head.iter().skip(1).step_by(2).filter(|b| **b == 0).count();
+    let half = head.len() / 2;
+    (zeros_odd * 10 >= half * 9 && zeros_even == 0)
+        || (zeros_even * 10 >= half * 9 && zeros_odd == 0)
+}
+
+/// Byte offsets to 1-based line and character column.
+pub struct LineIndex<'a> {
+    text: &'a str,
+    starts: Vec<usize>,
+}
+
+impl<'a> LineIndex<'a> {
+    pub fn new(text: &'a str) -> Self {
+        let mut starts = vec![0];
+        starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
+        LineIndex { text, starts }
+    }
+
+    /// The 1-based line and column (in characters) of a byte offset.
+    pub fn line_col(&self, offset: usize) -> (usize, usize) {
+        let offset = offset.min(self.text.len());
+        let line = self.starts.partition_point(|s| *s <= offset);
+        let start = self.starts[line - 1];
+        let column = self
+            .text
+            .get(start..offset)
+            .map_or(offset - start, |s| s.chars().count())
+            + 1;
+        (line, column)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_boms() {
+        assert_eq!(
+            decode("a", b"\xEF\xBB\xBF{}").unwrap(),
+            ("{}".into(), Encoding::Utf8Bom)
+        );
+        let le: Vec<u8> = [0xFF, 0xFE, b'{', 0, b'}', 0].to_vec();
+        assert_eq!(decode("a", &le).unwrap(), ("{}".into(), Encoding::Utf16Le));
+        let be: Vec<u8> = [0xFE, 0xFF, 0, b'[', 0, b']'].to_vec();
+        assert_eq!(decode("a", &be).unwrap(), ("[]".into(), Encoding::Utf16Be));
+    }
+
+    #[test]
+    fn rejects_bomless_utf16_and_binary() {
+        let bomless: Vec<u8> = "{\"value\": []}"
+            .encode_utf16()
+            .flat_map(|u| u.to_le_bytes())
+            .collect();
+        let e = decode("x.json", &bomless).unwrap_err();
+        assert!(
+            e.message.contains("UTF-16 without a byte-order mark"),
+            "{e}"
+        );
+
+        let e = decode("x.bin", b"{\n  \"a\": \xFF\xFE\x00\x01").unwrap_err();
+        assert_eq!((e.line, e.column), (Some(2), Some(8)));
+        assert!(e.message.contains("0xFF"), "{e}");
+    }
+
+    #[test]
+    fn line_col_counts_characters() {
+        let idx = LineIndex::new("ab\nçd\n");
+        assert_eq!(idx.line_col(0), (1, 1));
+        assert_eq!(idx.line_col(3), (2, 1));
+        assert_eq!(idx.line_col(5), (2, 2));
+        assert_eq!(idx.line_col(99), (3, 1));
+    }
+}
