@@ -364,8 +364,29 @@ impl Classifier {
         }
         let mut dfc_evidence: Vec<Evidence> = Vec::new();
         let mut other_evidence: Vec<Evidence> = Vec::new();
+        // When the rule's own rows are alerts of other products, a joined
+        // read of alerts with no product filter only enriches them.
+        let joined = |r: &Read| r.via.iter().any(|v| matches!(v, Via::Join | Via::Lookup));
+        let primary: Vec<&Read> = walk.reads.iter().filter(|r| !joined(r)).collect();
+        let primary_other_only = !primary.is_empty() && primary.iter().all(|r| self.admitted(r).0.is_empty());
         for read in &walk.reads {
             let (dfc, others) = self.admitted(read);
+            if primary_other_only && joined(read) && !dfc.is_empty() {
+                let has_product_filter = read.preds.iter().filter(|f| f.hidden.is_empty()).any(|f| {
+                    f.pred.atoms().iter().any(|(a, _, _)| matches!(a, Atom::Product(_) | Atom::ProductUnknown { .. }))
+                });
+                if !has_product_filter {
+                    other_evidence.push(at(
+                        read.span,
+                        format!("{} is joined in only to enrich alerts of other products", read.table),
+                    ));
+                    continue;
+                }
+                return review(
+                    format!("the rule's alerts are other products' alerts correlated with Defender for Cloud alerts ({} joined in)", read.table),
+                    vec![at(read.span, format!("{} filtered to Defender for Cloud alerts, joined to alerts of other products", read.table))],
+                );
+            }
             let through = if read.via.is_empty() {
                 String::new()
             } else {
@@ -417,15 +438,7 @@ impl Classifier {
                 )];
                 for (a, span, _) in &product_atoms {
                     if let Atom::Product(t) = a {
-                        ev.push(at(
-                            *span,
-                            format!(
-                                "{} {} admits {}",
-                                t.column,
-                                describe_values(&t.values),
-                                self.describe_admitted(t)
-                            ),
-                        ));
+                        ev.push(at(*span, self.describe_admitted(t)));
                     }
                 }
                 dfc_evidence.extend(ev);
@@ -598,19 +611,35 @@ impl Classifier {
 
     /// The product names a test admits, for evidence.
     fn describe_admitted(&self, t: &pred::Test) -> String {
-        let names: Vec<String> = self
-            .universe
-            .iter()
-            .filter(|(n, _, _)| n != OTHER_PRODUCT && t.admits(n))
-            .map(|(n, _, _)| format!("\"{n}\""))
-            .collect();
-        if t.admits(OTHER_PRODUCT) {
-            "every product but the ones it excludes".into()
-        } else if names.is_empty() {
-            "no known product".into()
-        } else {
-            names.join(", ")
+        let named = |family: Family| -> Vec<String> {
+            self.universe
+                .iter()
+                .filter(|(n, f, _)| *f == family && n != OTHER_PRODUCT && t.admits(n))
+                .map(|(n, _, _)| format!("\"{n}\""))
+                .collect()
+        };
+        let dfc = named(Family::DefenderForCloud);
+        let iot = named(Family::DefenderForIot);
+        let other = named(Family::Other);
+        if t.negated || t.admits(OTHER_PRODUCT) {
+            return format!(
+                "{} excludes {}: on its own it admits every other product",
+                t.column,
+                describe_values(&t.values)
+            );
         }
+        let mut text = if dfc.is_empty() {
+            format!("{} is matched against {}", t.column, describe_values(&t.values))
+        } else {
+            format!("admits Defender for Cloud's product name{} {}", if dfc.len() == 1 { "" } else { "s" }, dfc.join(", "))
+        };
+        if !iot.is_empty() {
+            text.push_str(", and Defender for IoT's, which shares the prefix");
+        }
+        if !other.is_empty() {
+            text.push_str(&format!(", with {} (excluded by the other filters)", other.join(", ")));
+        }
+        text
     }
 }
 

@@ -148,6 +148,8 @@ pub struct Summary {
     pub delete: usize,
     pub manual: usize,
     pub review: usize,
+    /// Resources the plan writes: creates, updates (disables included), deletes.
+    pub changes: usize,
     pub total: usize,
 }
 
@@ -165,13 +167,15 @@ impl Summary {
                 Verb::Review => s.review += 1,
             }
         }
+        s.changes = s.create + s.update + s.disable + s.stop_incidents + s.delete;
         s.total = actions.len();
         s
     }
 
-    /// Whether anything is to be done.
+    /// Whether anything is to be done: a change or a manual step. Items only
+    /// for review are not changes (`--detailed-exitcode` exits 0 on them).
     pub fn has_changes(&self) -> bool {
-        self.total > 0
+        self.changes + self.manual > 0
     }
 }
 
