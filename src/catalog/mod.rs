@@ -367,6 +367,11 @@ fn parse_all(files: &BTreeMap<String, (String, String)>) -> (Option<Catalog>, Ve
     let products: Option<ProductsFile> = get(files, "products.yaml", &mut diagnostics);
     let connectors: Option<Connectors> = get(files, "connectors.yaml", &mut diagnostics);
     let migration: Option<MigrationFile> = get(files, "migration.yaml", &mut diagnostics);
+    if migration.is_none() {
+        // serde stops at the first problem: look at each rule on its own too,
+        // so every broken rule is named.
+        diagnostics.extend(each_rule_problem(files));
+    }
     let kql: Option<KqlSignals> = get(files, "kql.yaml", &mut diagnostics);
     let api: Option<Api> = get(files, "api.yaml", &mut diagnostics);
 
@@ -438,6 +443,32 @@ fn parse_all(files: &BTreeMap<String, (String, String)>) -> (Option<Catalog>, Ve
         ),
         _ => (None, diagnostics),
     }
+}
+
+/// Every rule of migration.yaml that does not deserialize, by id.
+fn each_rule_problem(files: &BTreeMap<String, (String, String)>) -> Vec<Diagnostic> {
+    let Some((path, text)) = files.get("migration.yaml") else {
+        return Vec::new();
+    };
+    let Ok(value) = serde_yaml::from_str::<serde_yaml::Value>(text) else {
+        return Vec::new();
+    };
+    let Some(rules) = value.get("rules").and_then(|r| r.as_sequence()) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    let mut parsed = Vec::new();
+    for (i, rule) in rules.iter().enumerate() {
+        match serde_yaml::from_value::<MigrationRule>(rule.clone()) {
+            Ok(r) => parsed.push(r),
+            Err(e) => {
+                let id = rule.get("id").and_then(|v| v.as_str()).unwrap_or("?");
+                out.push(Diagnostic::file(path, format!("rules[{i}] ({id}): {e}")));
+            }
+        }
+    }
+    out.extend(validate_rules(path, &parsed));
+    out
 }
 
 fn validate_rules(path: &str, rules: &[MigrationRule]) -> Vec<Diagnostic> {

@@ -368,23 +368,39 @@ impl Classifier {
         // read of alerts with no product filter only enriches them.
         let joined = |r: &Read| r.via.iter().any(|v| matches!(v, Via::Join | Via::Lookup));
         let primary: Vec<&Read> = walk.reads.iter().filter(|r| !joined(r)).collect();
-        let primary_other_only = !primary.is_empty() && primary.iter().all(|r| self.admitted(r).0.is_empty());
+        let primary_other_only =
+            !primary.is_empty() && primary.iter().all(|r| self.admitted(r).0.is_empty());
         for read in &walk.reads {
             let (dfc, others) = self.admitted(read);
             if primary_other_only && joined(read) && !dfc.is_empty() {
-                let has_product_filter = read.preds.iter().filter(|f| f.hidden.is_empty()).any(|f| {
-                    f.pred.atoms().iter().any(|(a, _, _)| matches!(a, Atom::Product(_) | Atom::ProductUnknown { .. }))
-                });
+                let has_product_filter =
+                    read.preds.iter().filter(|f| f.hidden.is_empty()).any(|f| {
+                        f.pred.atoms().iter().any(|(a, _, _)| {
+                            matches!(a, Atom::Product(_) | Atom::ProductUnknown { .. })
+                        })
+                    });
                 if !has_product_filter {
                     other_evidence.push(at(
                         read.span,
-                        format!("{} is joined in only to enrich alerts of other products", read.table),
+                        format!(
+                            "{} is joined in only to enrich alerts of other products",
+                            read.table
+                        ),
                     ));
                     continue;
                 }
                 return review(
-                    format!("the rule's alerts are other products' alerts correlated with Defender for Cloud alerts ({} joined in)", read.table),
-                    vec![at(read.span, format!("{} filtered to Defender for Cloud alerts, joined to alerts of other products", read.table))],
+                    format!(
+                        "the rule's alerts are other products' alerts correlated with Defender for Cloud alerts ({} joined in)",
+                        read.table
+                    ),
+                    vec![at(
+                        read.span,
+                        format!(
+                            "{} filtered to Defender for Cloud alerts, joined to alerts of other products",
+                            read.table
+                        ),
+                    )],
                 );
             }
             let through = if read.via.is_empty() {
@@ -629,15 +645,26 @@ impl Classifier {
             );
         }
         let mut text = if dfc.is_empty() {
-            format!("{} is matched against {}", t.column, describe_values(&t.values))
+            format!(
+                "{} is matched against {}",
+                t.column,
+                describe_values(&t.values)
+            )
         } else {
-            format!("admits Defender for Cloud's product name{} {}", if dfc.len() == 1 { "" } else { "s" }, dfc.join(", "))
+            format!(
+                "admits Defender for Cloud's product name{} {}",
+                if dfc.len() == 1 { "" } else { "s" },
+                dfc.join(", ")
+            )
         };
         if !iot.is_empty() {
             text.push_str(", and Defender for IoT's, which shares the prefix");
         }
         if !other.is_empty() {
-            text.push_str(&format!(", with {} (excluded by the other filters)", other.join(", ")));
+            text.push_str(&format!(
+                ", with {} (excluded by the other filters)",
+                other.join(", ")
+            ));
         }
         text
     }

@@ -200,7 +200,10 @@ impl Planner<'_> {
         if let Some(a) = self.xdr(ws, xdr, resources) {
             actions.push(a);
         }
-        let pending = actions.iter().any(|a| a.phase >= 2);
+        // The manual step gates phase 3; review items alone do not need it.
+        let pending = actions
+            .iter()
+            .any(|a| a.phase >= 2 && a.operation.is_change());
         if pending {
             let solution = if tenant_ui.is_some() {
                 "the Microsoft Defender for Cloud solution is installed (its tenant-based connector definition is in the export)".to_string()

@@ -88,6 +88,15 @@ pub fn read(path: &str, text: &str, options: &ReadOptions) -> Result<Content, Di
             "neither JSON nor Sentinel YAML (no `id`, `name`, `kind` or `query` key)".into(),
         ));
     }
+    if let Some(at) = too_deep(text) {
+        let idx = super::text::LineIndex::new(text);
+        let (line, column) = idx.line_col(at);
+        return Err(
+            Diagnostic::at(path, text, line, column, "invalid YAML: nested too deeply").expected(
+                format!("at most {MAX_FLOW_DEPTH} levels of nested [ ] and {{ }}"),
+            ),
+        );
+    }
     let value: serde_yaml::Value = serde_yaml::from_str(text).map_err(|e| {
         yaml_error(path, text, &e, "invalid YAML").expected("a YAML mapping of rule fields")
     })?;
@@ -134,6 +143,46 @@ pub fn read(path: &str, text: &str, options: &ReadOptions) -> Result<Content, Di
     Ok(Content::Skip(
         "YAML without the fields of an analytics rule (`id` and `query`, or `Kind`)".into(),
     ))
+}
+
+/// serde_yaml refuses nesting deeper than 128, but its parser takes time
+/// quadratic in the depth of flow collections before it gets there.
+const MAX_FLOW_DEPTH: usize = 128;
+
+/// The byte offset where `[`/`{` nesting (outside quotes and comments)
+/// first goes deeper than [`MAX_FLOW_DEPTH`]. One linear pass.
+fn too_deep(text: &str) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut quote: Option<u8> = None;
+    let mut comment = false;
+    let bytes = text.as_bytes();
+    for (i, &b) in bytes.iter().enumerate() {
+        if comment {
+            comment = b != b'\n';
+            continue;
+        }
+        match quote {
+            Some(q) => {
+                if b == q {
+                    quote = None;
+                }
+            }
+            None => match b {
+                b'"' | b'\'' if depth > 0 => quote = Some(b),
+                b'#' if i == 0 || bytes[i - 1].is_ascii_whitespace() => comment = true,
+                b'[' | b'{' => {
+                    depth += 1;
+                    if depth > MAX_FLOW_DEPTH {
+                        return Some(i);
+                    }
+                }
+                b']' | b'}' => depth = depth.saturating_sub(1),
+                b'\n' if depth == 0 => quote = None,
+                _ => {}
+            },
+        }
+    }
+    None
 }
 
 fn to_json(value: &serde_yaml::Value) -> Value {

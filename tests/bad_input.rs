@@ -1,0 +1,249 @@
+//! Malformed, truncated, oversized and hostile exports: a clear error that
+//! names the file, the line and column and what was expected; never a
+//! panic; nothing planned from partial input.
+
+mod common;
+
+use common::run_in;
+use std::path::Path;
+
+fn plan_dir(dir: &Path) -> common::Run {
+    run_in(dir, &["plan", "."], &[])
+}
+
+fn write(dir: &Path, name: &str, bytes: &[u8]) {
+    std::fs::write(dir.join(name), bytes).unwrap();
+}
+
+fn assert_error(r: &common::Run, needles: &[&str]) {
+    assert_eq!(r.code, 1, "{}", r.transcript());
+    assert!(
+        r.stdout.is_empty(),
+        "nothing is planned from bad input: {}",
+        r.stdout
+    );
+    assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
+    for n in needles {
+        assert!(r.stderr.contains(n), "expected {n:?} in:\n{}", r.stderr);
+    }
+}
+
+#[test]
+fn truncated_json() {
+    let d = tempfile::tempdir().unwrap();
+    write(
+        d.path(),
+        "alertRules.json",
+        b"{\n  \"value\": [\n    {\n      \"name\": \"x\",\n      \"kind\": \"Scheduled\"",
+    );
+    let r = plan_dir(d.path());
+    assert_error(
+        &r,
+        &[
+            "./alertRules.json:5:",
+            "the file ends inside the value opened at 3:5",
+            "hint: the file ends early: it looks truncated",
+        ],
+    );
+    insta::assert_snapshot!("truncated_json", r.stderr);
+}
+
+#[test]
+fn syntax_error_points_at_the_place() {
+    let d = tempfile::tempdir().unwrap();
+    write(
+        d.path(),
+        "rules.json",
+        b"{\"value\": [\n  {\"name\": \"a\" \"kind\": \"Scheduled\"}\n]}\n",
+    );
+    let r = plan_dir(d.path());
+    assert_error(&r, &["./rules.json:2:", "expected: `,` between members"]);
+}
+
+#[test]
+fn wrong_types() {
+    let d = tempfile::tempdir().unwrap();
+    write(
+        d.path(),
+        "alertRules.json",
+        br#"{
+  "value": [
+    {
+      "id": "/subscriptions/s/resourceGroups/rg/providers/Microsoft.OperationalInsights/workspaces/w/providers/Microsoft.SecurityInsights/alertRules/a",
+      "name": "a",
+      "kind": "MicrosoftSecurityIncidentCreation",
+      "properties": {"displayName": "x", "enabled": "yes", "productFilter": 7}
+    },
+    {
+      "name": 42,
+      "kind": "Scheduled",
+      "properties": {"query": ["SecurityAlert"], "incidentConfiguration": {"createIncident": "true"}}
+    }
+  ]
+}
+"#,
+    );
+    write(
+        d.path(),
+        "connectors.json",
+        br#"{"value": {"not": "a list"}}"#,
+    );
+    let r = plan_dir(d.path());
+    assert_error(
+        &r,
+        &[
+            "./alertRules.json:7:53: `properties.enabled` is a string",
+            "expected: true or false",
+            "./alertRules.json:7:77: `properties.productFilter` is a number",
+            "./alertRules.json:10:15: `name` is a number",
+            "./connectors.json:1:11: `value` is an object",
+            "problems in 2 input files",
+        ],
+    );
+    insta::assert_snapshot!("wrong_types", r.stderr);
+}
+
+#[test]
+fn wrong_types_in_yaml() {
+    let d = tempfile::tempdir().unwrap();
+    write(d.path(), "rule.yaml", b"id: 0d5c0f3e-1c3a-4b7e-9a43-3f1c2d7e8a10\nname: Rule\nkind: Scheduled\nenabled: sometimes\nquery: SecurityAlert\n");
+    let r = plan_dir(d.path());
+    assert_error(
+        &r,
+        &[
+            "./rule.yaml:4:10",
+            "expected: the fields of a Detections rule",
+        ],
+    );
+}
+
+#[test]
+fn a_50_mb_file_is_refused_without_reading_it() {
+    let d = tempfile::tempdir().unwrap();
+    let f = std::fs::File::create(d.path().join("huge.json")).unwrap();
+    f.set_len(50 * 1024 * 1024).unwrap();
+    write(d.path(), "ok.json", b"[]");
+    let r = plan_dir(d.path());
+    assert_error(
+        &r,
+        &[
+            "./huge.json: the file is 50.0 MiB, more than the 32.0 MiB allowed for one export file",
+            "hint: if it really is an export, raise the limit with --max-file-size",
+        ],
+    );
+}
+
+#[test]
+fn binary_garbage() {
+    let d = tempfile::tempdir().unwrap();
+    let mut bytes = b"{\"value\": [\n".to_vec();
+    bytes.extend((0u8..=255).rev().cycle().take(4096));
+    write(d.path(), "export.json", &bytes);
+    let r = plan_dir(d.path());
+    assert_error(
+        &r,
+        &[
+            "./export.json:2:1: byte 0xFF at offset 12 is not valid UTF-8: this is not a text export",
+        ],
+    );
+}
+
+#[test]
+fn utf16_with_bom_is_read_and_without_bom_is_an_error() {
+    let d = tempfile::tempdir().unwrap();
+    let text = r#"{"value": [{"id": "/subscriptions/s/resourceGroups/rg/providers/Microsoft.OperationalInsights/workspaces/w/providers/Microsoft.SecurityInsights/dataConnectors/c", "name": "c", "kind": "AzureSecurityCenter", "etag": "\"1\"", "properties": {"subscriptionId": "s", "dataTypes": {"alerts": {"state": "Enabled"}}}}]}"#;
+    let mut le = vec![0xFF, 0xFE];
+    le.extend(text.encode_utf16().flat_map(|u| u.to_le_bytes()));
+    write(d.path(), "utf16.json", &le);
+    let r = plan_dir(d.path());
+    assert_eq!(r.code, 0, "{}", r.transcript());
+    assert!(
+        r.stdout
+            .contains("dataConnectors/c (AzureSecurityCenter)  delete"),
+        "{}",
+        r.stdout
+    );
+
+    let bomless: Vec<u8> = text.encode_utf16().flat_map(|u| u.to_le_bytes()).collect();
+    write(d.path(), "utf16.json", &bomless);
+    let r = plan_dir(d.path());
+    assert_error(
+        &r,
+        &[
+            "./utf16.json: the file looks like UTF-16 without a byte-order mark",
+            "expected: UTF-8, or UTF-16 starting with a byte-order mark",
+        ],
+    );
+}
+
+#[test]
+fn every_bad_file_is_reported_together() {
+    let d = tempfile::tempdir().unwrap();
+    write(d.path(), "a.json", b"{");
+    write(d.path(), "b.json", b"[1]");
+    write(d.path(), "c.yaml", b"id: x\nquery: [unclosed\n");
+    write(d.path(), "good.json", b"[]");
+    let r = plan_dir(d.path());
+    assert_error(
+        &r,
+        &[
+            "3 problems in 3 input files",
+            "./a.json:1:",
+            "./b.json:1:2: an item of the list is a number",
+            "./c.yaml:",
+        ],
+    );
+}
+
+#[test]
+fn deep_nesting_and_hostile_text_never_crash() {
+    let d = tempfile::tempdir().unwrap();
+    write(d.path(), "deep.json", "[".repeat(200_000).as_bytes());
+    write(
+        d.path(),
+        "deep.yaml",
+        format!("id: x\nquery: {}\n", "[".repeat(100_000)).as_bytes(),
+    );
+    let r = plan_dir(d.path());
+    assert_error(&r, &["./deep.json:1:", "nesting", "./deep.yaml:"]);
+
+    // A well-formed export whose query is hostile KQL: planned, not crashed.
+    let d = tempfile::tempdir().unwrap();
+    let query = format!(
+        "SecurityAlert | where {}ProductName == \\\"Azure Security Center\\\"{}",
+        "(".repeat(20_000),
+        ")".repeat(20_000)
+    );
+    let body = format!(
+        r#"[{{"id": "/subscriptions/s/resourceGroups/rg/providers/Microsoft.OperationalInsights/workspaces/w/providers/Microsoft.SecurityInsights/alertRules/r", "name": "r", "kind": "Scheduled", "etag": "\"1\"", "properties": {{"displayName": "deep", "enabled": true, "query": "{query}"}}}}]"#
+    );
+    write(d.path(), "rules.json", body.as_bytes());
+    let r = plan_dir(d.path());
+    assert_eq!(r.code, 0, "{}", r.transcript());
+    assert!(r.stdout.contains("alertRules/r \"deep\""), "{}", r.stdout);
+}
+
+#[test]
+fn skipped_files_are_listed() {
+    let d = tempfile::tempdir().unwrap();
+    write(
+        d.path(),
+        "README.md",
+        b"# Exports\n\nSome text: with a colon.\n",
+    );
+    write(
+        d.path(),
+        "hunt.yaml",
+        b"id: 1\nname: hunt\nquery: SecurityAlert\n",
+    );
+    write(d.path(), "empty.json", b"");
+    let r = plan_dir(d.path());
+    assert_eq!(r.code, 0, "{}", r.transcript());
+    for s in [
+        "./README.md: neither JSON nor Sentinel YAML",
+        "./hunt.yaml: a hunting query",
+        "./empty.json: empty file",
+    ] {
+        assert!(r.stdout.contains(s), "{s} in {}", r.stdout);
+    }
+}

@@ -1,0 +1,323 @@
+//! The `plan` and `show` commands, end to end through the real binary:
+//! snapshots of what users and reviewers read, for the bundled example and
+//! every scenario under tests/fixtures/scenarios.
+
+mod common;
+
+use common::{read, run};
+
+const SUB: &str = "/subscriptions/11111111-2222-4333-8444-555555555555/resourceGroups/rg-sec/providers/Microsoft.OperationalInsights/workspaces";
+
+/// Plans `inputs` with `extra` flags into a temp dir and snapshots the
+/// transcript and every artifact under `name`.
+fn snapshot_plan(name: &str, inputs: &[&str], extra: &[&str]) -> tempfile::TempDir {
+    let out = tempfile::tempdir().unwrap();
+    let out_s = out.path().to_str().unwrap().to_string();
+    let mut args = vec!["plan", "--out", &out_s];
+    args.extend_from_slice(inputs);
+    args.extend_from_slice(extra);
+    let r = run(&args);
+    insta::assert_snapshot!(format!("{name}__summary"), r.transcript());
+    assert_eq!(r.code, 0, "{}", r.transcript());
+    for file in ["plan.json", "changes.diff", "apply.sh", "rollback.sh"] {
+        insta::assert_snapshot!(format!("{name}__{file}"), read(out.path(), file));
+    }
+    out
+}
+
+#[test]
+fn example_contoso() {
+    snapshot_plan("contoso", &["examples/contoso"], &[]);
+}
+
+#[test]
+fn example_contoso_opt_out() {
+    let r = run(&["plan", "examples/contoso", "--mode", "opt-out"]);
+    insta::assert_snapshot!("contoso_opt_out__summary", r.transcript());
+}
+
+#[test]
+fn example_contoso_stop_incidents() {
+    let out = tempfile::tempdir().unwrap();
+    let r = run(&[
+        "plan",
+        "examples/contoso",
+        "--scheduled-rules",
+        "stop-incidents",
+        "--out",
+        out.path().to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 0);
+    insta::assert_snapshot!(
+        "contoso_stop_incidents__changes.diff",
+        read(out.path(), "changes.diff")
+    );
+    let r = run(&["plan", "examples/contoso", "--scheduled-rules", "review"]);
+    assert!(
+        r.stdout.contains("(--scheduled-rules review)"),
+        "{}",
+        r.stdout
+    );
+    assert!(!r.stdout.contains("MIG102"), "{}", r.stdout);
+}
+
+#[test]
+fn scenarios() {
+    let ws = |name: &str| format!("{SUB}/{name}");
+    let cases: Vec<(&str, Vec<String>)> = vec![
+        ("already-migrated", vec![]),
+        ("no-xdr-tenant-known", vec![]),
+        ("no-xdr-no-tenant", vec![]),
+        (
+            "portal-template",
+            vec!["--workspace".into(), ws("law-portal")],
+        ),
+        (
+            "template-with-parameters",
+            vec!["--workspace".into(), ws("law-templates")],
+        ),
+        (
+            "detections-yaml",
+            vec!["--workspace".into(), ws("law-detections")],
+        ),
+        ("multi-workspace", vec![]),
+        (
+            "bare-array-and-single",
+            vec!["--workspace".into(), ws("law-bare")],
+        ),
+        ("hostile-names", vec![]),
+        ("case-variants", vec![]),
+        ("encodings", vec!["--workspace".into(), ws("law-enc")]),
+    ];
+    for (name, extra) in cases {
+        let dir = format!("tests/fixtures/scenarios/{name}");
+        let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
+        snapshot_plan(name, &[&dir], &extra);
+    }
+}
+
+#[test]
+fn already_migrated_plans_nothing_and_exits_0_even_with_detailed_exitcode() {
+    let r = run(&[
+        "plan",
+        "tests/fixtures/scenarios/already-migrated",
+        "--detailed-exitcode",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.transcript());
+    assert!(r.stdout.contains("Plan: no changes."), "{}", r.stdout);
+}
+
+#[test]
+fn detailed_exitcode_is_2_with_changes_and_json_is_the_plan() {
+    let out = tempfile::tempdir().unwrap();
+    let r = run(&[
+        "plan",
+        "examples/contoso",
+        "--format",
+        "json",
+        "--detailed-exitcode",
+        "--out",
+        out.path().to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert_eq!(r.stdout, read(out.path(), "plan.json"));
+    let plan: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(plan["format_version"], "1");
+    let first = &plan["actions"][0];
+    for key in [
+        "id",
+        "workspace",
+        "phase",
+        "operation",
+        "resource_type",
+        "resource_id",
+        "name",
+        "kind",
+        "display_name",
+        "reason",
+        "before",
+        "after",
+        "etag",
+        "evidence",
+    ] {
+        assert!(first.get(key).is_some(), "action lacks {key}: {first}");
+    }
+    assert!(plan["inputs"][0]["sha256"].as_str().unwrap().len() == 64);
+}
+
+#[test]
+fn output_is_byte_identical_across_runs() {
+    let a = tempfile::tempdir().unwrap();
+    let b = tempfile::tempdir().unwrap();
+    for d in [&a, &b] {
+        let r = run(&[
+            "plan",
+            "examples/contoso",
+            "tests/fixtures/scenarios/multi-workspace",
+            "--out",
+            d.path().to_str().unwrap(),
+        ]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+    }
+    for f in ["plan.json", "changes.diff", "apply.sh", "rollback.sh"] {
+        assert_eq!(
+            read(a.path(), f),
+            read(b.path(), f),
+            "{f} differs between runs"
+        );
+    }
+    // Input order does not matter either.
+    let c = tempfile::tempdir().unwrap();
+    let r = run(&[
+        "plan",
+        "tests/fixtures/scenarios/multi-workspace",
+        "examples/contoso",
+        "--out",
+        c.path().to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 0);
+    assert_eq!(
+        read(a.path(), "changes.diff"),
+        read(c.path(), "changes.diff"),
+        "the diff depends on the order of the inputs"
+    );
+}
+
+#[test]
+fn show_reads_a_saved_plan_back() {
+    let out = tempfile::tempdir().unwrap();
+    let p = run(&[
+        "plan",
+        "examples/contoso",
+        "--out",
+        out.path().to_str().unwrap(),
+    ]);
+    let plan_path = out.path().join("plan.json");
+    let shown = run(&["show", plan_path.to_str().unwrap()]);
+    assert_eq!(shown.code, 0, "{}", shown.stderr);
+    assert_eq!(shown.stdout, p.stdout);
+    let json = run(&["show", plan_path.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(json.stdout, read(out.path(), "plan.json"));
+    // A file that is not a plan is an error that says where.
+    std::fs::write(&plan_path, "{\"format_version\": \"1\", \"actions\": 7}").unwrap();
+    let bad = run(&["show", plan_path.to_str().unwrap()]);
+    assert_eq!(bad.code, 1);
+    assert!(bad.stderr.contains("plan.json:1:"), "{}", bad.stderr);
+}
+
+#[test]
+fn color_only_when_asked_and_never_under_no_color() {
+    // Not a terminal: never colour.
+    let r = run(&["plan", "examples/contoso"]);
+    assert!(!r.stdout.contains('\u{1b}'));
+}
+
+#[test]
+fn explain_prints_a_rule_with_its_evidence() {
+    let r = run(&[
+        "plan",
+        "examples/contoso",
+        "--explain",
+        "High severity Defender for Cloud alert",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    insta::assert_snapshot!("explain_scheduled", r.transcript());
+    let r = run(&["plan", "examples/contoso", "--explain", "no such rule"]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("no analytics rule"), "{}", r.stderr);
+}
+
+#[test]
+fn usage_errors_are_clear() {
+    let r = run(&["plan", "examples/contoso", "--workspace", "law-contoso"]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr
+            .contains("--workspace: `law-contoso` is not a workspace id"),
+        "{}",
+        r.stderr
+    );
+    let r = run(&[
+        "plan",
+        "examples/contoso",
+        "--tenant-id",
+        "contoso.onmicrosoft.com",
+    ]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("is not a tenant id"), "{}", r.stderr);
+    let r = run(&["plan", "no/such/dir"]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains("no/such/dir: no such file or directory"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn tenant_id_flag_creates_the_xdr_connector() {
+    let r = run(&[
+        "plan",
+        "tests/fixtures/scenarios/no-xdr-no-tenant",
+        "--tenant-id",
+        "5E2B7C90-1D3A-4F6E-8B21-0C9D8E7F6A54",
+        "--format",
+        "json",
+    ]);
+    let plan: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let create = plan["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["operation"] == "create")
+        .expect("a create");
+    assert_eq!(
+        create["after"]["properties"]["tenantId"],
+        "5e2b7c90-1d3a-4f6e-8b21-0c9d8e7f6a54"
+    );
+    assert_eq!(
+        create["after"]["properties"]["dataTypes"]["incidents"]["state"],
+        "Enabled"
+    );
+    assert_eq!(create["reason"]["code"], "MIG002");
+}
+
+/// Compares a generated page with the committed one; `UPDATE_DOCS=1`
+/// rewrites it.
+fn doc_in_sync(path: &str, generated: &str) {
+    let full = common::root().join(path);
+    if std::env::var("UPDATE_DOCS").as_deref() == Ok("1") {
+        std::fs::write(&full, generated).unwrap();
+    }
+    let doc = std::fs::read_to_string(&full).unwrap_or_default();
+    assert!(
+        doc == generated,
+        "{path} is out of date: run `UPDATE_DOCS=1 cargo test --test plan_cli docs`"
+    );
+}
+
+#[test]
+fn docs_rules_reference_is_in_sync() {
+    let r = run(&["rules"]);
+    assert_eq!(r.code, 0);
+    doc_in_sync("docs/rules.md", &r.stdout);
+}
+
+#[test]
+fn docs_cli_reference_is_in_sync() {
+    let mut page = String::from(
+        "# Command line\n\nGenerated from `sentinel-migrate --help`; a test fails when it drifts.\n",
+    );
+    for cmd in [vec![], vec!["plan"], vec!["show"], vec!["rules"]] {
+        let mut args = cmd.clone();
+        args.push("--help");
+        let r = run(&args);
+        assert_eq!(r.code, 0);
+        page.push_str(&format!(
+            "\n## sentinel-migrate {}\n\n```text\n{}```\n",
+            cmd.join(" "),
+            r.stdout
+        ));
+    }
+    doc_in_sync("docs/cli.md", &page);
+}
