@@ -404,6 +404,14 @@ fn parse_all(files: &BTreeMap<String, (String, String)>) -> (Option<Catalog>, Ve
         diagnostics.extend(validate_rules(&path("migration.yaml"), &m.rules));
     }
     if let Some(k) = &kql
+        && k.product_columns.len() > 64
+    {
+        diagnostics.push(
+            Diagnostic::file(path("kql.yaml"), "more than 64 product_columns")
+                .expected("at most 64"),
+        );
+    }
+    if let Some(k) = &kql
         && (k.alert_tables.is_empty() || k.product_columns.is_empty())
     {
         diagnostics.push(

@@ -38,75 +38,43 @@ impl Token {
 /// Turns a query into tokens (comments dropped).
 pub fn tokenize(src: &str) -> Vec<Token> {
     let bytes = src.as_bytes();
-    let mut tokens = Vec::with_capacity(src.len() / 4);
+    let mut tokens = Vec::with_capacity(src.len() / 3 + 1);
     let mut i = 0usize;
     let n = bytes.len();
+    let at = |k: usize| if k < n { bytes[k] } else { 0 };
     while i < n {
         let b = bytes[i];
         let start = i;
-        match b {
-            b' ' | b'\t' | b'\r' | b'\n' => {
+        match CLASS[b as usize] {
+            C_SPACE => {
                 i += 1;
-                continue;
-            }
-            b'/' if i + 1 < n && bytes[i + 1] == b'/' => {
-                while i < n && bytes[i] != b'\n' {
+                while i < n && CLASS[bytes[i] as usize] == C_SPACE {
                     i += 1;
                 }
-                continue;
             }
-            b'"' | b'\'' => {
-                if i + 2 < n && bytes[i + 1] == b && bytes[i + 2] == b && b == b'\'' {
-                    i = scan_fence(bytes, i, b"'''");
+            C_WORD => {
+                if (b == b'h' || b == b'H') && starts_hidden_string(bytes, i) {
+                    // Obfuscated strings: h"...", h@"..." (shown hidden in logs).
+                    let next = at(i + 1);
+                    i = if next == b'@' {
+                        scan_verbatim(bytes, i + 3, at(i + 2))
+                    } else {
+                        scan_quoted(bytes, i + 2, next)
+                    };
+                    push(&mut tokens, Kind::Str, start, i);
                 } else {
-                    i = scan_quoted(bytes, i + 1, b);
-                }
-                push(&mut tokens, Kind::Str, start, i);
-            }
-            b'`' if i + 2 < n && bytes[i + 1] == b'`' && bytes[i + 2] == b'`' => {
-                i = scan_fence(bytes, i, b"```");
-                push(&mut tokens, Kind::Str, start, i);
-            }
-            b'@' if i + 1 < n && (bytes[i + 1] == b'"' || bytes[i + 1] == b'\'') => {
-                i = scan_verbatim(bytes, i + 2, bytes[i + 1]);
-                push(&mut tokens, Kind::Str, start, i);
-            }
-            b'h' | b'H'
-                if i + 1 < n
-                    && (bytes[i + 1] == b'"'
-                        || bytes[i + 1] == b'\''
-                        || (bytes[i + 1] == b'@'
-                            && i + 2 < n
-                            && (bytes[i + 2] == b'"' || bytes[i + 2] == b'\''))) =>
-            {
-                // Obfuscated strings: h"...", h@"..." (shown hidden in logs).
-                i = if bytes[i + 1] == b'@' {
-                    scan_verbatim(bytes, i + 3, bytes[i + 2])
-                } else {
-                    scan_quoted(bytes, i + 2, bytes[i + 1])
-                };
-                push(&mut tokens, Kind::Str, start, i);
-            }
-            b'[' if i + 1 < n && (bytes[i + 1] == b'\'' || bytes[i + 1] == b'"') => {
-                // Bracketed identifier: ['Product Name'] or ["x"].
-                let q = bytes[i + 1];
-                let after = scan_quoted(bytes, i + 2, q);
-                let mut j = after;
-                while j < n && (bytes[j] == b' ' || bytes[j] == b'\t') {
-                    j += 1;
-                }
-                if j < n && bytes[j] == b']' {
-                    i = j + 1;
+                    i = scan_ident(bytes, i + 1);
+                    // `in~`, `has_any`: a word operator may end in `~`.
+                    if i < n && bytes[i] == b'~' && is_word_operator(&src[start..i]) {
+                        i += 1;
+                    }
                     push(&mut tokens, Kind::Ident, start, i);
-                } else {
-                    i += 1;
-                    push(&mut tokens, Kind::Punct, start, i);
                 }
             }
-            b'0'..=b'9' => {
+            C_DIGIT => {
                 i = scan_number(bytes, i);
                 let num_end = i;
-                while i < n && (bytes[i].is_ascii_alphabetic()) {
+                while i < n && bytes[i].is_ascii_alphabetic() {
                     i += 1;
                 }
                 let kind = if i > num_end {
@@ -116,39 +84,76 @@ pub fn tokenize(src: &str) -> Vec<Token> {
                 };
                 push(&mut tokens, kind, start, i);
             }
-            b'!' if i + 1 < n && is_ident_start(bytes[i + 1]) => {
-                i = scan_ident(bytes, i + 1);
-                if i < n && bytes[i] == b'~' {
-                    i += 1;
+            C_QUOTE => {
+                if b == b'\'' && at(i + 1) == b'\'' && at(i + 2) == b'\'' {
+                    i = scan_fence(bytes, i, b"'''");
+                } else {
+                    i = scan_quoted(bytes, i + 1, b);
                 }
-                push(&mut tokens, Kind::NegIdent, start, i);
+                push(&mut tokens, Kind::Str, start, i);
             }
-            _ if is_ident_start(b) => {
-                i = scan_ident(bytes, i);
-                // `in~`, `has_any`: a word operator may end in `~`.
-                if i < n && bytes[i] == b'~' && is_word_operator(&src[start..i]) {
-                    i += 1;
-                }
-                push(&mut tokens, Kind::Ident, start, i);
-            }
-            _ if b >= 0x80 => {
+            C_HIGH => {
                 // A non-ASCII character outside a string: keep it whole.
-                i += utf8_len(b);
-                i = i.min(n);
+                i = (i + utf8_len(b)).min(n);
                 push(&mut tokens, Kind::Other, start, i);
             }
-            _ => {
-                let two = if i + 1 < n {
-                    &bytes[i..i + 2]
-                } else {
-                    &bytes[i..i + 1]
-                };
-                let len = match two {
-                    b"==" | b"!=" | b"=~" | b"!~" | b"<=" | b">=" | b"=>" | b".." | b"<>" => 2,
+            class => {
+                let next = at(i + 1);
+                match b {
+                    b'/' if next == b'/' => {
+                        i = memchr::memchr(b'\n', &bytes[i..]).map_or(n, |k| i + k);
+                        continue;
+                    }
+                    b'`' | b'~' if next == b && at(i + 2) == b => {
+                        let fence: &[u8] = if b == b'`' { b"```" } else { b"~~~" };
+                        i = scan_fence(bytes, i, fence);
+                        push(&mut tokens, Kind::Str, start, i);
+                        continue;
+                    }
+                    b'@' if next == b'"' || next == b'\'' => {
+                        i = scan_verbatim(bytes, i + 2, next);
+                        push(&mut tokens, Kind::Str, start, i);
+                        continue;
+                    }
+                    b'[' if next == b'\'' || next == b'"' => {
+                        // Bracketed identifier: ['Product Name'] or ["x"].
+                        let mut j = scan_quoted(bytes, i + 2, next);
+                        while j < n && (bytes[j] == b' ' || bytes[j] == b'\t') {
+                            j += 1;
+                        }
+                        if j < n && bytes[j] == b']' {
+                            i = j + 1;
+                            push(&mut tokens, Kind::Ident, start, i);
+                        } else {
+                            i += 1;
+                            push(&mut tokens, Kind::Punct, start, i);
+                        }
+                        continue;
+                    }
+                    b'!' if is_ident_start(next) => {
+                        i = scan_ident(bytes, i + 1);
+                        if i < n && bytes[i] == b'~' {
+                            i += 1;
+                        }
+                        push(&mut tokens, Kind::NegIdent, start, i);
+                        continue;
+                    }
+                    _ => {}
+                }
+                let len = match (b, next) {
+                    (b'=', b'=')
+                    | (b'!', b'=')
+                    | (b'=', b'~')
+                    | (b'!', b'~')
+                    | (b'<', b'=')
+                    | (b'>', b'=')
+                    | (b'=', b'>')
+                    | (b'.', b'.')
+                    | (b'<', b'>') => 2,
                     _ => 1,
                 };
                 i += len;
-                let kind = if b"|()[]{},;.=<>!~+-*/%:?@$#&^".contains(&b) {
+                let kind = if class == C_PUNCT {
                     Kind::Punct
                 } else {
                     Kind::Other
@@ -158,6 +163,56 @@ pub fn tokenize(src: &str) -> Vec<Token> {
         }
     }
     tokens
+}
+
+const C_OTHER: u8 = 0;
+const C_SPACE: u8 = 1;
+const C_WORD: u8 = 2;
+const C_DIGIT: u8 = 3;
+const C_QUOTE: u8 = 4;
+const C_PUNCT: u8 = 5;
+const C_HIGH: u8 = 6;
+
+/// The class of each byte, so the lexer dispatches with one lookup.
+static CLASS: [u8; 256] = {
+    let mut t = [C_OTHER; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = if c == b' ' || c == b'\t' || c == b'\r' || c == b'\n' {
+            C_SPACE
+        } else if c.is_ascii_alphabetic() || c == b'_' || c == b'$' {
+            C_WORD
+        } else if c.is_ascii_digit() {
+            C_DIGIT
+        } else if c == b'"' || c == b'\'' {
+            C_QUOTE
+        } else if c >= 0x80 {
+            C_HIGH
+        } else {
+            let mut k = C_OTHER;
+            let p = b"|()[]{},;.=<>!~+-*/%:?@$#&^";
+            let mut j = 0;
+            while j < p.len() {
+                if p[j] == c {
+                    k = C_PUNCT;
+                }
+                j += 1;
+            }
+            k
+        };
+        b += 1;
+    }
+    t
+};
+
+/// `h"..."`, `h'...'`, `h@"..."`: an obfuscated string literal starts here.
+fn starts_hidden_string(bytes: &[u8], i: usize) -> bool {
+    match bytes.get(i + 1) {
+        Some(b'"') | Some(b'\'') => true,
+        Some(b'@') => matches!(bytes.get(i + 2), Some(b'"') | Some(b'\'')),
+        _ => false,
+    }
 }
 
 fn push(tokens: &mut Vec<Token>, kind: Kind, start: usize, end: usize) {
@@ -177,6 +232,18 @@ fn utf8_len(b: u8) -> usize {
     }
 }
 
+/// Bytes that continue an identifier.
+static IDENT: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = c.is_ascii_alphanumeric() || c == b'_' || c == b'$';
+        b += 1;
+    }
+    t
+};
+
 fn is_ident_start(b: u8) -> bool {
     b.is_ascii_alphabetic() || b == b'_' || b == b'$'
 }
@@ -187,7 +254,11 @@ fn scan_ident(bytes: &[u8], mut i: usize) -> usize {
     let n = bytes.len();
     while i < n {
         let b = bytes[i];
-        let word = b.is_ascii_alphanumeric() || b == b'_' || b == b'$';
+        if IDENT[b as usize] {
+            i += 1;
+            continue;
+        }
+        let word = false;
         let dash =
             b == b'-' && i + 1 < n && bytes[i + 1].is_ascii_alphabetic() && dash_word(bytes, i);
         if word || dash {
@@ -259,11 +330,16 @@ fn scan_number(bytes: &[u8], mut i: usize) -> usize {
 fn scan_quoted(bytes: &[u8], mut i: usize, quote: u8) -> usize {
     let n = bytes.len();
     while i < n {
-        match bytes[i] {
-            b'\\' => i += 2,
-            b'\n' => return i,
-            b if b == quote => return i + 1,
-            _ => i += 1,
+        match memchr::memchr3(quote, b'\\', b'\n', &bytes[i..]) {
+            None => return n,
+            Some(k) => {
+                i += k;
+                match bytes[i] {
+                    b'\\' => i += 2,
+                    b'\n' => return i,
+                    _ => return i + 1,
+                }
+            }
         }
     }
     n
@@ -316,7 +392,7 @@ pub fn string_value(raw: &str) -> String {
         let doubled = format!("{quote}{quote}");
         return inner.replace(&doubled, &quote.to_string());
     }
-    for fence in ["```", "'''"] {
+    for fence in ["```", "~~~", "'''"] {
         if let Some(rest) = s.strip_prefix(fence) {
             return rest.strip_suffix(fence).unwrap_or(rest).to_string();
         }

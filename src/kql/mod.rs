@@ -78,31 +78,69 @@ pub struct Classifier {
     known_tables: Vec<String>,
 }
 
-/// A filter applying to a read, and the product columns it cannot see
-/// (dropped by a projection between the read and the filter).
+/// A run of filters that apply to a read, and the product columns they
+/// cannot see (dropped by a projection between the read and them). Chunks
+/// borrow the pipelines' filter lists, so following a query costs time
+/// linear in its length.
 #[derive(Clone)]
-struct Filter<'p> {
-    pred: &'p Pred,
-    hidden: Vec<String>,
+struct Chunk<'p> {
+    preds: &'p [&'p Pred],
+    /// Bit k: the k-th product column is hidden from these filters.
+    hidden: u64,
 }
 
 /// One read of an alert table, with the filters that narrow it.
 struct Read<'p> {
     table: String,
     span: (u32, u32),
-    preds: Vec<Filter<'p>>,
+    chunks: Vec<Chunk<'p>>,
     via: Vec<Via>,
     /// `union withsource=Col`: (column, the table this read's rows name).
     tags: Vec<(String, String)>,
 }
 
+impl<'p> Read<'p> {
+    /// Every atom of every filter the read sees, with whether it is negated.
+    fn visible_atoms(&self, names: &Names) -> Vec<(&'p Atom, (u32, u32), bool)> {
+        let mut out = Vec::new();
+        for c in &self.chunks {
+            for p in c.preds {
+                p.visit(false, &mut |a, span, neg| {
+                    let hidden = c.hidden != 0
+                        && match a {
+                            Atom::Product(Test { column, .. })
+                            | Atom::ProductUnknown { column, .. } => names.hides(c.hidden, column),
+                            _ => false,
+                        };
+                    if !hidden {
+                        out.push((a, span, neg));
+                    }
+                });
+            }
+        }
+        out
+    }
+}
+
 #[derive(Default)]
 struct Walk<'p> {
     reads: Vec<Read<'p>>,
-    functions: Vec<(String, (u32, u32), Vec<Filter<'p>>)>,
+    functions: Vec<(String, (u32, u32), Vec<Chunk<'p>>)>,
     opaque: Vec<(String, (u32, u32))>,
     overflow: bool,
+    visits: usize,
 }
+
+/// What the walk reads from: the parse, and each pipeline's own filters
+/// (with the index of the stage each sits at).
+struct Ctx<'p> {
+    parsed: &'p Parsed,
+    own: Vec<Vec<&'p Pred>>,
+    own_stage: Vec<Vec<usize>>,
+}
+
+/// Pipelines the walk follows before it gives up (the query is sent to review).
+const MAX_VISITS: usize = 4096;
 
 impl Classifier {
     pub fn new(catalog: &Catalog) -> Classifier {
@@ -116,6 +154,14 @@ impl Classifier {
             names: Names {
                 alert_tables: catalog.kql.alert_tables.clone(),
                 product_columns: catalog.kql.product_columns.clone(),
+                signal_columns: catalog
+                    .kql
+                    .alert_name_columns
+                    .iter()
+                    .chain(&catalog.kql.vendor_columns)
+                    .cloned()
+                    .collect(),
+                universe: universe.iter().map(|(n, _, _)| n.clone()).collect(),
             },
             universe,
             vendor_columns: catalog.kql.vendor_columns.clone(),
@@ -129,9 +175,27 @@ impl Classifier {
     /// Classifies a query. Never fails, never panics.
     pub fn classify(&self, query: &str) -> Decision {
         let parsed = parse::Parser::new(query, &self.names).parse();
+        let mut own = Vec::with_capacity(parsed.pipelines.len());
+        let mut own_stage = Vec::with_capacity(parsed.pipelines.len());
+        for p in &parsed.pipelines {
+            let (mut preds, mut stages) = (Vec::new(), Vec::new());
+            for (i, stage) in p.stages.iter().enumerate() {
+                if let Stage::Filter(pred) = stage {
+                    preds.push(pred);
+                    stages.push(i);
+                }
+            }
+            own.push(preds);
+            own_stage.push(stages);
+        }
+        let ctx = Ctx {
+            parsed: &parsed,
+            own,
+            own_stage,
+        };
         let mut walk = Walk::default();
         for &o in &parsed.outputs {
-            self.walk(&parsed, o, &[], &[], &mut Vec::new(), 0, &mut walk);
+            self.walk(&ctx, o, &[], &[], &mut Vec::new(), 0, &mut walk);
         }
         self.decide(query, &parsed, &walk)
     }
@@ -139,46 +203,42 @@ impl Classifier {
     #[allow(clippy::too_many_arguments)]
     fn walk<'p>(
         &self,
-        parsed: &'p Parsed,
+        ctx: &'p Ctx<'p>,
         index: usize,
-        outer: &[Filter<'p>],
+        outer: &[Chunk<'p>],
         tags: &[(String, String)],
         via: &mut Vec<Via>,
         depth: usize,
         walk: &mut Walk<'p>,
     ) {
-        if depth > parse::MAX_DEPTH || walk.reads.len() >= MAX_READS {
+        walk.visits += 1;
+        if depth > parse::MAX_DEPTH || walk.reads.len() >= MAX_READS || walk.visits > MAX_VISITS {
             walk.overflow = true;
             return;
         }
-        let Some(pipe) = parsed.pipelines.get(index) else {
+        let Some(pipe) = ctx.parsed.pipelines.get(index) else {
             return;
         };
         // Filters written after this pipeline cannot see the product
         // columns its projections drop.
-        let hidden = self.hidden_columns(&pipe.stages);
-        let outer: Vec<Filter<'p>> = outer
+        let hidden = pipe.stages.iter().fold(0u64, |m, s| match s {
+            Stage::Columns { hides } => m | hides,
+            _ => m,
+        });
+        let outer: Vec<Chunk<'p>> = outer
             .iter()
-            .map(|f| {
-                let mut f = f.clone();
-                f.hidden.extend(hidden.iter().cloned());
-                f
+            .map(|c| Chunk {
+                preds: c.preds,
+                hidden: c.hidden | hidden,
             })
             .collect();
-        let own = |stages: &'p [Stage]| -> Vec<Filter<'p>> {
-            stages
-                .iter()
-                .filter_map(|s| match s {
-                    Stage::Filter(p) => Some(Filter {
-                        pred: p,
-                        hidden: Vec::new(),
-                    }),
-                    _ => None,
-                })
-                .collect()
-        };
-        let mut filters = own(&pipe.stages);
-        filters.extend(outer.iter().cloned());
+        let own: &'p [&'p Pred] = &ctx.own[index];
+        let mut chunks = Vec::with_capacity(outer.len() + 1);
+        chunks.push(Chunk {
+            preds: own,
+            hidden: 0,
+        });
+        chunks.extend(outer.iter().cloned());
         for source in &pipe.sources {
             match source {
                 Source::Table { name, span } => {
@@ -188,13 +248,13 @@ impl Classifier {
                             .iter()
                             .any(|t| t.eq_ignore_ascii_case(name))
                         {
-                            walk.functions.push((name.clone(), *span, filters.clone()));
+                            walk.functions.push((name.clone(), *span, chunks.clone()));
                         }
                     } else {
                         walk.reads.push(Read {
                             table: name.clone(),
                             span: *span,
-                            preds: filters.clone(),
+                            chunks: chunks.clone(),
                             via: via.clone(),
                             tags: tags.to_vec(),
                         });
@@ -203,24 +263,27 @@ impl Classifier {
                 Source::Pipe { index, via: v } => {
                     let mut tags = tags.to_vec();
                     if let (Via::Union, Some(col)) = (v, &pipe.source_column)
-                        && let Some(Source::Table { name, .. }) =
-                            parsed.pipelines.get(*index).and_then(|p| p.sources.first())
+                        && let Some(Source::Table { name, .. }) = ctx
+                            .parsed
+                            .pipelines
+                            .get(*index)
+                            .and_then(|p| p.sources.first())
                     {
                         tags.push((col.clone(), name.clone()));
                     }
                     via.push(v.clone());
-                    self.walk(parsed, *index, &filters, &tags, via, depth + 1, walk);
+                    self.walk(ctx, *index, &chunks, &tags, via, depth + 1, walk);
                     via.pop();
                 }
                 Source::Function { name, span } => {
-                    walk.functions.push((name.clone(), *span, filters.clone()))
+                    walk.functions.push((name.clone(), *span, chunks.clone()))
                 }
                 Source::Opaque { what, span } => walk.opaque.push((what.clone(), *span)),
             }
         }
         for (k, stage) in pipe.stages.iter().enumerate() {
             if let Stage::Branch {
-                index,
+                index: b,
                 via: v,
                 reaches,
             } = stage
@@ -228,33 +291,20 @@ impl Classifier {
                 if !reaches {
                     continue;
                 }
-                // Filters after the branch joins narrow its rows too.
-                let mut after = own(&pipe.stages[k + 1..]);
+                // Filters after the branch joins narrow its rows too: a
+                // suffix of this pipeline's own filters.
+                let from = ctx.own_stage[index].partition_point(|&s| s <= k);
+                let mut after = Vec::with_capacity(outer.len() + 1);
+                after.push(Chunk {
+                    preds: &own[from..],
+                    hidden: 0,
+                });
                 after.extend(outer.iter().cloned());
                 via.push(v.clone());
-                self.walk(parsed, *index, &after, tags, via, depth + 1, walk);
+                self.walk(ctx, *b, &after, tags, via, depth + 1, walk);
                 via.pop();
             }
         }
-    }
-
-    /// Product columns a pipeline's projections drop.
-    fn hidden_columns(&self, stages: &[Stage]) -> Vec<String> {
-        let mut hidden = Vec::new();
-        for stage in stages {
-            if let Stage::Columns { keep, drop } = stage {
-                for col in &self.names.product_columns {
-                    let kept = keep
-                        .as_ref()
-                        .is_none_or(|k| k.iter().any(|c| c.eq_ignore_ascii_case(col)));
-                    let dropped = drop.iter().any(|c| c.eq_ignore_ascii_case(col));
-                    if (!kept || dropped) && !hidden.contains(col) {
-                        hidden.push(col.clone());
-                    }
-                }
-            }
-        }
-        hidden
     }
 
     fn is_alert_table(&self, name: &str) -> bool {
@@ -266,93 +316,120 @@ impl Classifier {
         })
     }
 
-    fn eval(&self, read: &Read, name: &str) -> Tri {
-        let mut acc = Tri::True;
-        for f in &read.preds {
-            let ctx = |atom: &Atom| -> Option<Tri> {
-                match atom {
-                    Atom::Product(Test { column, .. }) | Atom::ProductUnknown { column, .. }
-                        if f.hidden.iter().any(|h| h.eq_ignore_ascii_case(column)) =>
-                    {
-                        Some(Tri::Unknown)
-                    }
-                    Atom::Other {
-                        column: Some(c),
-                        op: Some(Op::Equals | Op::In),
-                        negated,
-                        values,
-                    } => {
-                        let (_, table) = read
-                            .tags
-                            .iter()
-                            .find(|(col, _)| col.eq_ignore_ascii_case(c))?;
-                        let hit = values.iter().any(|v| v.eq_ignore_ascii_case(table));
-                        Some(if hit != *negated {
-                            Tri::True
-                        } else {
-                            Tri::False
-                        })
-                    }
-                    _ => None,
+    /// The universe names the read's filters certainly exclude, as bits.
+    fn excluded(&self, read: &Read) -> u64 {
+        let all = self.all_names();
+        let mut falses = 0u64;
+        for c in &read.chunks {
+            for pred in c.preds {
+                // A filter on other columns only is unknown for every product.
+                if read.tags.is_empty() && matches!(pred, Pred::Atom(Atom::Other { .. }, _)) {
+                    continue;
                 }
-            };
-            match f.pred.eval_with(name, &ctx) {
-                Tri::False => return Tri::False,
-                Tri::Unknown => acc = Tri::Unknown,
-                Tri::True => {}
+                let ctx = |atom: &Atom| -> Option<Tri> {
+                    match atom {
+                        Atom::Product(Test { column, .. })
+                        | Atom::ProductUnknown { column, .. }
+                            if c.hidden != 0 && self.names.hides(c.hidden, column) =>
+                        {
+                            Some(Tri::Unknown)
+                        }
+                        Atom::Other {
+                            column: Some(col),
+                            op: Some(Op::Equals | Op::In),
+                            negated,
+                            values,
+                        } => {
+                            let (_, table) = read
+                                .tags
+                                .iter()
+                                .find(|(t, _)| t.eq_ignore_ascii_case(col))?;
+                            let hit = values.iter().any(|v| v.eq_ignore_ascii_case(table));
+                            Some(if hit != *negated {
+                                Tri::True
+                            } else {
+                                Tri::False
+                            })
+                        }
+                        _ => None,
+                    }
+                };
+                falses |= pred.eval_all(all, &ctx).f;
+                if falses == all {
+                    return all;
+                }
             }
         }
-        acc
+        falses
+    }
+
+    fn all_names(&self) -> u64 {
+        let n = self.universe.len().min(64);
+        if n == 64 { u64::MAX } else { (1u64 << n) - 1 }
     }
 
     /// Which products a read admits: (Defender for Cloud names, other names).
-    fn admitted(&self, read: &Read) -> (Vec<&str>, Vec<&str>) {
+    fn admitted(&self, read: &Read, atoms: &[(&Atom, (u32, u32), bool)]) -> (Vec<&str>, Vec<&str>) {
         let mut dfc = Vec::new();
         let mut others = Vec::new();
-        let preds: Vec<&Pred> = read
-            .preds
+        let tests: Vec<&Test> = atoms
             .iter()
-            .filter(|f| f.hidden.is_empty())
-            .map(|f| f.pred)
-            .collect();
-        let selects = |name: &str| {
-            preds.iter().any(|p| {
-                p.atoms().iter().any(|(a, _, neg)| {
-                    !neg && matches!(a, Atom::Product(t) if !t.negated && t.admits(name) && !t.admits(OTHER_PRODUCT))
-                })
+            .filter(|(_, _, neg)| !neg)
+            .filter_map(|(a, _, _)| match a {
+                Atom::Product(t) => Some(t),
+                _ => None,
             })
+            .collect();
+        let product_filter = !tests.is_empty()
+            || atoms
+                .iter()
+                .any(|(a, _, _)| matches!(a, Atom::Product(_) | Atom::ProductUnknown { .. }));
+        // No product filter (and no union source to tell rows apart): every
+        // product the alerts carry is admitted, without evaluating anything.
+        let excluded = if product_filter || !read.tags.is_empty() {
+            self.excluded(read)
+        } else {
+            0
         };
-        for (name, family, in_alerts) in &self.universe {
-            if self.eval(read, name) == Tri::False {
+        let other_bit = 1u64 << (self.universe.len() - 1).min(63);
+        for (k, (name, family, in_alerts)) in self.universe.iter().enumerate().take(64) {
+            let bit = 1u64 << k;
+            if excluded & bit != 0 {
                 continue;
             }
             // A name alerts do not carry counts only where a filter selects it.
-            if !in_alerts && !selects(name) {
+            if !in_alerts
+                && !tests
+                    .iter()
+                    .any(|t| !t.negated && t.mask & bit != 0 && t.mask & other_bit == 0)
+            {
+                continue;
+            }
+            // Defender for IoT shares the prefix: admitting it by a substring
+            // or `has` is part of a Defender for Cloud filter; naming it
+            // exactly is a choice to include another product.
+            if *family == Family::DefenderForIot && !tests.iter().any(|t| t.names_exactly(name)) {
                 continue;
             }
             match family {
                 Family::DefenderForCloud => dfc.push(name.as_str()),
-                Family::Other => others.push(name.as_str()),
-                // Defender for IoT shares the prefix: admitting it by a
-                // substring or `has` is part of a Defender for Cloud filter;
-                // naming it exactly is a choice to include another product.
-                Family::DefenderForIot => {
-                    let named = preds.iter().any(|p| {
-                        p.atoms().iter().any(|(a, _, neg)| {
-                            !neg && matches!(a, Atom::Product(t) if t.names_exactly(name))
-                        })
-                    });
-                    if named {
-                        others.push(name.as_str());
-                    }
-                }
+                _ => others.push(name.as_str()),
             }
         }
         (dfc, others)
     }
 
     fn decide(&self, query: &str, parsed: &Parsed, walk: &Walk) -> Decision {
-        let at = |span: (u32, u32), explanation: String| evidence(query, span, explanation);
+        // Line starts, found once and only if evidence is needed.
+        let lines: std::cell::OnceCell<Vec<usize>> = std::cell::OnceCell::new();
+        let at = |span: (u32, u32), explanation: String| {
+            let starts = lines.get_or_init(|| {
+                std::iter::once(0)
+                    .chain(memchr::memchr_iter(b'\n', query.as_bytes()).map(|i| i + 1))
+                    .collect()
+            });
+            evidence(query, starts, span, explanation)
+        };
         if walk.overflow {
             return Decision {
                 verdict: Verdict::Review,
@@ -367,18 +444,28 @@ impl Classifier {
         // When the rule's own rows are alerts of other products, a joined
         // read of alerts with no product filter only enriches them.
         let joined = |r: &Read| r.via.iter().any(|v| matches!(v, Via::Join | Via::Lookup));
-        let primary: Vec<&Read> = walk.reads.iter().filter(|r| !joined(r)).collect();
-        let primary_other_only =
-            !primary.is_empty() && primary.iter().all(|r| self.admitted(r).0.is_empty());
-        for read in &walk.reads {
-            let (dfc, others) = self.admitted(read);
+        // Each read's visible atoms and admitted products, worked out once.
+        let facts: Vec<_> = walk
+            .reads
+            .iter()
+            .map(|r| {
+                let atoms = r.visible_atoms(&self.names);
+                let admitted = self.admitted(r, &atoms);
+                (atoms, admitted)
+            })
+            .collect();
+        let primary_other_only = walk.reads.iter().any(|r| !joined(r))
+            && walk
+                .reads
+                .iter()
+                .zip(&facts)
+                .filter(|(r, _)| !joined(r))
+                .all(|(_, (_, (dfc, _)))| dfc.is_empty());
+        for (read, (atoms, (dfc, others))) in walk.reads.iter().zip(&facts) {
             if primary_other_only && joined(read) && !dfc.is_empty() {
-                let has_product_filter =
-                    read.preds.iter().filter(|f| f.hidden.is_empty()).any(|f| {
-                        f.pred.atoms().iter().any(|(a, _, _)| {
-                            matches!(a, Atom::Product(_) | Atom::ProductUnknown { .. })
-                        })
-                    });
+                let has_product_filter = atoms
+                    .iter()
+                    .any(|(a, _, _)| matches!(a, Atom::Product(_) | Atom::ProductUnknown { .. }));
                 if !has_product_filter {
                     other_evidence.push(at(
                         read.span,
@@ -415,12 +502,6 @@ impl Classifier {
                         .join(", ")
                 )
             };
-            let atoms: Vec<(&Atom, (u32, u32), bool)> = read
-                .preds
-                .iter()
-                .filter(|f| f.hidden.is_empty())
-                .flat_map(|f| f.pred.atoms())
-                .collect();
             let product_atoms: Vec<&(&Atom, (u32, u32), bool)> = atoms
                 .iter()
                 .filter(|(a, _, _)| matches!(a, Atom::Product(_) | Atom::ProductUnknown { .. }))
@@ -428,6 +509,7 @@ impl Classifier {
             if dfc.is_empty() {
                 let mut ev = product_atoms
                     .iter()
+                    .take(MAX_EVIDENCE)
                     .map(|(_, span, _)| {
                         at(
                             *span,
@@ -452,7 +534,7 @@ impl Classifier {
                         read.table
                     ),
                 )];
-                for (a, span, _) in &product_atoms {
+                for (a, span, _) in product_atoms.iter().take(MAX_EVIDENCE) {
                     if let Atom::Product(t) = a {
                         ev.push(at(*span, self.describe_admitted(t)));
                     }
@@ -496,7 +578,7 @@ impl Classifier {
                     names.join(", ")
                 };
                 let mut ev = vec![table_ev];
-                for (_, span, _) in &product_atoms {
+                for (_, span, _) in product_atoms.iter().take(MAX_EVIDENCE) {
                     ev.push(at(
                         *span,
                         format!(
@@ -570,8 +652,8 @@ impl Classifier {
         }
         // No read of an alert table admits Defender for Cloud alerts. A
         // function whose body is unknown may read them.
-        for (name, span, preds) in &walk.functions {
-            let filters_products = preds.iter().flat_map(|f| f.pred.atoms()).any(|(a, _, _)| {
+        for (name, span, chunks) in &walk.functions {
+            let filters_products = chunks.iter().flat_map(|c| c.preds.iter()).flat_map(|p| p.atoms()).any(|(a, _, _)| {
                 matches!(a, Atom::Product(_) | Atom::ProductUnknown { .. })
                     || matches!(a, Atom::Other { column: Some(c), .. } if self.vendor_columns.iter().chain(&self.alert_name_columns).any(|v| v.eq_ignore_ascii_case(c)))
             });
@@ -691,10 +773,20 @@ fn review(explanation: String, evidence: Vec<Evidence>) -> Decision {
     }
 }
 
-fn dedup(mut evidence: Vec<Evidence>) -> Vec<Evidence> {
-    let mut seen = std::collections::HashSet::new();
-    evidence.retain(|e| seen.insert((e.line, e.column, e.explanation.clone())));
-    evidence
+fn dedup(evidence: Vec<Evidence>) -> Vec<Evidence> {
+    let mut out: Vec<Evidence> = Vec::with_capacity(evidence.len().min(MAX_EVIDENCE));
+    for e in evidence {
+        if out.len() == MAX_EVIDENCE {
+            break;
+        }
+        if !out
+            .iter()
+            .any(|o| o.line == e.line && o.column == e.column && o.explanation == e.explanation)
+        {
+            out.push(e);
+        }
+    }
+    out
 }
 
 /// Whether an alert table's name appears as a word in the query (outside
@@ -705,17 +797,28 @@ fn query_mentions(query: &str, tables: &[String]) -> bool {
     })
 }
 
-/// Evidence at a byte span of the query.
-fn evidence(query: &str, span: (u32, u32), explanation: String) -> Evidence {
-    let start = (span.0 as usize).min(query.len());
-    let end = (span.1 as usize).clamp(start, query.len());
-    let start = floor_boundary(query, start);
-    let end = floor_boundary(query, end);
-    let before = &query[..start];
-    let line = before.matches('\n').count() + 1;
-    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+/// Most evidence items a decision carries (the first ones tell the story).
+const MAX_EVIDENCE: usize = 12;
+
+/// Evidence at a byte span of the query; `starts` are the line starts.
+fn evidence(query: &str, starts: &[usize], span: (u32, u32), explanation: String) -> Evidence {
+    let start = floor_boundary(query, (span.0 as usize).min(query.len()));
+    // Long spans are shown by their beginning.
+    let end = floor_boundary(
+        query,
+        (span.1 as usize).clamp(start, query.len()).min(start + 400),
+    );
+    let line = starts.partition_point(|&s| s <= start);
+    let line_start = starts[line - 1];
+    let column = query[line_start..start].chars().count() + 1;
     let raw = &query[start..end];
-    let mut text: String = raw.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut text = String::with_capacity(raw.len().min(128));
+    for (k, word) in raw.split_whitespace().enumerate() {
+        if k > 0 {
+            text.push(' ');
+        }
+        text.push_str(word);
+    }
     if text.chars().count() > 120 {
         text = text.chars().take(117).collect::<String>() + "...";
     }

@@ -17,7 +17,14 @@ pub const MAX_DEPTH: usize = 64;
 /// Names the parser needs from the migration rules.
 pub struct Names {
     pub alert_tables: Vec<String>,
+    /// At most 64 (projections track them in a bit set).
     pub product_columns: Vec<String>,
+    /// Columns whose compared values carry a weak signal (alert names,
+    /// vendor): kept for the decision.
+    pub signal_columns: Vec<String>,
+    /// The product names filters are evaluated against (at most 64): each
+    /// product test knows, as a bit set, which of them it admits.
+    pub universe: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -41,6 +48,16 @@ pub enum Via {
     Join,
     Lookup,
     Subquery,
+}
+
+impl Names {
+    /// Whether `column` is one of the product columns set in `mask`.
+    pub fn hides(&self, mask: u64, column: &str) -> bool {
+        self.product_columns
+            .iter()
+            .enumerate()
+            .any(|(k, c)| mask & (1 << k.min(63)) != 0 && c.eq_ignore_ascii_case(column))
+    }
 }
 
 impl Via {
@@ -68,10 +85,10 @@ pub enum Stage {
         via: Via,
         reaches: bool,
     },
-    /// Columns kept (`project`, `summarize ... by`) or dropped (`project-away`).
+    /// A projection (`project`, `summarize ... by`, `project-away`): bit k
+    /// set when it drops the k-th product column of [`Names`].
     Columns {
-        keep: Option<Vec<String>>,
-        drop: Vec<String>,
+        hides: u64,
     },
 }
 
@@ -122,6 +139,8 @@ pub struct Parser<'q, 'n> {
     scalars: HashMap<String, Scalar>,
     aliases: HashMap<String, usize>,
     computed: HashMap<String, Computed>,
+    /// `union withsource=` columns met so far.
+    source_columns: Vec<String>,
     out: Parsed,
 }
 
@@ -130,13 +149,14 @@ const NONE: u32 = u32::MAX;
 fn matching(toks: &[Token], src: &str) -> Vec<u32> {
     let mut close = vec![NONE; toks.len()];
     let mut stack: Vec<usize> = Vec::new();
+    let bytes = src.as_bytes();
     for (i, t) in toks.iter().enumerate() {
-        if t.kind != Kind::Punct {
+        if t.kind != Kind::Punct || t.end - t.start != 1 {
             continue;
         }
-        match t.text(src) {
-            "(" | "[" | "{" => stack.push(i),
-            ")" | "]" | "}" => {
+        match bytes[t.start as usize] {
+            b'(' | b'[' | b'{' => stack.push(i),
+            b')' | b']' | b'}' => {
                 if let Some(open) = stack.pop() {
                     close[open] = i as u32;
                 }
@@ -161,6 +181,7 @@ impl<'q, 'n> Parser<'q, 'n> {
             scalars: HashMap::new(),
             aliases: HashMap::new(),
             computed: HashMap::new(),
+            source_columns: Vec::new(),
             out: Parsed::default(),
         }
     }
@@ -209,15 +230,25 @@ impl<'q, 'n> Parser<'q, 'n> {
     }
 
     fn is_punct(&self, p: &str) -> bool {
-        self.toks
-            .get(self.pos)
-            .is_some_and(|t| t.kind == Kind::Punct && t.text(self.src) == p)
+        self.punct_at(self.pos, p)
     }
 
     fn punct_at(&self, i: usize, p: &str) -> bool {
-        self.toks
-            .get(i)
-            .is_some_and(|t| t.kind == Kind::Punct && t.text(self.src) == p)
+        self.toks.get(i).is_some_and(|t| {
+            t.kind == Kind::Punct
+                && (t.end - t.start) as usize == p.len()
+                && &self.src.as_bytes()[t.start as usize..t.end as usize] == p.as_bytes()
+        })
+    }
+
+    /// The byte of a one-character punctuation token at `i`, or 0.
+    fn punct_byte(&self, i: usize) -> u8 {
+        match self.toks.get(i) {
+            Some(t) if t.kind == Kind::Punct && t.end - t.start == 1 => {
+                self.src.as_bytes()[t.start as usize]
+            }
+            _ => 0,
+        }
     }
 
     fn is_word(&self, w: &str) -> bool {
@@ -240,12 +271,12 @@ impl<'q, 'n> Parser<'q, 'n> {
     /// Whether the current token ends the expression being read: `;`, a
     /// closing bracket, or (`comma`) a comma.
     fn at_stop(&self, comma: bool) -> bool {
-        match self.toks.get(self.pos) {
-            None => true,
-            Some(t) if t.kind == Kind::Punct => {
-                let s = t.text(self.src);
-                s == ";" || s == ")" || s == "]" || s == "}" || (comma && s == ",")
-            }
+        if self.pos >= self.toks.len() {
+            return true;
+        }
+        match self.punct_byte(self.pos) {
+            b';' | b')' | b']' | b'}' => true,
+            b',' => comma,
             _ => false,
         }
     }
@@ -278,7 +309,7 @@ impl<'q, 'n> Parser<'q, 'n> {
     }
 
     fn is_open(&self) -> bool {
-        self.is_punct("(") || self.is_punct("[") || self.is_punct("{")
+        matches!(self.punct_byte(self.pos), b'(' | b'[' | b'{')
     }
 
     fn is_alert_table(&self, name: &str) -> bool {
@@ -288,6 +319,14 @@ impl<'q, 'n> Parser<'q, 'n> {
                 || (name.ends_with('*')
                     && t.to_ascii_lowercase().starts_with(&n.to_ascii_lowercase()))
         })
+    }
+
+    fn is_signal_column(&self, name: &str) -> bool {
+        self.names
+            .signal_columns
+            .iter()
+            .chain(&self.source_columns)
+            .any(|c| c.eq_ignore_ascii_case(name))
     }
 
     fn is_product_column(&self, name: &str) -> bool {
@@ -578,8 +617,9 @@ impl<'q, 'n> Parser<'q, 'n> {
             self.skip_source_tokens(comma);
             return;
         };
-        let lower = name.to_ascii_lowercase();
-        match lower.as_str() {
+        let mut buf = [0u8; 24];
+        let lower = lower(name, &mut buf);
+        match lower {
             "union" => {
                 self.pos += 1;
                 self.union_items(idx, comma);
@@ -701,7 +741,11 @@ impl<'q, 'n> Parser<'q, 'n> {
     }
 
     fn operator(&mut self, idx: usize, comma: bool) {
-        let Some(op) = self.ident_at(self.pos).map(str::to_ascii_lowercase) else {
+        let mut buf = [0u8; 24];
+        let Some(op_word) = self
+            .ident_at(self.pos)
+            .map(|w| lower(w, &mut buf).to_owned_small())
+        else {
             if let Some(t) = self.toks.get(self.pos).copied() {
                 self.note(t, "an operator the parser does not know");
             }
@@ -709,7 +753,8 @@ impl<'q, 'n> Parser<'q, 'n> {
             return;
         };
         self.pos += 1;
-        match op.as_str() {
+        let op = op_word.as_str();
+        match op {
             "where" | "filter" => {
                 let pred = self.predicate(comma);
                 self.out.pipelines[idx].stages.push(Stage::Filter(pred));
@@ -738,7 +783,7 @@ impl<'q, 'n> Parser<'q, 'n> {
                 }
                 // Rows of a semi or anti join never reach the output; a lookup
                 // (leftouter unless said otherwise) only adds columns.
-                let reaches = match op.as_str() {
+                let reaches = match op {
                     "lookup" => kind == "inner",
                     _ => !matches!(
                         kind.as_str(),
@@ -798,10 +843,10 @@ impl<'q, 'n> Parser<'q, 'n> {
                 self.skip_operator_args(idx, comma);
             }
             "project" | "project-keep" | "project-away" | "summarize" | "distinct" => {
-                let (keep, drop) = self.column_list(&op, comma);
+                let hides = self.column_list(op);
                 self.out.pipelines[idx]
                     .stages
-                    .push(Stage::Columns { keep, drop });
+                    .push(Stage::Columns { hides });
                 self.skip_operator_args(idx, comma);
             }
             _ => self.skip_operator_args(idx, comma),
@@ -872,10 +917,20 @@ impl<'q, 'n> Parser<'q, 'n> {
                 return;
             }
             let name = self.ident_at(self.pos).map(str::to_string);
-            if let Some(name) = name
-                .filter(|_| self.punct_at(self.pos + 1, "=") && !self.punct_at(self.pos + 1, "=="))
-            {
+            let assignment = name.is_some() && self.punct_at(self.pos + 1, "=");
+            if assignment {
                 self.pos += 2;
+            }
+            // Only an expression naming a product column can compute a filter.
+            let relevant = assignment && self.mentions_product_column(comma);
+            if assignment
+                && !relevant
+                && !self.computed.is_empty()
+                && let Some(n) = &name
+            {
+                self.computed.remove(n);
+            }
+            if let Some(name) = name.filter(|_| relevant) {
                 let word = self.ident_at(self.pos).map(str::to_ascii_lowercase);
                 let computed = match word.as_deref() {
                     Some("case") | Some("iff") | Some("iif")
@@ -923,6 +978,69 @@ impl<'q, 'n> Parser<'q, 'n> {
                 return;
             }
         }
+    }
+
+    /// Whether the filter from here to the next top-level `|` or stop names
+    /// a column the decision depends on. Scans without moving.
+    fn clause_is_relevant(&self, comma: bool) -> bool {
+        let mut depth = 0usize;
+        let mut i = self.pos;
+        while let Some(t) = self.toks.get(i) {
+            if t.kind == Kind::Punct {
+                match t.text(self.src) {
+                    "(" | "[" | "{" => depth += 1,
+                    ")" | "]" | "}" => {
+                        if depth == 0 {
+                            return false;
+                        }
+                        depth -= 1;
+                    }
+                    "|" | ";" if depth == 0 => return false,
+                    "," if depth == 0 && comma => return false,
+                    _ => {}
+                }
+            } else if t.kind == Kind::Ident {
+                let name = lexer::ident_name(t.text(self.src));
+                if self.is_product_column(name)
+                    || self.is_signal_column(name)
+                    || (!self.computed.is_empty() && self.computed.contains_key(name))
+                {
+                    return true;
+                }
+            }
+            i += 1;
+        }
+        false
+    }
+
+    /// Whether the expression from here to the next top-level `,`, `|` or
+    /// stop names a product column (only then is a computed column worth
+    /// remembering). Scans without moving.
+    fn mentions_product_column(&self, comma: bool) -> bool {
+        let mut depth = 0usize;
+        let mut i = self.pos;
+        while let Some(t) = self.toks.get(i) {
+            let s = t.text(self.src);
+            if t.kind == Kind::Punct {
+                match s {
+                    "(" | "[" | "{" => depth += 1,
+                    ")" | "]" | "}" => {
+                        if depth == 0 {
+                            return false;
+                        }
+                        depth -= 1;
+                    }
+                    "|" | ";" if depth == 0 => return false,
+                    "," if depth == 0 && comma => return false,
+                    "," if depth == 0 => return false,
+                    _ => {}
+                }
+            } else if t.kind == Kind::Ident && self.is_product_column(lexer::ident_name(s)) {
+                return true;
+            }
+            i += 1;
+        }
+        false
     }
 
     /// `case(c1, v1, c2, v2, ..., default)` or `iff(c, v1, v2)` at `(`.
@@ -986,21 +1104,18 @@ impl<'q, 'n> Parser<'q, 'n> {
 
     /// The columns a `project`, `summarize` or `distinct` keeps, or a
     /// `project-away` drops. Scans without moving.
-    fn column_list(&self, op: &str, comma: bool) -> (Option<Vec<String>>, Vec<String>) {
-        let mut names = Vec::new();
+    fn column_list(&self, op: &str) -> u64 {
+        let mut named = 0u64;
         let mut i = self.pos;
         let mut expect_name = true;
         let mut after_by = op != "summarize";
         let mut wildcard = false;
         while let Some(t) = self.toks.get(i) {
             let s = t.text(self.src);
-            if t.kind == Kind::Punct
-                && (s == "|" || s == ";" || s == ")" || s == "]" || s == "}" || (comma && s == ","))
-                && s != ","
-            {
+            if t.kind == Kind::Punct && matches!(s, "|" | ";" | ")" | "]" | "}") {
                 break;
             }
-            if t.kind == Kind::Punct && (s == "(" || s == "[" || s == "{") {
+            if t.kind == Kind::Punct && matches!(s, "(" | "[" | "{") {
                 let c = self.close[i];
                 i = if c == NONE {
                     self.toks.len()
@@ -1014,13 +1129,21 @@ impl<'q, 'n> Parser<'q, 'n> {
                 expect_name = true;
             } else if t.kind == Kind::Punct && s == "*" {
                 wildcard = true;
-            } else if t.kind == Kind::Ident && s.eq_ignore_ascii_case("by") && op == "summarize" {
+            } else if t.kind == Kind::Ident && op == "summarize" && s.eq_ignore_ascii_case("by") {
                 after_by = true;
                 expect_name = true;
             } else if expect_name && t.kind == Kind::Ident {
                 // `name = expr` names the new column; a bare name keeps it.
                 if after_by || self.punct_at(i + 1, "=") {
-                    names.push(lexer::ident_name(s).to_string());
+                    let name = lexer::ident_name(s);
+                    if let Some(k) = self
+                        .names
+                        .product_columns
+                        .iter()
+                        .position(|c| c.eq_ignore_ascii_case(name))
+                    {
+                        named |= 1 << k.min(63);
+                    }
                 }
                 expect_name = false;
             } else {
@@ -1028,10 +1151,15 @@ impl<'q, 'n> Parser<'q, 'n> {
             }
             i += 1;
         }
+        let all = if self.names.product_columns.len() >= 64 {
+            u64::MAX
+        } else {
+            (1u64 << self.names.product_columns.len()) - 1
+        };
         match op {
-            "project-away" => (None, names),
-            _ if wildcard => (None, Vec::new()),
-            _ => (Some(names), Vec::new()),
+            "project-away" => named,
+            _ if wildcard => 0,
+            _ => all & !named,
         }
     }
 
@@ -1110,10 +1238,24 @@ impl<'q, 'n> Parser<'q, 'n> {
     // ---- predicates ------------------------------------------------------
 
     fn at_pred_stop(&self, comma: bool) -> bool {
-        self.at_stop(comma) || self.is_punct("|")
+        self.at_stop(comma) || self.punct_byte(self.pos) == b'|'
     }
 
     fn predicate(&mut self, comma: bool) -> Pred {
+        // A filter that names no column the decision looks at (product,
+        // signal, union source, computed) admits every product alike: one
+        // opaque atom, without parsing it.
+        if !self.clause_is_relevant(comma) {
+            let start = self.toks.get(self.pos).map_or(0, |t| t.start);
+            while !self.at_pred_stop(comma) {
+                if self.is_open() {
+                    self.skip_group();
+                } else {
+                    self.pos += 1;
+                }
+            }
+            return other_atom(start, self.prev_end(start));
+        }
         let p = self.or_expr(comma);
         // Whatever is left (a stray token) is skipped.
         while !self.at_pred_stop(comma) {
@@ -1241,8 +1383,9 @@ impl<'q, 'n> Parser<'q, 'n> {
     /// `tolower(ProductName)`. Returns (name, lower transform) and advances.
     fn column(&mut self) -> Option<(String, Option<bool>)> {
         let name = self.ident_at(self.pos)?;
-        let lower = name.to_ascii_lowercase();
-        if matches!(lower.as_str(), "tolower" | "toupper" | "tostring" | "trim")
+        let mut buf = [0u8; 24];
+        let lower = lower(name, &mut buf);
+        if matches!(lower, "tolower" | "toupper" | "tostring" | "trim")
             && self.punct_at(self.pos + 1, "(")
         {
             let close = self.close[self.pos + 1];
@@ -1254,7 +1397,7 @@ impl<'q, 'n> Parser<'q, 'n> {
                 .rev()
                 .find_map(|i| self.ident_at(i))?
                 .to_string();
-            let transform = match lower.as_str() {
+            let transform = match lower {
                 "tolower" => Some(true),
                 "toupper" => Some(false),
                 _ => None,
@@ -1289,8 +1432,9 @@ impl<'q, 'n> Parser<'q, 'n> {
             (Kind::Punct, "!~") => (Op::Equals, false, true),
             (Kind::Ident, w) | (Kind::NegIdent, w) => {
                 let negated = t.kind == Kind::NegIdent;
-                let w = w.trim_start_matches('!').to_ascii_lowercase();
-                let (op, cs) = match w.as_str() {
+                let mut buf = [0u8; 24];
+                let w = lower(w.trim_start_matches('!'), &mut buf);
+                let (op, cs) = match w {
                     "in" => (Op::In, true),
                     "in~" => (Op::In, false),
                     "has" => (Op::Has, false),
@@ -1415,7 +1559,9 @@ impl<'q, 'n> Parser<'q, 'n> {
                     column: col,
                     lower,
                     regex: None,
-                };
+                    mask: 0,
+                }
+                .with_mask(&self.names.universe);
                 return Pred::Atom(Atom::Product(test), (start, self.prev_end(start)));
             }
             self.pos = save;
@@ -1442,22 +1588,31 @@ impl<'q, 'n> Parser<'q, 'n> {
             self.skip_term(comma);
             return other_atom(start, self.prev_end(start));
         };
-        let values = self.rhs_values(comma);
-        // Whatever follows in this term (`ProductName == x + 1`) is skipped.
-        let clean = self.next_is_logical_or_stop(self.pos, comma);
-        self.skip_term(comma);
-        let span = (start, self.prev_end(start));
         if !self.is_product_column(&col) {
+            // The values matter only for columns that carry a weak signal
+            // (alert names, vendor) or name a union's source table.
+            let values = if self.is_signal_column(&col) {
+                self.rhs_values(comma).unwrap_or_default()
+            } else {
+                Vec::new()
+            };
+            self.skip_term(comma);
+            let span = (start, self.prev_end(start));
             return Pred::Atom(
                 Atom::Other {
                     column: Some(col),
                     op: Some(op),
                     negated,
-                    values: values.unwrap_or_default(),
+                    values,
                 },
                 span,
             );
         }
+        let values = self.rhs_values(comma);
+        // Whatever follows in this term (`ProductName == x + 1`) is skipped.
+        let clean = self.next_is_logical_or_stop(self.pos, comma);
+        self.skip_term(comma);
+        let span = (start, self.prev_end(start));
         match values {
             Ok(values) if clean => {
                 let regex = if op == Op::Regex {
@@ -1480,15 +1635,19 @@ impl<'q, 'n> Parser<'q, 'n> {
                     None
                 };
                 Pred::Atom(
-                    Atom::Product(Test {
-                        op,
-                        case_sensitive: cs,
-                        negated,
-                        values,
-                        column: col,
-                        lower,
-                        regex,
-                    }),
+                    Atom::Product(
+                        Test {
+                            op,
+                            case_sensitive: cs,
+                            negated,
+                            values,
+                            column: col,
+                            lower,
+                            regex,
+                            mask: 0,
+                        }
+                        .with_mask(&self.names.universe),
+                    ),
                     span,
                 )
             }
@@ -1514,4 +1673,46 @@ fn other_atom(start: u32, end: u32) -> Pred {
         },
         (start, end.max(start)),
     )
+}
+
+/// ASCII-lowercases a word into `buf` without allocating. Keywords are
+/// short: a longer word comes back empty and matches none.
+fn lower<'b>(word: &'b str, buf: &'b mut [u8; 24]) -> &'b str {
+    let bytes = word.as_bytes();
+    if !bytes.iter().any(u8::is_ascii_uppercase) {
+        return word;
+    }
+    if bytes.len() > buf.len() {
+        return "";
+    }
+    for (d, s) in buf.iter_mut().zip(bytes) {
+        *d = s.to_ascii_lowercase();
+    }
+    std::str::from_utf8(&buf[..bytes.len()]).unwrap_or("")
+}
+
+/// An operator name, kept on the stack.
+#[derive(Clone, Copy)]
+struct Word {
+    buf: [u8; 24],
+    len: usize,
+}
+
+impl Word {
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.buf[..self.len]).unwrap_or("")
+    }
+}
+
+trait SmallOwned {
+    fn to_owned_small(&self) -> Word;
+}
+
+impl SmallOwned for &str {
+    fn to_owned_small(&self) -> Word {
+        let mut buf = [0u8; 24];
+        let len = self.len().min(24);
+        buf[..len].copy_from_slice(&self.as_bytes()[..len]);
+        Word { buf, len }
+    }
 }

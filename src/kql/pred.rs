@@ -66,10 +66,43 @@ pub struct Test {
     /// A transform applied to the column first (`tolower(ProductName)`).
     pub lower: Option<bool>,
     pub regex: Option<regex::Regex>,
+    /// Bit k: the test admits the k-th name of the universe it was built for.
+    pub mask: u64,
+}
+
+/// A three-valued result for every name of a universe at once: `t` has
+/// the bits of names for which it is true, `f` of those for which it is
+/// false; the rest are unknown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TriSet {
+    pub t: u64,
+    pub f: u64,
+}
+
+impl TriSet {
+    pub fn uniform(tri: Tri, all: u64) -> TriSet {
+        match tri {
+            Tri::True => TriSet { t: all, f: 0 },
+            Tri::False => TriSet { t: 0, f: all },
+            Tri::Unknown => TriSet { t: 0, f: 0 },
+        }
+    }
 }
 
 impl Test {
-    /// Whether a product name passes the test.
+    /// The test with its admission bit set over `universe` worked out.
+    pub fn with_mask(mut self, universe: &[String]) -> Test {
+        self.mask = universe
+            .iter()
+            .take(64)
+            .enumerate()
+            .filter(|(_, n)| self.admits(n))
+            .fold(0, |m, (k, _)| m | (1 << k));
+        self
+    }
+
+    /// Whether a product name passes the test. Allocation-free on the
+    /// common path: case-insensitive comparisons fold ASCII in place.
     pub fn admits(&self, name: &str) -> bool {
         let transformed;
         let name = match self.lower {
@@ -86,19 +119,18 @@ impl Test {
         let cs = self.case_sensitive;
         let one = |v: &str| -> bool {
             match self.op {
-                Op::Equals | Op::In => {
-                    if cs {
-                        name == v
-                    } else {
-                        name.eq_ignore_ascii_case(v) || name.to_lowercase() == v.to_lowercase()
-                    }
-                }
+                Op::Equals | Op::In => eq(name, v, cs),
                 Op::Has | Op::HasAny | Op::HasAll => term_match(name, v, cs, true, true),
                 Op::HasPrefix => term_match(name, v, cs, true, false),
                 Op::HasSuffix => term_match(name, v, cs, false, true),
-                Op::Contains => find(name, v, cs).is_some(),
-                Op::StartsWith => fold(name, cs).starts_with(&fold(v, cs)),
-                Op::EndsWith => fold(name, cs).ends_with(&fold(v, cs)),
+                Op::Contains => find_from(name, v, cs, 0).is_some(),
+                Op::StartsWith => {
+                    name.len() >= v.len() && eq_bytes(&name.as_bytes()[..v.len()], v.as_bytes(), cs)
+                }
+                Op::EndsWith => {
+                    name.len() >= v.len()
+                        && eq_bytes(&name.as_bytes()[name.len() - v.len()..], v.as_bytes(), cs)
+                }
                 Op::Regex => self.regex.as_ref().is_some_and(|r| r.is_match(name)),
             }
         };
@@ -118,42 +150,72 @@ impl Test {
     }
 }
 
-fn fold(s: &str, cs: bool) -> String {
-    if cs { s.to_string() } else { s.to_lowercase() }
+fn eq_bytes(a: &[u8], b: &[u8], cs: bool) -> bool {
+    if cs {
+        a == b
+    } else {
+        a.eq_ignore_ascii_case(b)
+    }
 }
 
-fn find(hay: &str, needle: &str, cs: bool) -> Option<usize> {
-    fold(hay, cs).find(&fold(needle, cs))
+fn eq(a: &str, b: &str, cs: bool) -> bool {
+    if cs {
+        a == b
+    } else if a.is_ascii() && b.is_ascii() {
+        a.eq_ignore_ascii_case(b)
+    } else {
+        a.to_lowercase() == b.to_lowercase()
+    }
+}
+
+/// The first position at or after `from` where `needle` occurs in `hay`.
+fn find_from(hay: &str, needle: &str, cs: bool, from: usize) -> Option<usize> {
+    let (h, n) = (hay.as_bytes(), needle.as_bytes());
+    if n.is_empty() {
+        return Some(from.min(h.len()));
+    }
+    if n.len() > h.len() {
+        return None;
+    }
+    let last = h.len() - n.len();
+    let (a, b) = if cs {
+        (n[0], n[0])
+    } else {
+        (n[0].to_ascii_lowercase(), n[0].to_ascii_uppercase())
+    };
+    let mut i = from;
+    while i <= last {
+        let at = i + memchr::memchr2(a, b, &h[i..=last])?;
+        if eq_bytes(&h[at..at + n.len()], n, cs) {
+            return Some(at);
+        }
+        i = at + 1;
+    }
+    None
 }
 
 /// `has` semantics: the needle appears aligned to term boundaries
 /// (a term is a run of letters and digits).
 fn term_match(hay: &str, needle: &str, cs: bool, at_start: bool, at_end: bool) -> bool {
-    let h = fold(hay, cs);
-    let n = fold(needle, cs);
-    if n.is_empty() {
+    let (hb, nb) = (hay.as_bytes(), needle.as_bytes());
+    if nb.is_empty() {
         return true;
     }
-    let hb = h.as_bytes();
     let mut from = 0;
-    while let Some(pos) = h[from..].find(&n) {
-        let s = from + pos;
-        let e = s + n.len();
+    while let Some(s) = find_from(hay, needle, cs, from) {
+        let e = s + nb.len();
         let start_ok = !at_start
             || s == 0
             || !hb[s - 1].is_ascii_alphanumeric()
-            || !n.as_bytes()[0].is_ascii_alphanumeric();
+            || !nb[0].is_ascii_alphanumeric();
         let end_ok = !at_end
             || e == hb.len()
             || !hb[e].is_ascii_alphanumeric()
-            || !n.as_bytes()[n.len() - 1].is_ascii_alphanumeric();
+            || !nb[nb.len() - 1].is_ascii_alphanumeric();
         if start_ok && end_ok {
             return true;
         }
         from = s + 1;
-        while from < h.len() && !h.is_char_boundary(from) {
-            from += 1;
-        }
     }
     false
 }
@@ -216,18 +278,54 @@ impl Pred {
         }
     }
 
+    /// The predicate for every name of the universe at once (`all` has a
+    /// bit per name); `ctx` may decide an atom for all names alike.
+    pub fn eval_all(&self, all: u64, ctx: &dyn Fn(&Atom) -> Option<Tri>) -> TriSet {
+        match self {
+            Pred::Atom(atom, _) => match ctx(atom) {
+                Some(tri) => TriSet::uniform(tri, all),
+                None => match atom {
+                    Atom::Product(t) => TriSet {
+                        t: t.mask & all,
+                        f: all & !t.mask,
+                    },
+                    _ => TriSet { t: 0, f: 0 },
+                },
+            },
+            Pred::And(ps) => ps.iter().fold(TriSet { t: all, f: 0 }, |acc, p| {
+                let r = p.eval_all(all, ctx);
+                TriSet {
+                    t: acc.t & r.t,
+                    f: acc.f | r.f,
+                }
+            }),
+            Pred::Or(ps) => ps.iter().fold(TriSet { t: 0, f: all }, |acc, p| {
+                let r = p.eval_all(all, ctx);
+                TriSet {
+                    t: acc.t | r.t,
+                    f: acc.f & r.f,
+                }
+            }),
+            Pred::Not(p) => {
+                let r = p.eval_all(all, ctx);
+                TriSet { t: r.f, f: r.t }
+            }
+        }
+    }
+
     /// Every atom, with its span and whether it sits under a negation.
     pub fn atoms(&self) -> Vec<(&Atom, (u32, u32), bool)> {
         let mut out = Vec::new();
-        self.collect(false, &mut out);
+        self.visit(false, &mut |a, span, neg| out.push((a, span, neg)));
         out
     }
 
-    fn collect<'a>(&'a self, negated: bool, out: &mut Vec<(&'a Atom, (u32, u32), bool)>) {
+    /// Calls `f` on every atom (no allocation).
+    pub fn visit<'a>(&'a self, negated: bool, f: &mut dyn FnMut(&'a Atom, (u32, u32), bool)) {
         match self {
-            Pred::Atom(a, span) => out.push((a, *span, negated)),
-            Pred::And(ps) | Pred::Or(ps) => ps.iter().for_each(|p| p.collect(negated, out)),
-            Pred::Not(p) => p.collect(!negated, out),
+            Pred::Atom(a, span) => f(a, *span, negated),
+            Pred::And(ps) | Pred::Or(ps) => ps.iter().for_each(|p| p.visit(negated, f)),
+            Pred::Not(p) => p.visit(!negated, f),
         }
     }
 }
@@ -245,6 +343,7 @@ mod tests {
             column: "ProductName".into(),
             lower: None,
             regex: None,
+            mask: 0,
         }
     }
 
