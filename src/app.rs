@@ -10,7 +10,7 @@ use crate::plan::{self, Settings};
 use crate::render::{self, Style};
 use crate::source::{self, ReadOptions};
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Exit codes (documented in docs/exit-codes.md).
 pub const EXIT_OK: u8 = 0;
@@ -35,6 +35,11 @@ pub fn run(cli: Cli, out: &mut dyn Write, is_terminal: bool) -> Result<u8> {
         Command::Plan(args) => plan_command(args, out, is_terminal),
         Command::Show(args) => show_command(args, out, is_terminal),
         Command::Rules(args) => rules_command(args, out),
+        Command::Export(args) => export_command(args, out),
+        Command::Apply(args) => apply_command(args, out),
+        Command::Verify(args) => verify_command(args, out),
+        Command::Rollback(args) => rollback_command(args, out),
+        Command::Rehearse(args) => rehearse_command(args, out),
     }
 }
 
@@ -209,28 +214,7 @@ fn explain(
 }
 
 fn show_command(args: ShowArgs, out: &mut dyn Write, is_terminal: bool) -> Result<u8> {
-    let path = args.plan.display().to_string();
-    let text =
-        std::fs::read_to_string(&args.plan).map_err(|e| Error::io("cannot read", &args.plan, e))?;
-    let plan = render::read_plan(&text).map_err(|e| {
-        Error::Input(vec![
-            crate::error::Diagnostic::at(
-                &path,
-                &text,
-                e.line(),
-                e.column(),
-                format!("not a plan: {e}"),
-            )
-            .expected("a plan.json written by `sentinel-migrate plan --out`"),
-        ])
-    })?;
-    if plan.format_version != plan::FORMAT_VERSION {
-        return Err(Error::Usage(format!(
-            "{path}: plan format version {} is not the {} this version reads; plan again",
-            plan.format_version,
-            plan::FORMAT_VERSION
-        )));
-    }
+    let (plan, _) = load_plan(&args.plan)?;
     match args.format {
         OutputFormat::Human => write_out(out, |w| {
             render::human(&plan, w, style(args.no_color, is_terminal))
@@ -244,4 +228,196 @@ fn rules_command(args: RulesArgs, out: &mut dyn Write) -> Result<u8> {
     let catalog = Catalog::load(args.rules.as_deref())?;
     write_out(out, |w| render::rules_markdown(&catalog, w))?;
     Ok(EXIT_OK)
+}
+
+// ---- Azure ---------------------------------------------------------------
+
+use crate::api::{self, Client, Cloud, Endpoint, RetryPolicy, token::TokenSource};
+use crate::cli::{
+    ApplyArgs, CloudArg, ConnectionArgs, ExportArgs, RehearseArgs, RollbackArgs, VerifyArgs,
+};
+use sha2::{Digest, Sha256};
+use std::io::IsTerminal;
+use std::sync::Arc;
+
+/// Exit code: apply stopped before phase 3, waiting for the confirmation.
+pub const EXIT_AWAITING_CONFIRMATION: u8 = 4;
+
+fn client_for(conn: &ConnectionArgs) -> Result<Arc<Client>> {
+    let endpoint = match &conn.endpoint {
+        Some(url) => Endpoint::parse(url).map_err(|e| Error::Usage(format!("--endpoint: {e}")))?,
+        None => {
+            let cloud = match conn.cloud {
+                CloudArg::Public => Cloud::Public,
+                CloudArg::Usgov => Cloud::UsGov,
+                CloudArg::China => Cloud::China,
+            };
+            Endpoint::parse(cloud.endpoint()).map_err(Error::Usage)?
+        }
+    };
+    let tokens = TokenSource::from_env(&format!("{}/", endpoint.base()), endpoint.is_local());
+    Client::new(endpoint, tokens, RetryPolicy::default())
+        .map(Arc::new)
+        .map_err(Error::Azure)
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    api::runtime().map_err(|e| Error::Azure(format!("cannot start the async runtime: {e}")))
+}
+
+/// A saved plan and the SHA-256 of its bytes.
+fn load_plan(path: &Path) -> Result<(plan::Plan, String)> {
+    let shown = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|e| Error::io("cannot read", path, e))?;
+    let text = String::from_utf8_lossy(&bytes);
+    let plan = render::read_plan(&text).map_err(|e| {
+        Error::Input(vec![
+            crate::error::Diagnostic::at(
+                &shown,
+                &text,
+                e.line(),
+                e.column(),
+                format!("not a plan: {e}"),
+            )
+            .expected("a plan.json written by `sentinel-migrate plan --out`"),
+        ])
+    })?;
+    if plan.format_version != plan::FORMAT_VERSION {
+        return Err(Error::Usage(format!(
+            "{shown}: plan format version {} is not the {} this version reads; plan again",
+            plan.format_version,
+            plan::FORMAT_VERSION
+        )));
+    }
+    let sha = Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    Ok((plan, sha))
+}
+
+pub fn export_command(args: ExportArgs, out: &mut dyn Write) -> Result<u8> {
+    let workspaces = args
+        .workspace
+        .iter()
+        .map(|w| Workspace::parse(w).map_err(|e| Error::Usage(format!("--workspace: {e}"))))
+        .collect::<Result<Vec<_>>>()?;
+    let catalog = Catalog::embedded()?;
+    let mut overrides = std::collections::BTreeMap::new();
+    for spec in &args.api_versions {
+        let (t, v) = spec.split_once('=').ok_or_else(|| {
+            Error::Usage(format!(
+                "--api-version `{spec}`: expected TYPE=VERSION, e.g. alertRules=2025-09-01"
+            ))
+        })?;
+        let t = ResourceType::from_type(t)
+            .ok_or_else(|| Error::Usage(format!("--api-version `{spec}`: unknown type; use dataConnectors, alertRules or automationRules")))?;
+        overrides.insert(t, v.to_string());
+    }
+    let client = client_for(&args.connection)?;
+    let progress = std::io::stderr().is_terminal();
+    let parallelism = args.connection.parallelism as usize;
+    let files = runtime()?.block_on(api::export::export(
+        client,
+        &workspaces,
+        |t| {
+            overrides
+                .get(&t)
+                .cloned()
+                .unwrap_or_else(|| catalog.api_version(t).to_string())
+        },
+        &args.out,
+        parallelism,
+        progress,
+        out,
+    ))?;
+    let total: usize = files.iter().map(|f| f.count).sum();
+    write_out(out, |w| {
+        writeln!(
+            w,
+            "Exported {total} resources of {} workspace(s) into {}; plan them with `sentinel-migrate plan {}`",
+            workspaces.len(),
+            args.out.display(),
+            args.out.display()
+        )
+    })?;
+    Ok(EXIT_OK)
+}
+
+pub fn apply_command(args: ApplyArgs, out: &mut dyn Write) -> Result<u8> {
+    let (plan, sha) = load_plan(&args.plan)?;
+    let client = client_for(&args.connection)?;
+    let journal = args
+        .plan
+        .parent()
+        .unwrap_or(Path::new("."))
+        .join("apply-journal.json");
+    let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+    let ask: Option<Box<dyn Fn() -> bool + Send + Sync>> = interactive.then(|| {
+        Box::new(|| {
+            eprint!(
+                "Phase 3 disconnects the legacy Defender for Cloud connectors. Is the tenant-based connector connected and are its alerts arriving? Type yes to continue: "
+            );
+            let mut line = String::new();
+            std::io::stdin().read_line(&mut line).is_ok() && line.trim().eq_ignore_ascii_case("yes")
+        }) as Box<dyn Fn() -> bool + Send + Sync>
+    });
+    let outcome = runtime()?.block_on(api::apply::apply(
+        client,
+        &plan,
+        &args.plan,
+        &sha,
+        api::apply::Options {
+            parallelism: args.connection.parallelism as usize,
+            confirmed: args.confirm.is_some(),
+            ask,
+            journal,
+        },
+        out,
+    ))?;
+    Ok(match outcome {
+        api::apply::Outcome::Complete { .. } => EXIT_OK,
+        api::apply::Outcome::AwaitingConfirmation { .. } => EXIT_AWAITING_CONFIRMATION,
+    })
+}
+
+pub fn verify_command(args: VerifyArgs, out: &mut dyn Write) -> Result<u8> {
+    let (plan, _) = load_plan(&args.plan)?;
+    let client = client_for(&args.connection)?;
+    let checks = runtime()?.block_on(api::verify::verify(
+        client,
+        &plan,
+        args.connection.parallelism as usize,
+    ))?;
+    Ok(if api::verify::report(&checks, out) {
+        EXIT_OK
+    } else {
+        EXIT_CHANGES
+    })
+}
+
+pub fn rollback_command(args: RollbackArgs, out: &mut dyn Write) -> Result<u8> {
+    let client = client_for(&args.connection)?;
+    runtime()?.block_on(api::rollback::rollback(
+        client,
+        &args.journal,
+        args.force,
+        out,
+    ))?;
+    Ok(EXIT_OK)
+}
+
+pub fn rehearse_command(args: RehearseArgs, out: &mut dyn Write) -> Result<u8> {
+    let (plan, sha) = load_plan(&args.plan)?;
+    let runner = if args.script {
+        api::rehearse::Runner::Script {
+            az: args.az.unwrap_or_else(|| PathBuf::from("az")),
+        }
+    } else {
+        api::rehearse::Runner::Native
+    };
+    let all_hold = runtime()?.block_on(api::rehearse::rehearse(
+        &plan, &args.plan, &sha, runner, out,
+    ))?;
+    Ok(if all_hold { EXIT_OK } else { EXIT_CHANGES })
 }

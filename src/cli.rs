@@ -11,7 +11,7 @@ use std::path::PathBuf;
     name = "sentinel-migrate",
     version,
     about = "Plan and apply the switch of Microsoft Sentinel workspaces from the legacy, subscription-based Microsoft Defender for Cloud connector to the tenant-based one, without duplicate incidents.",
-    after_help = "Exit codes: 0 success; 1 error; 2 changes present (with --detailed-exitcode); 3 the plan is stale."
+    after_help = "Exit codes: 0 success; 1 error; 2 changes present (plan --detailed-exitcode) or the desired state does not hold (verify); 3 the plan is stale; 4 apply stopped before phase 3, waiting for --confirm tenant-connector."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -26,6 +26,105 @@ pub enum Command {
     Show(ShowArgs),
     /// Print the migration rules (the reference in docs/rules.md).
     Rules(RulesArgs),
+    /// Export workspaces from Azure into files `plan` reads.
+    Export(ExportArgs),
+    /// Apply a saved plan to Azure, phase by phase, journaled and resumable.
+    Apply(ApplyArgs),
+    /// Check that Azure now matches a plan's desired state.
+    Verify(VerifyArgs),
+    /// Undo an apply from its journal and backups.
+    Rollback(RollbackArgs),
+    /// Apply a plan to a local emulator seeded from it, and show the result.
+    Rehearse(RehearseArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CloudArg {
+    Public,
+    Usgov,
+    China,
+}
+
+/// Where Azure is.
+#[derive(Debug, Args)]
+pub struct ConnectionArgs {
+    /// The Azure cloud whose Resource Manager endpoint to use.
+    #[arg(long, value_enum, default_value_t = CloudArg::Public)]
+    pub cloud: CloudArg,
+    /// The Resource Manager endpoint, instead of --cloud (plain http only
+    /// for 127.0.0.1, a local emulator).
+    #[arg(long, value_name = "URL")]
+    pub endpoint: Option<String>,
+    /// Requests in flight at once.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub parallelism: u16,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// A workspace ARM id (repeat for several).
+    #[arg(long, required = true, value_name = "ARM_ID")]
+    pub workspace: Vec<String>,
+    /// The folder to write to: one folder per workspace.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// The api-version for a resource type, e.g. alertRules=2025-09-01
+    /// (default: from the migration rules; a preview version shows
+    /// MicrosoftThreatProtection connectors and NRT rules).
+    #[arg(long = "api-version", value_name = "TYPE=VERSION")]
+    pub api_versions: Vec<String>,
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Confirmation {
+    /// The tenant-based Defender for Cloud connector is connected and its
+    /// alerts arrive: phase 3 may disconnect the legacy connectors.
+    TenantConnector,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// A plan.json written by `plan --out`.
+    pub plan: PathBuf,
+    /// Confirms the manual step, so phase 3 runs.
+    #[arg(long, value_enum)]
+    pub confirm: Option<Confirmation>,
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// A plan.json written by `plan --out`.
+    pub plan: PathBuf,
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    /// The apply-journal.json written next to the plan by `apply`.
+    pub journal: PathBuf,
+    /// Restore resources even if someone changed them since apply.
+    #[arg(long)]
+    pub force: bool,
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct RehearseArgs {
+    /// A plan.json written by `plan --out`.
+    pub plan: PathBuf,
+    /// Rehearse the generated apply.sh under the Azure CLI instead of the
+    /// native apply.
+    #[arg(long)]
+    pub script: bool,
+    /// The `az` to run apply.sh with (default: the one on PATH).
+    #[arg(long, value_name = "PATH")]
+    pub az: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

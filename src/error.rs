@@ -152,9 +152,33 @@ pub enum Error {
     /// The command line asks for something that cannot be done.
     #[error("{0}")]
     Usage(String),
+
+    /// Azure no longer matches the plan: nothing (more) was changed.
+    #[error("the plan is stale: {} changed since the plan was made\n{}\n  hint: export the workspace again and plan again", count(.0.len(), "resource"), .0.iter().map(|d| format!("  - {d}")).collect::<Vec<_>>().join("\n"))]
+    Stale(Vec<String>),
+
+    /// A call to Azure failed; the message says what was done before it.
+    #[error("{0}")]
+    Azure(String),
+}
+
+fn count(n: usize, what: &str) -> String {
+    if n == 1 {
+        format!("1 {what}")
+    } else {
+        format!("{n} {what}s")
+    }
 }
 
 impl Error {
+    /// The exit code the binary returns for this error (docs/exit-codes.md).
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Stale(_) => 3,
+            _ => 1,
+        }
+    }
+
     pub fn io(action: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {
             action,

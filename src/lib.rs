@@ -8,9 +8,11 @@
 //! decides what must change; [`render`] writes plans, diffs and scripts.
 //! See `docs/ARCHITECTURE.md`.
 
+pub mod api;
 pub mod app;
 pub mod catalog;
 pub mod cli;
+pub mod emulator;
 pub mod error;
 pub mod kql;
 pub mod model;

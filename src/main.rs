@@ -16,7 +16,7 @@ fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             eprintln!("error: {e}");
-            ExitCode::from(app::EXIT_ERROR)
+            ExitCode::from(e.exit_code())
         }
     }
 }

@@ -158,6 +158,44 @@ impl PartialEq for Workspace {
 }
 impl Eq for Workspace {}
 
+/// Percent-encodes one URL path segment (RFC 3986 unreserved kept).
+pub fn encode_segment(s: &str) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    out
+}
+
+/// The relative ARM URL of a Sentinel collection (`name` None) or resource
+/// in a workspace, every segment percent-encoded, with its api-version.
+pub fn arm_path(
+    workspace_id: &str,
+    resource_type: ResourceType,
+    name: Option<&str>,
+    api_version: &str,
+) -> String {
+    let mut url = String::new();
+    for seg in workspace_id.split('/').filter(|s| !s.is_empty()) {
+        url.push('/');
+        url.push_str(&encode_segment(seg));
+    }
+    url.push_str("/providers/Microsoft.SecurityInsights/");
+    url.push_str(resource_type.as_str());
+    if let Some(n) = name {
+        url.push('/');
+        url.push_str(&encode_segment(n));
+    }
+    url.push_str("?api-version=");
+    url.push_str(&encode_segment(api_version));
+    url
+}
+
 /// Where a resource (or a value in it) was read from.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Origin {

@@ -8,6 +8,7 @@
 
 use super::{footer, one_line};
 use crate::catalog::Operation;
+use crate::model::arm_path;
 use crate::plan::{Action, Plan};
 use std::fmt::Write as _;
 use std::io::{self, Write};
@@ -19,43 +20,15 @@ pub fn sh_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
 }
 
-/// Percent-encodes one URL path segment (RFC 3986 unreserved kept).
-pub fn encode_segment(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(b as char);
-        } else {
-            let _ = write!(out, "%{b:02X}");
-        }
-    }
-    out
-}
-
 /// The relative ARM URL of an action's resource, every segment encoded.
 pub fn relative_url(a: &Action) -> Option<String> {
-    let id = a.resource_id.as_ref()?;
-    let api = a.api_version.as_deref().unwrap_or("2025-09-01");
-    // The name is the part after the collection: it may hold `/` itself.
-    let rt = a.resource_type?;
-    let name = a.name.as_ref()?;
-    let marker = format!("/providers/Microsoft.SecurityInsights/{}/", rt.as_str());
-    let lower = id.to_ascii_lowercase();
-    let at = lower.find(&marker.to_ascii_lowercase())?;
-    let prefix = &id[..at];
-    let mut url = String::new();
-    for seg in prefix.split('/').filter(|s| !s.is_empty()) {
-        url.push('/');
-        url.push_str(&encode_segment(seg));
-    }
-    let _ = write!(
-        url,
-        "/providers/Microsoft.SecurityInsights/{}/{}?api-version={}",
-        rt.as_str(),
-        encode_segment(name),
-        encode_segment(api)
-    );
-    Some(url)
+    a.resource_id.as_ref()?;
+    Some(arm_path(
+        a.workspace.as_deref()?,
+        a.resource_type?,
+        Some(a.name.as_deref()?),
+        a.api_version.as_deref().unwrap_or("2025-09-01"),
+    ))
 }
 
 /// A here-document delimiter that cannot occur in the body.
@@ -529,6 +502,7 @@ mod tests {
 
     #[test]
     fn quoting() {
+        use crate::model::encode_segment;
         assert_eq!(sh_quote("a b"), "'a b'");
         assert_eq!(sh_quote("it's $(x)"), r"'it'\''s $(x)'");
         assert_eq!(

@@ -1,0 +1,124 @@
+//! Lists the data connectors, analytics rules and automation rules of
+//! workspaces (following `nextLink`), concurrently, into one folder per
+//! workspace, as `az rest` list responses with etags: exactly what `plan`
+//! reads. This module alone uses indicatif (a progress bar on a terminal,
+//! plain lines otherwise).
+
+use super::Client;
+use super::apply::for_each;
+use crate::error::{Error, Result};
+use crate::model::{ResourceType, Workspace, arm_path};
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exported {
+    pub workspace: String,
+    pub resource_type: ResourceType,
+    pub path: PathBuf,
+    pub count: usize,
+}
+
+/// The folder of a workspace's export: `<out>/<subscription>/<group>/<name>`.
+pub fn folder(out: &Path, ws: &Workspace) -> PathBuf {
+    let segs: Vec<&str> = ws.id().split('/').collect();
+    // /subscriptions/{s}/resourceGroups/{rg}/providers/{p}/workspaces/{w}
+    let clean = |s: &str| s.replace(['/', '\\', '\0'], "_");
+    out.join(clean(segs.get(2).copied().unwrap_or("subscription")))
+        .join(clean(segs.get(4).copied().unwrap_or("group")))
+        .join(clean(ws.name()))
+}
+
+pub async fn export(
+    client: Arc<Client>,
+    workspaces: &[Workspace],
+    api_version: impl Fn(ResourceType) -> String,
+    out: &Path,
+    parallelism: usize,
+    progress: bool,
+    log: &mut dyn std::io::Write,
+) -> Result<Vec<Exported>> {
+    let mut jobs = Vec::new();
+    for ws in workspaces {
+        for t in ResourceType::ALL {
+            jobs.push((ws.clone(), t, arm_path(ws.id(), t, None, &api_version(t))));
+        }
+    }
+    let bar = progress.then(|| {
+        let b = indicatif::ProgressBar::new(jobs.len() as u64);
+        b.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} exporting {pos}/{len} lists {wide_msg}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        b
+    });
+    let lines = Arc::new(Mutex::new(Vec::new()));
+    let out_dir = out.to_path_buf();
+    let bar_c = bar.clone();
+    let lines_c = lines.clone();
+    let results = for_each(
+        jobs,
+        parallelism,
+        move |(ws, t, path): (Workspace, ResourceType, String)| {
+            let client = client.clone();
+            let out_dir = out_dir.clone();
+            let bar = bar_c.clone();
+            let lines = lines_c.clone();
+            async move {
+                let mut items = client
+                    .list(&path)
+                    .await
+                    .map_err(|e| Error::Azure(format!("exporting {t} of {}: {e}", ws.id())))?;
+                items.sort_by_key(|v| {
+                    v.get("name")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_ascii_lowercase()
+                });
+                let dir = folder(&out_dir, &ws);
+                std::fs::create_dir_all(&dir).map_err(|e| Error::io("cannot create", &dir, e))?;
+                let file = dir.join(format!("{}.json", t.as_str()));
+                let mut text =
+                    serde_json::to_string_pretty(&json!({ "value": items })).unwrap_or_default();
+                text.push('\n');
+                std::fs::write(&file, text).map_err(|e| Error::io("cannot write", &file, e))?;
+                let line = format!(
+                    "exported {} {t} of {} to {}",
+                    items.len(),
+                    ws.id(),
+                    file.display()
+                );
+                match &bar {
+                    Some(b) => {
+                        b.set_message(format!("{t} of {}", ws.name()));
+                        b.inc(1);
+                    }
+                    None => {
+                        if let Ok(mut l) = lines.lock() {
+                            l.push(line);
+                        }
+                    }
+                }
+                Ok::<_, Error>(Exported {
+                    workspace: ws.id().to_string(),
+                    resource_type: t,
+                    path: file,
+                    count: items.len(),
+                })
+            }
+        },
+    )
+    .await;
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    if let Ok(l) = lines.lock() {
+        for line in l.iter() {
+            let _ = writeln!(log, "{line}");
+        }
+    }
+    results.into_iter().collect()
+}
