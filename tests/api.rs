@@ -557,3 +557,47 @@ fn the_generated_scripts_under_the_real_azure_cli_reach_the_native_state() {
     );
     let _ = run_in;
 }
+
+#[test]
+fn rehearse_applies_to_a_seeded_emulator_and_shows_the_result() {
+    let out = tempfile::tempdir().unwrap();
+    let r = run(&[
+        "plan",
+        "examples/contoso",
+        "--out",
+        out.path().to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 0);
+    let plan = out.path().join("plan.json");
+    let r = run(&["rehearse", plan.to_str().unwrap()]);
+    assert_eq!(r.code, 0, "{}", r.transcript());
+    assert!(
+        r.stdout.contains("Verify: 7 hold, 0 do not"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("properties.enabled = false"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        !out.path().join("apply-journal.json").exists(),
+        "a rehearsal leaves the plan folder alone"
+    );
+    if let Some(az) = common::tool("az") {
+        let r = run(&[
+            "rehearse",
+            plan.to_str().unwrap(),
+            "--script",
+            "--az",
+            az.to_str().unwrap(),
+        ]);
+        assert_eq!(r.code, 0, "{}", r.transcript());
+        assert!(
+            r.stdout.contains("Verify: 7 hold, 0 do not"),
+            "{}",
+            r.stdout
+        );
+    }
+}

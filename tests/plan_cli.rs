@@ -308,7 +308,17 @@ fn docs_cli_reference_is_in_sync() {
     let mut page = String::from(
         "# Command line\n\nGenerated from `sentinel-migrate --help`; a test fails when it drifts.\n",
     );
-    for cmd in [vec![], vec!["plan"], vec!["show"], vec!["rules"], vec!["export"], vec!["apply"], vec!["verify"], vec!["rollback"], vec!["rehearse"]] {
+    for cmd in [
+        vec![],
+        vec!["plan"],
+        vec!["show"],
+        vec!["rules"],
+        vec!["export"],
+        vec!["apply"],
+        vec!["verify"],
+        vec!["rollback"],
+        vec!["rehearse"],
+    ] {
         let mut args = cmd.clone();
         args.push("--help");
         let r = run(&args);

@@ -35,7 +35,14 @@ pub async fn verify(client: Arc<Client>, plan: &Plan, parallelism: usize) -> Res
                     (Operation::Delete, None) => (true, "gone".to_string()),
                     (Operation::Delete, Some(_)) => (false, "still exists".to_string()),
                     (_, None) => (false, "does not exist".to_string()),
-                    (_, Some(body)) if holds(body, &w.desired) => (true, "holds".to_string()),
+                    (_, Some(body)) if holds(body, &w.desired) => (
+                        true,
+                        w.desired
+                            .iter()
+                            .map(|d| format!("{} = {}", d.path, d.value))
+                            .collect::<Vec<_>>()
+                            .join("; "),
+                    ),
                     (_, Some(body)) => {
                         let wrong: Vec<String> = w
                             .desired
