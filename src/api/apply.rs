@@ -442,22 +442,11 @@ async fn step(run: &Run, w: &Work) -> Result<()> {
         }
         None => None,
     };
-    run.record(
-        &w.id,
-        Step {
-            seq: run.next_seq(),
-            status: Status::Started,
-            operation: w.operation,
-            phase: w.phase,
-            resource_id: w.resource_id.clone(),
-            path: w.path.clone(),
-            display: w.display.clone(),
-            backup,
-            before_etag: now.as_ref().and_then(etag_of),
-            after_etag: None,
-            desired: w.desired.clone(),
-        },
-    )?;
+    let mut started = Step::started(w);
+    started.seq = run.next_seq();
+    started.backup = backup;
+    started.before_etag = now.as_ref().and_then(etag_of);
+    run.record(&w.id, started)?;
     let after_etag = match w.operation {
         Operation::Update | Operation::Create => {
             let body = w.after.clone().unwrap_or(Value::Null);
@@ -496,19 +485,7 @@ fn finish(run: &Run, w: &Work, after_etag: Option<String>) -> Result<()> {
             .map_err(|_| Error::Azure("journal lock poisoned".into()))?;
         j.steps.get(&w.id).cloned()
     };
-    let mut step = step.unwrap_or(Step {
-        seq: 0,
-        status: Status::Started,
-        operation: w.operation,
-        phase: w.phase,
-        resource_id: w.resource_id.clone(),
-        path: w.path.clone(),
-        display: w.display.clone(),
-        backup: None,
-        before_etag: w.etag.clone(),
-        after_etag: None,
-        desired: w.desired.clone(),
-    });
+    let mut step = step.unwrap_or_else(|| Step::started(w));
     step.status = Status::Done;
     step.after_etag = after_etag;
     step.seq = run.next_seq();
@@ -520,6 +497,25 @@ fn finish(run: &Run, w: &Work, after_etag: Option<String>) -> Result<()> {
     };
     run.say(format!("{marker} done {}: {}", w.id, w.display));
     Ok(())
+}
+
+impl Step {
+    /// The journal entry of a step about to be sent.
+    fn started(w: &Work) -> Step {
+        Step {
+            seq: 0,
+            status: Status::Started,
+            operation: w.operation,
+            phase: w.phase,
+            resource_id: w.resource_id.clone(),
+            path: w.path.clone(),
+            display: w.display.clone(),
+            backup: None,
+            before_etag: w.etag.clone(),
+            after_etag: None,
+            desired: w.desired.clone(),
+        }
+    }
 }
 
 /// Runs `f` over `items`, at most `parallelism` at once; results in input order.

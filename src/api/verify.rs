@@ -78,12 +78,7 @@ pub async fn verify(client: Arc<Client>, plan: &Plan, parallelism: usize) -> Res
     for a in blocked {
         checks.push(Check {
             action: a.id.clone(),
-            display: crate::render::one_line(
-                a.display_name
-                    .as_deref()
-                    .or(a.name.as_deref())
-                    .unwrap_or_default(),
-            ),
+            display: shown(a),
             holds: None,
             detail: format!(
                 "not applied from this plan: {}",
@@ -103,17 +98,21 @@ pub async fn verify(client: Arc<Client>, plan: &Plan, parallelism: usize) -> Res
         };
         checks.push(Check {
             action: a.id.clone(),
-            display: crate::render::one_line(
-                a.display_name
-                    .as_deref()
-                    .or(a.name.as_deref())
-                    .unwrap_or_default(),
-            ),
+            display: shown(a),
             holds: None,
             detail,
         });
     }
     Ok(checks)
+}
+
+fn shown(a: &crate::plan::Action) -> String {
+    crate::render::one_line(
+        a.display_name
+            .as_deref()
+            .or(a.name.as_deref())
+            .unwrap_or_default(),
+    )
 }
 
 /// Writes the checks, one per line, and a footer; returns whether all hold.

@@ -335,19 +335,6 @@ impl Catalog {
     }
 }
 
-fn yaml_diag(path: &str, text: &str, e: &serde_yaml::Error) -> Diagnostic {
-    let message = e.to_string();
-    let message = message
-        .split(" at line ")
-        .next()
-        .unwrap_or(&message)
-        .to_string();
-    match e.location() {
-        Some(l) => Diagnostic::at(path, text, l.line(), l.column(), message),
-        None => Diagnostic::file(path, message),
-    }
-}
-
 fn parse_all(files: &BTreeMap<String, (String, String)>) -> (Option<Catalog>, Vec<Diagnostic>) {
     let mut diagnostics = Vec::new();
     fn get<T: for<'de> Deserialize<'de>>(
@@ -359,7 +346,7 @@ fn parse_all(files: &BTreeMap<String, (String, String)>) -> (Option<Catalog>, Ve
         match serde_yaml::from_str::<T>(text) {
             Ok(v) => Some(v),
             Err(e) => {
-                diagnostics.push(yaml_diag(path, text, &e));
+                diagnostics.push(crate::source::yaml_error(path, text, &e, ""));
                 None
             }
         }

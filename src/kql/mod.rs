@@ -308,12 +308,7 @@ impl Classifier {
     }
 
     fn is_alert_table(&self, name: &str) -> bool {
-        let n = name.trim_end_matches('*');
-        self.names.alert_tables.iter().any(|t| {
-            t.eq_ignore_ascii_case(name)
-                || (name.ends_with('*')
-                    && t.to_ascii_lowercase().starts_with(&n.to_ascii_lowercase()))
-        })
+        self.names.is_alert_table(name)
     }
 
     /// The universe names the read's filters certainly exclude, as bits.

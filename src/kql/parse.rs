@@ -51,6 +51,18 @@ pub enum Via {
 }
 
 impl Names {
+    /// Whether `name` is an alert table, or a wildcard (`Security*`) that
+    /// matches one.
+    pub fn is_alert_table(&self, name: &str) -> bool {
+        let prefix = name.strip_suffix('*');
+        self.alert_tables.iter().any(|t| {
+            t.eq_ignore_ascii_case(name)
+                || prefix.is_some_and(|p| {
+                    t.len() >= p.len() && t.as_bytes()[..p.len()].eq_ignore_ascii_case(p.as_bytes())
+                })
+        })
+    }
+
     /// Whether `column` is one of the product columns set in `mask`.
     pub fn hides(&self, mask: u64, column: &str) -> bool {
         self.product_columns
@@ -313,12 +325,7 @@ impl<'q, 'n> Parser<'q, 'n> {
     }
 
     fn is_alert_table(&self, name: &str) -> bool {
-        let n = name.trim_end_matches('*');
-        self.names.alert_tables.iter().any(|t| {
-            t.eq_ignore_ascii_case(name)
-                || (name.ends_with('*')
-                    && t.to_ascii_lowercase().starts_with(&n.to_ascii_lowercase()))
-        })
+        self.names.is_alert_table(name)
     }
 
     fn is_signal_column(&self, name: &str) -> bool {
@@ -857,22 +864,28 @@ impl<'q, 'n> Parser<'q, 'n> {
     /// them (`toscalar((...))`, `in (T | project x)`) as a branch.
     fn skip_operator_args(&mut self, idx: usize, comma: bool) {
         while !self.at_stop(comma) && !self.is_punct("|") {
-            if self.is_punct("(") {
-                if self.group_is_tabular(self.pos) {
-                    let sub = self.paren_tabular();
-                    self.out.pipelines[idx].stages.push(Stage::Branch {
-                        index: sub,
-                        via: Via::Subquery,
-                        reaches: false,
-                    });
-                } else {
-                    self.descend_group(idx);
-                }
-            } else if self.is_open() {
-                self.skip_group();
+            self.pass_token(idx);
+        }
+    }
+
+    /// Passes one token of an operator's arguments: a tabular group becomes
+    /// a branch, another group is searched for nested ones.
+    fn pass_token(&mut self, idx: usize) {
+        if self.is_punct("(") {
+            if self.group_is_tabular(self.pos) {
+                let sub = self.paren_tabular();
+                self.out.pipelines[idx].stages.push(Stage::Branch {
+                    index: sub,
+                    via: Via::Subquery,
+                    reaches: false,
+                });
             } else {
-                self.pos += 1;
+                self.descend_group(idx);
             }
+        } else if self.is_open() {
+            self.skip_group();
+        } else {
+            self.pos += 1;
         }
     }
 
@@ -888,22 +901,7 @@ impl<'q, 'n> Parser<'q, 'n> {
         self.pos += 1;
         self.depth += 1;
         while self.pos < end {
-            if self.is_punct("(") {
-                if self.group_is_tabular(self.pos) {
-                    let sub = self.paren_tabular();
-                    self.out.pipelines[idx].stages.push(Stage::Branch {
-                        index: sub,
-                        via: Via::Subquery,
-                        reaches: false,
-                    });
-                } else {
-                    self.descend_group(idx);
-                }
-            } else if self.is_open() {
-                self.skip_group();
-            } else {
-                self.pos += 1;
-            }
+            self.pass_token(idx);
         }
         self.depth -= 1;
         self.pos = end + 1;
@@ -922,7 +920,7 @@ impl<'q, 'n> Parser<'q, 'n> {
                 self.pos += 2;
             }
             // Only an expression naming a product column can compute a filter.
-            let relevant = assignment && self.mentions_product_column(comma);
+            let relevant = assignment && self.mentions_product_column();
             if assignment
                 && !relevant
                 && !self.computed.is_empty()
@@ -983,62 +981,38 @@ impl<'q, 'n> Parser<'q, 'n> {
     /// Whether the filter from here to the next top-level `|` or stop names
     /// a column the decision depends on. Scans without moving.
     fn clause_is_relevant(&self, comma: bool) -> bool {
-        let mut depth = 0usize;
-        let mut i = self.pos;
-        while let Some(t) = self.toks.get(i) {
-            if t.kind == Kind::Punct {
-                match t.text(self.src) {
-                    "(" | "[" | "{" => depth += 1,
-                    ")" | "]" | "}" => {
-                        if depth == 0 {
-                            return false;
-                        }
-                        depth -= 1;
-                    }
-                    "|" | ";" if depth == 0 => return false,
-                    "," if depth == 0 && comma => return false,
-                    _ => {}
-                }
-            } else if t.kind == Kind::Ident {
-                let name = lexer::ident_name(t.text(self.src));
-                if self.is_product_column(name)
-                    || self.is_signal_column(name)
-                    || (!self.computed.is_empty() && self.computed.contains_key(name))
-                {
-                    return true;
-                }
-            }
-            i += 1;
-        }
-        false
+        self.names_before_end(comma, |p, name| {
+            p.is_product_column(name)
+                || p.is_signal_column(name)
+                || (!p.computed.is_empty() && p.computed.contains_key(name))
+        })
     }
 
     /// Whether the expression from here to the next top-level `,`, `|` or
     /// stop names a product column (only then is a computed column worth
     /// remembering). Scans without moving.
-    fn mentions_product_column(&self, comma: bool) -> bool {
+    fn mentions_product_column(&self) -> bool {
+        self.names_before_end(true, |p, name| p.is_product_column(name))
+    }
+
+    /// Whether an identifier satisfying `hit` comes before the end of the
+    /// current expression: a top-level `|` or `;`, a closing bracket, or
+    /// (`comma`) a top-level comma. Scans without moving.
+    fn names_before_end(&self, comma: bool, hit: impl Fn(&Self, &str) -> bool) -> bool {
         let mut depth = 0usize;
-        let mut i = self.pos;
-        while let Some(t) = self.toks.get(i) {
-            let s = t.text(self.src);
+        for t in &self.toks[self.pos.min(self.toks.len())..] {
             if t.kind == Kind::Punct {
-                match s {
+                match t.text(self.src) {
                     "(" | "[" | "{" => depth += 1,
-                    ")" | "]" | "}" => {
-                        if depth == 0 {
-                            return false;
-                        }
-                        depth -= 1;
-                    }
+                    ")" | "]" | "}" if depth == 0 => return false,
+                    ")" | "]" | "}" => depth -= 1,
                     "|" | ";" if depth == 0 => return false,
                     "," if depth == 0 && comma => return false,
-                    "," if depth == 0 => return false,
                     _ => {}
                 }
-            } else if t.kind == Kind::Ident && self.is_product_column(lexer::ident_name(s)) {
+            } else if t.kind == Kind::Ident && hit(self, lexer::ident_name(t.text(self.src))) {
                 return true;
             }
-            i += 1;
         }
         false
     }

@@ -383,8 +383,7 @@ impl Planner<'_> {
             "msic-disable",
             &[("product", product.clone()), ("filters", filters.clone())],
         );
-        a.after = Some(with_property(&a.before, "enabled", Value::Bool(false)));
-        a.desired = vec![desired("properties.enabled", json!(false))];
+        a.set(PROPERTY_ENABLED, json!(false));
         let mut evidence = vec![Evidence {
             line: rule.origin.line,
             column: rule.origin.column,
@@ -508,8 +507,7 @@ impl Planner<'_> {
                     "scheduled-disable",
                     &[("kind", kind), ("evidence", first)],
                 );
-                a.after = Some(with_property(&a.before, "enabled", Value::Bool(false)));
-                a.desired = vec![desired("properties.enabled", json!(false))];
+                a.set(PROPERTY_ENABLED, json!(false));
                 a
             }
             (Verdict::Dfc, ScheduledRules::StopIncidents) => {
@@ -518,11 +516,10 @@ impl Planner<'_> {
                     "scheduled-stop-incidents",
                     &[("kind", kind), ("evidence", first)],
                 );
-                a.after = Some(stop_incidents(&a.before));
-                a.desired = vec![desired(
+                a.set(
                     "properties.incidentConfiguration.createIncident",
                     json!(false),
-                )];
+                );
                 a
             }
             (Verdict::Dfc, ScheduledRules::Review) => self.resource_step(
@@ -592,18 +589,8 @@ impl Planner<'_> {
         if let Some(connector) = xdr.first() {
             let state = incidents(connector);
             let mut a = self.resource_step(connector, "xdr-enable-incidents", &[("state", state)]);
-            let mut after = strip_read_only(a.before.clone().unwrap_or(Value::Null));
-            if let Some(props) = after.get_mut("properties").and_then(Value::as_object_mut) {
-                let data_types = props.entry("dataTypes").or_insert_with(|| json!({}));
-                if let Some(dt) = data_types.as_object_mut() {
-                    dt.insert("incidents".into(), json!({"state": "Enabled"}));
-                }
-            }
-            a.after = Some(after);
-            a.desired = vec![desired(
-                "properties.dataTypes.incidents.state",
-                json!("Enabled"),
-            )];
+            // Only incidents change; the alerts setting stays as it is.
+            a.set("properties.dataTypes.incidents.state", json!("Enabled"));
             return Some(a);
         }
         // No Defender XDR connector: create one if the tenant is known.
@@ -967,30 +954,31 @@ fn strip_read_only(mut body: Value) -> Value {
     body
 }
 
-/// The body with `properties.<key>` set, read-only fields dropped, `kind`
-/// and `etag` kept.
-fn with_property(before: &Option<Value>, key: &str, value: Value) -> Value {
-    let mut after = strip_read_only(before.clone().unwrap_or(Value::Null));
-    if let Some(m) = after.as_object_mut() {
-        let props = m.entry("properties").or_insert_with(|| json!({}));
-        if let Some(p) = props.as_object_mut() {
-            p.insert(key.to_string(), value);
-        }
-    }
-    after
-}
+const PROPERTY_ENABLED: &str = "properties.enabled";
 
-fn stop_incidents(before: &Option<Value>) -> Value {
-    let mut after = strip_read_only(before.clone().unwrap_or(Value::Null));
-    if let Some(p) = after.get_mut("properties").and_then(Value::as_object_mut) {
-        let ic = p
-            .entry("incidentConfiguration")
-            .or_insert_with(|| json!({}));
-        if let Some(ic) = ic.as_object_mut() {
-            ic.insert("createIncident".into(), Value::Bool(false));
+impl Action {
+    /// Makes the step set the value at a dotted path: `after` is `before`
+    /// with that value (objects created on the way), read-only fields
+    /// dropped, `kind` and `etag` kept; `desired` records the value.
+    fn set(&mut self, path: &str, value: Value) {
+        let mut after = self
+            .after
+            .take()
+            .unwrap_or_else(|| strip_read_only(self.before.clone().unwrap_or(Value::Null)));
+        let mut node = &mut after;
+        for key in path.split('.') {
+            if !node.is_object() {
+                *node = json!({});
+            }
+            node = node
+                .as_object_mut()
+                .map(|m| m.entry(key.to_string()).or_insert(Value::Null))
+                .unwrap_or_else(|| unreachable!("made an object above"));
         }
+        *node = value.clone();
+        self.after = Some(after);
+        self.desired.push(desired(path, value));
     }
-    after
 }
 
 fn desired(path: &str, value: Value) -> Desired {

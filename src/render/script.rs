@@ -55,12 +55,8 @@ fn describe(a: &Action) -> String {
     one_line(&s)
 }
 
-/// Values from exports are single-quoted on purpose: `$(...)` in a display
-/// name must stay text.
-const NO_EXPANSION: &str =
-    "# shellcheck disable=SC2016 # values from exports are quoted so nothing in them expands\n";
-
-const HELPERS: &str = r#"log() { printf '%s\n' "$*" >&2; }
+/// Shared by both scripts: logging, and a resource's etag ("absent" for 404).
+const COMMON_HELPERS: &str = r#"log() { printf '%s\n' "$*" >&2; }
 
 # etag_of URL: the resource's etag, "absent" when it does not exist.
 etag_of() {
@@ -75,9 +71,16 @@ etag_of() {
   fi
 }
 
-# value_of URL PATH: the JSON value at a JMESPath path of the resource.
+"#;
+
+/// Values from exports are single-quoted on purpose: `$(...)` in a display
+/// name must stay text.
+const NO_EXPANSION: &str =
+    "# shellcheck disable=SC2016 # values from exports are quoted so nothing in them expands\n";
+
+const HELPERS: &str = r#"# value_of URL PATH: the JSON value at a JMESPath path of the resource.
 value_of() {
-  az rest --method get --url "$1" --query "$2" --output json 2>/dev/null | tr -d ' \n\r'
+  az rest --method get --url "$1" --query "$2" --output json 2>/dev/null | tr -d '\n\r'
 }
 
 # took_effect STEP URL PATH VALUE...: whether an interrupted step already took effect.
@@ -216,6 +219,7 @@ mkdir -p "$backup_dir"
 "#,
     );
     s.push('\n');
+    s.push_str(COMMON_HELPERS);
     s.push_str(HELPERS);
 
     // Preflight: every resource the script writes, checked before any write.
@@ -388,21 +392,7 @@ fn step(s: &mut String, n: &str, a: &Action) {
     }
 }
 
-const ROLLBACK_HELPERS: &str = r#"log() { printf '%s\n' "$*" >&2; }
-
-etag_of() {
-  local out
-  if out=$(az rest --method get --url "$1" --query etag --output tsv 2>&1); then
-    printf '%s\n' "$out"
-  elif printf '%s' "$out" | grep -q -e 'NotFound' -e 'Not Found' -e '(404)'; then
-    printf 'absent\n'
-  else
-    log "$out"
-    return 1
-  fi
-}
-
-# undo STEP URL WHAT: restores what apply.sh did in STEP, from its backup.
+const ROLLBACK_HELPERS: &str = r#"# undo STEP URL WHAT: restores what apply.sh did in STEP, from its backup.
 undo() {
   local step=$1 url=$2 what=$3 method actual after
   [ -e "$backup_dir/$step.done" ] || return 0
@@ -471,6 +461,7 @@ fi
 
 "#,
     );
+    s.push_str(COMMON_HELPERS);
     s.push_str(ROLLBACK_HELPERS);
     s.push('\n');
     let steps: Vec<(usize, &Action)> = plan

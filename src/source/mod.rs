@@ -12,6 +12,8 @@ pub mod template;
 pub mod text;
 mod yaml;
 
+pub use yaml::yaml_error;
+
 use crate::error::{Diagnostic, Error, Result};
 use crate::model::{Format, InputFile, Inputs, Resource, ResourceType, Skipped, Workspace};
 use sha2::{Digest, Sha256};

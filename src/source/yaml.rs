@@ -55,7 +55,8 @@ struct Pascal {
     product_filter: Option<String>,
 }
 
-fn yaml_error(path: &str, text: &str, e: &serde_yaml::Error, what: &str) -> Diagnostic {
+/// A serde_yaml error as a diagnostic at its place (shared with the rules loader).
+pub fn yaml_error(path: &str, text: &str, e: &serde_yaml::Error, what: &str) -> Diagnostic {
     let message = e.to_string();
     // serde_yaml appends " at line L column C"; the location is shown apart.
     let message = message
