@@ -339,6 +339,9 @@ pub struct Resource {
     pub condition: Option<String>,
     /// Where the KQL query sits in the file, for evidence.
     pub query_span: Option<TextSpan>,
+    /// Where some properties the planner decides on sit in the file
+    /// (`productFilter`, `enabled`, ...), for evidence.
+    pub places: std::collections::BTreeMap<String, Origin>,
 }
 
 impl Resource {
@@ -376,6 +379,11 @@ impl Resource {
         self.workspace
             .as_ref()
             .map(|w| w.resource_id(self.resource_type, &self.name))
+    }
+
+    /// Where a property sits in the file, or else where the resource starts.
+    pub fn place(&self, property: &str) -> &Origin {
+        self.places.get(property).unwrap_or(&self.origin)
     }
 
     /// The template value at `pointer`, if an expression decides it.

@@ -339,13 +339,11 @@ impl Planner<'_> {
             "{field} is {}: {value}; the deployed rule may differ",
             tv.expression
         );
-        let ev = Evidence {
-            line: rule.origin.line,
-            column: rule.origin.column,
-            text: format!("\"{field}\": \"{}\"", tv.expression),
-            explanation: explanation.clone(),
-            source: Some(rule.origin.clone()),
-        };
+        let ev = evidence_at(
+            rule.place(field),
+            format!("\"{field}\": \"{}\"", tv.expression),
+            explanation.clone(),
+        );
         Some((explanation, vec![ev]))
     }
 
@@ -384,13 +382,11 @@ impl Planner<'_> {
             &[("product", product.clone()), ("filters", filters.clone())],
         );
         a.set(PROPERTY_ENABLED, json!(false));
-        let mut evidence = vec![Evidence {
-            line: rule.origin.line,
-            column: rule.origin.column,
-            text: format!("\"productFilter\": \"{product}\""),
-            explanation: format!("the rule turns every {product} alert it admits into an incident"),
-            source: Some(rule.origin.clone()),
-        }];
+        let mut evidence = vec![evidence_at(
+            rule.place("productFilter"),
+            format!("\"productFilter\": \"{product}\""),
+            format!("the rule turns every {product} alert it admits into an incident"),
+        )];
         if let Some(tv) = rule.template_value("/properties/productFilter")
             && let Some(by) = &tv.pinned_by
         {
@@ -406,22 +402,26 @@ impl Planner<'_> {
             });
         }
         if !filters.is_empty() {
-            evidence.push(Evidence {
-                line: rule.origin.line,
-                column: rule.origin.column,
-                text: filters.trim_start_matches([';', ' ']).to_string(),
-                explanation: "after the switch Defender XDR creates incidents for the alerts this rule filtered out: keep that suppression with an automation rule that closes them (closed at once, not never created) or with alert tuning in the Defender portal".into(),
-                source: Some(rule.origin.clone()),
-            });
+            let at = [
+                "severitiesFilter",
+                "displayNamesFilter",
+                "displayNamesExcludeFilter",
+            ]
+            .into_iter()
+            .find(|k| rule.places.contains_key(*k))
+            .map_or(&rule.origin, |k| rule.place(k));
+            evidence.push(evidence_at(
+                at,
+                filters.trim_start_matches([' ', '(']).trim_end_matches(')').to_string(),
+                "after the switch Defender XDR creates incidents for the alerts this rule filtered out: keep that suppression with an automation rule that closes them (closed at once, not never created) or with alert tuning in the Defender portal".into(),
+            ));
         }
         if let Some(cond) = &rule.condition {
-            evidence.push(Evidence {
-                line: rule.origin.line,
-                column: rule.origin.column,
-                text: cond.clone(),
-                explanation: "the template deploys this rule only when its condition holds".into(),
-                source: Some(rule.origin.clone()),
-            });
+            evidence.push(evidence_at(
+                &rule.origin,
+                cond.clone(),
+                "the template deploys this rule only when its condition holds".into(),
+            ));
         }
         a.evidence = evidence;
         RuleOutcome {
@@ -850,6 +850,17 @@ impl Planner<'_> {
             desired: Vec::new(),
             blocked: None,
         }
+    }
+}
+
+/// Evidence at a place in an export file.
+fn evidence_at(at: &Origin, text: String, explanation: String) -> Evidence {
+    Evidence {
+        line: at.line,
+        column: at.column,
+        text,
+        explanation,
+        source: Some(at.clone()),
     }
 }
 

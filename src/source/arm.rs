@@ -297,10 +297,40 @@ fn rest_resource(
         format,
         template_values: Vec::new(),
         condition: None,
+        places: places(properties.as_ref()),
         query_span: properties
             .and_then(|p| p.get("query"))
             .and_then(|q| q.text_span()),
     }))
+}
+
+/// Properties whose place in the file evidence points at.
+pub const PLACED: [&str; 5] = [
+    "productFilter",
+    "enabled",
+    "severitiesFilter",
+    "displayNamesFilter",
+    "displayNamesExcludeFilter",
+];
+
+fn places(props: Option<&Node>) -> std::collections::BTreeMap<String, Origin> {
+    let mut out = std::collections::BTreeMap::new();
+    if let Some(p) = props {
+        for key in PLACED {
+            if let Some(v) = p.get(key) {
+                let (line, column) = v.line_col();
+                out.insert(
+                    key.to_string(),
+                    Origin {
+                        path: v.doc().path.to_string(),
+                        line,
+                        column,
+                    },
+                );
+            }
+        }
+    }
+    out
 }
 
 /// Type checks of the properties the planner reads. In a template a value may
@@ -422,6 +452,7 @@ fn flat_automation_rule(node: &Node, options: &ReadOptions) -> Result<Resource, 
         template_values: Vec::new(),
         condition: None,
         query_span: None,
+        places: Default::default(),
     })
 }
 
@@ -587,6 +618,7 @@ fn template_resource(
         format: Format::ArmTemplate,
         template_values,
         condition,
+        places: places(props_node.as_ref()),
         query_span: props_node
             .and_then(|p| p.get("query"))
             .and_then(|q| q.text_span()),

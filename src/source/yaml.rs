@@ -281,6 +281,26 @@ fn query_span(text: &str, key: &str) -> Option<TextSpan> {
     }
 }
 
+/// Where the placed properties' keys sit (PascalCase in older as-code YAML).
+fn places_of(path: &str, text: &str, pascal: bool) -> std::collections::BTreeMap<String, Origin> {
+    let mut out = std::collections::BTreeMap::new();
+    for key in super::arm::PLACED {
+        let written = if pascal {
+            let mut c = key.chars();
+            c.next()
+                .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
+                .unwrap_or_default()
+        } else {
+            key.to_string()
+        };
+        let origin = origin_of(path, text, &written);
+        if origin.line > 1 || text.starts_with(&written) {
+            out.insert(key.to_string(), origin);
+        }
+    }
+    out
+}
+
 fn origin_of(path: &str, text: &str, key: &str) -> Origin {
     let line = text
         .lines()
@@ -296,6 +316,7 @@ fn origin_of(path: &str, text: &str, key: &str) -> Origin {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn finish(
     name: String,
     kind: String,
@@ -303,6 +324,7 @@ fn finish(
     origin: Origin,
     format: Format,
     query_span: Option<TextSpan>,
+    places: std::collections::BTreeMap<String, Origin>,
     options: &ReadOptions,
 ) -> Resource {
     let workspace = options.workspace.clone();
@@ -329,6 +351,7 @@ fn finish(
         template_values: Vec::new(),
         condition: None,
         query_span,
+        places,
     }
 }
 
@@ -396,6 +419,7 @@ fn detection(
         origin,
         Format::DetectionsYaml,
         query_span(text, "query"),
+        places_of(path, text, false),
         options,
     ))
 }
@@ -438,6 +462,7 @@ fn pascal(
         origin,
         Format::PascalYaml,
         query_span(text, "Query"),
+        places_of(path, text, true),
         options,
     ))
 }
