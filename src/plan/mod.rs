@@ -216,12 +216,15 @@ impl Planner<'_> {
                 &[("solution", solution)],
             ));
             // Automation rules that stop matching once the switch is made.
-            let disabled: Vec<&Action> = actions
+            // Rules this plan turns off, by lower-cased name (an automation
+            // rule names them by ARM id, whose last segment is the name).
+            let disabled: BTreeMap<String, &Action> = actions
                 .iter()
                 .filter(|a| {
                     a.resource_type == Some(ResourceType::AlertRules)
                         && a.operation == Operation::Update
                 })
+                .filter_map(|a| Some((a.name.as_deref()?.to_ascii_lowercase(), a)))
                 .collect();
             let reviews: Vec<Action> = resources
                 .iter()
@@ -704,7 +707,11 @@ impl Planner<'_> {
 
     // ---- automation rules --------------------------------------------------
 
-    fn automation_review(&self, rule: &Resource, disabled: &[&Action]) -> Option<Action> {
+    fn automation_review(
+        &self,
+        rule: &Resource,
+        disabled: &BTreeMap<String, &Action>,
+    ) -> Option<Action> {
         let props = rule.properties()?;
         let logic = props.get("triggeringLogic")?;
         let mut conditions = Vec::new();
@@ -717,10 +724,8 @@ impl Planner<'_> {
             match name.as_str() {
                 "IncidentRelatedAnalyticRuleIds" | "AlertAnalyticRuleIds" => {
                     for v in values {
-                        if let Some(a) = disabled.iter().find(|a| {
-                            a.resource_id.as_deref().is_some_and(|id| id.eq_ignore_ascii_case(v))
-                                || a.name.as_deref().is_some_and(|n| v.to_ascii_lowercase().ends_with(&format!("/{}", n.to_ascii_lowercase())))
-                        }) {
+                        let rule_name = v.rsplit('/').next().unwrap_or(v).to_ascii_lowercase();
+                        if let Some(a) = disabled.get(&rule_name) {
                             reasons.push(format!(
                                 "its {name} condition names \"{}\", which this plan turns off: it will never fire again",
                                 a.display_name.as_deref().or(a.name.as_deref()).unwrap_or_default()
