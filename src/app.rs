@@ -18,11 +18,18 @@ pub const EXIT_ERROR: u8 = 1;
 pub const EXIT_CHANGES: u8 = 2;
 pub const EXIT_STALE: u8 = 3;
 
-/// Whether colour may be used: not when asked not to, not under NO_COLOR,
-/// only on a terminal.
+/// Whether colour may be used: not when asked not to (`--no-color`), not
+/// under a non-empty `NO_COLOR`, only on a terminal.
 pub fn style(no_color: bool, is_terminal: bool) -> Style {
-    let no_color_env = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-    if no_color || no_color_env || !is_terminal {
+    choose_style(no_color, std::env::var_os("NO_COLOR"), is_terminal)
+}
+
+fn choose_style(
+    no_color: bool,
+    no_color_env: Option<std::ffi::OsString>,
+    is_terminal: bool,
+) -> Style {
+    if no_color || no_color_env.is_some_and(|v| !v.is_empty()) || !is_terminal {
         Style::Plain
     } else {
         Style::Color
@@ -420,4 +427,42 @@ pub fn rehearse_command(args: RehearseArgs, out: &mut dyn Write) -> Result<u8> {
         &plan, &args.plan, &sha, runner, out,
     ))?;
     Ok(if all_hold { EXIT_OK } else { EXIT_CHANGES })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn colour_only_on_a_terminal_and_never_when_refused() {
+        assert_eq!(choose_style(false, None, true), Style::Color);
+        assert_eq!(choose_style(false, None, false), Style::Plain);
+        assert_eq!(choose_style(true, None, true), Style::Plain);
+        assert_eq!(choose_style(false, Some("1".into()), true), Style::Plain);
+        // An empty NO_COLOR does not count (no-color.org).
+        assert_eq!(choose_style(false, Some("".into()), true), Style::Color);
+    }
+
+    #[test]
+    fn coloured_summary_marks_each_change() {
+        let inputs = source::read(
+            &[PathBuf::from(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/examples/contoso"
+            ))],
+            &ReadOptions::default(),
+        )
+        .unwrap();
+        let plan = plan::plan(&inputs, &Catalog::embedded().unwrap(), &Settings::default());
+        let mut out = Vec::new();
+        render::human(&plan, &mut out, Style::Color).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            text.contains("\u{1b}[1m\u{1b}[31m-\u{1b}[0m") || text.contains("\u{1b}[31m"),
+            "{text}"
+        );
+        let mut plain = Vec::new();
+        render::human(&plan, &mut plain, Style::Plain).unwrap();
+        assert!(!String::from_utf8(plain).unwrap().contains('\u{1b}'));
+    }
 }
