@@ -135,7 +135,8 @@ struct Planner<'c> {
 }
 
 /// What one rule of phase 2 turned into.
-struct RuleOutcome {
+struct RuleOutcome<'r> {
+    rule: &'r Resource,
     /// The rule creates Defender for Cloud incidents (whether or not it is
     /// enabled now).
     dfc: bool,
@@ -176,7 +177,7 @@ impl Planner<'_> {
         }
         match self.settings.mode {
             Mode::Switch => self.switch(ws, resources, &legacy, &xdr, tenant_ui, outcomes),
-            Mode::OptOut => self.opt_out(ws, &legacy, &outcomes, resources),
+            Mode::OptOut => self.opt_out(ws, &legacy, &outcomes),
         }
     }
 
@@ -241,7 +242,6 @@ impl Planner<'_> {
         ws: Option<&Workspace>,
         legacy: &[&Resource],
         outcomes: &[RuleOutcome],
-        resources: &[&Resource],
     ) -> Vec<Action> {
         let mut actions = vec![self.workspace_step(ws, "opt-out-no-alerts", &[])];
         if legacy.is_empty() {
@@ -264,19 +264,17 @@ impl Planner<'_> {
             }
         }
         // Does anything still create Defender for Cloud incidents in Sentinel?
-        let creators = resources
-            .iter()
-            .filter(|r| r.resource_type == ResourceType::AlertRules)
-            .any(|r| r.enabled() == Some(true) && (self.is_dfc_msic(r) || self.scheduled_dfc(r)));
+        let is_msic = |r: &Resource| r.is_kind("MicrosoftSecurityIncidentCreation");
+        let creators = outcomes.iter().any(|o| {
+            o.dfc
+                && o.rule.enabled() == Some(true)
+                && (is_msic(o.rule) || creates_incidents(o.rule))
+        });
         if !creators {
-            let disabled: Vec<String> = resources
+            let disabled: Vec<String> = outcomes
                 .iter()
-                .filter(|r| {
-                    r.resource_type == ResourceType::AlertRules
-                        && r.enabled() == Some(false)
-                        && self.is_dfc_msic(r)
-                })
-                .map(|r| format!("\"{}\"", r.display_name().unwrap_or(&r.name)))
+                .filter(|o| o.dfc && is_msic(o.rule) && o.rule.enabled() == Some(false))
+                .map(|o| format!("\"{}\"", o.rule.display_name().unwrap_or(&o.rule.name)))
                 .collect();
             let text = if disabled.is_empty() {
                 String::new()
@@ -289,22 +287,8 @@ impl Planner<'_> {
                 &[("disabled", text)],
             ));
         }
-        let _ = outcomes;
         actions.push(self.workspace_step(ws, "opt-out-verify", &[]));
         actions
-    }
-
-    fn is_dfc_msic(&self, r: &Resource) -> bool {
-        r.is_kind("MicrosoftSecurityIncidentCreation")
-            && r.prop_str("productFilter")
-                .is_some_and(|p| self.is_dfc_product(p))
-    }
-
-    fn scheduled_dfc(&self, r: &Resource) -> bool {
-        (r.is_kind("Scheduled") || r.is_kind("NRT"))
-            && creates_incidents(r)
-            && r.prop_str("query")
-                .is_some_and(|q| self.classifier.classify(q).verdict == Verdict::Dfc)
     }
 
     fn is_dfc_product(&self, name: &str) -> bool {
@@ -315,13 +299,14 @@ impl Planner<'_> {
 
     // ---- phase 2 -----------------------------------------------------------
 
-    fn rule(&self, rule: &Resource, notes: &mut Vec<String>) -> RuleOutcome {
+    fn rule<'r>(&self, rule: &'r Resource, notes: &mut Vec<String>) -> RuleOutcome<'r> {
         if rule.is_kind("MicrosoftSecurityIncidentCreation") {
             self.msic(rule)
         } else if rule.is_kind("Scheduled") || rule.is_kind("NRT") {
             self.scheduled(rule, notes)
         } else {
             RuleOutcome {
+                rule,
                 dfc: false,
                 action: None,
             }
@@ -350,7 +335,7 @@ impl Planner<'_> {
         Some((explanation, vec![ev]))
     }
 
-    fn msic(&self, rule: &Resource) -> RuleOutcome {
+    fn msic<'r>(&self, rule: &'r Resource) -> RuleOutcome<'r> {
         let product = rule
             .prop_str("productFilter")
             .unwrap_or_default()
@@ -370,13 +355,18 @@ impl Planner<'_> {
                 a.evidence = evidence;
                 a.after = None;
                 return RuleOutcome {
+                    rule,
                     dfc,
                     action: Some(a),
                 };
             }
         }
         if !dfc || rule.enabled() != Some(true) {
-            return RuleOutcome { dfc, action: None };
+            return RuleOutcome {
+                rule,
+                dfc,
+                action: None,
+            };
         }
         let filters = msic_filters(rule);
         let mut a = self.resource_step(
@@ -428,12 +418,13 @@ impl Planner<'_> {
         }
         a.evidence = evidence;
         RuleOutcome {
+            rule,
             dfc,
             action: Some(a),
         }
     }
 
-    fn scheduled(&self, rule: &Resource, notes: &mut Vec<String>) -> RuleOutcome {
+    fn scheduled<'r>(&self, rule: &'r Resource, notes: &mut Vec<String>) -> RuleOutcome<'r> {
         let shown = rule.display_name().unwrap_or(&rule.name).to_string();
         let Some(query) = rule.prop_str("query") else {
             if rule.enabled() != Some(false) {
@@ -444,6 +435,7 @@ impl Planner<'_> {
                 ));
             }
             return RuleOutcome {
+                rule,
                 dfc: false,
                 action: None,
             };
@@ -466,6 +458,7 @@ impl Planner<'_> {
                 );
                 a.evidence = evidence;
                 return RuleOutcome {
+                    rule,
                     dfc,
                     action: Some(a),
                 };
@@ -475,7 +468,11 @@ impl Planner<'_> {
             || !creates_incidents(rule)
             || decision.verdict == Verdict::None
         {
-            return RuleOutcome { dfc, action: None };
+            return RuleOutcome {
+                rule,
+                dfc,
+                action: None,
+            };
         }
         let evidence: Vec<Evidence> = decision
             .evidence
@@ -547,6 +544,7 @@ impl Planner<'_> {
         };
         a.evidence = evidence;
         RuleOutcome {
+            rule,
             dfc,
             action: Some(a),
         }

@@ -16,7 +16,10 @@ pub struct ParametersFile {
 
 /// Reads a file as a parameters file, if it is one.
 pub fn parameters_file(path: &str, text: &str) -> Option<ParametersFile> {
-    if super::first_significant_char(text) != Some('{') {
+    // Only deployment files carry these words: exports are not parsed twice.
+    if super::first_significant_char(text) != Some('{')
+        || !(text.contains("deploymentParameters") || text.contains("contentVersion"))
+    {
         return None;
     }
     let doc = Doc::parse(path, text).ok()?;
