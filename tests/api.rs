@@ -54,6 +54,16 @@ fn contoso_emulator(config: Config) -> Emulator {
     emulator
 }
 
+/// Runs `sentinel-migrate <command> <target> --endpoint <emulator> [extra]`.
+fn against(emulator: &Emulator, command: &str, target: &Path, extra: &[&str]) -> common::Run {
+    let url = emulator.url();
+    let mut args = vec![command, target.to_str().unwrap(), "--endpoint", &url];
+    args.extend_from_slice(extra);
+    run(&args)
+}
+
+const CONFIRM: [&str; 2] = ["--confirm", "tenant-connector"];
+
 /// export + plan through the binary; returns the plan directory.
 fn export_and_plan(emulator: &Emulator, work: &Path) -> PathBuf {
     let exports = work.join("exports");
@@ -128,24 +138,15 @@ fn export_plan_apply_verify_rollback_verify() {
     assert_eq!(exported, bundled);
 
     let plan = out.join("plan.json");
-    let plan_s = plan.to_str().unwrap();
-    let url = emulator.url();
-    let r = run(&["apply", plan_s, "--endpoint", &url]);
+    let r = against(&emulator, "apply", &plan, &[]);
     assert_eq!(r.code, 4, "stops before phase 3: {}", r.transcript());
     assert!(r.stdout.contains("Stopped before phase 3"), "{}", r.stdout);
-    let r = run(&["verify", plan_s, "--endpoint", &url]);
+    let r = against(&emulator, "verify", &plan, &[]);
     assert_eq!(r.code, 2, "phase 3 is not done yet: {}", r.transcript());
-    let r = run(&[
-        "apply",
-        plan_s,
-        "--endpoint",
-        &url,
-        "--confirm",
-        "tenant-connector",
-    ]);
+    let r = against(&emulator, "apply", &plan, &CONFIRM);
     assert_eq!(r.code, 0, "{}", r.transcript());
     assert!(r.stdout.contains("Applied: 7 step(s) done"), "{}", r.stdout);
-    let r = run(&["verify", plan_s, "--endpoint", &url]);
+    let r = against(&emulator, "verify", &plan, &[]);
     assert_eq!(r.code, 0, "{}", r.transcript());
     assert!(
         r.stdout.contains("Verify: 7 hold, 0 do not"),
@@ -155,19 +156,12 @@ fn export_plan_apply_verify_rollback_verify() {
 
     // Applying again changes nothing.
     let writes = emulator.writes();
-    let r = run(&[
-        "apply",
-        plan_s,
-        "--endpoint",
-        &url,
-        "--confirm",
-        "tenant-connector",
-    ]);
+    let r = against(&emulator, "apply", &plan, &CONFIRM);
     assert_eq!(r.code, 0, "{}", r.transcript());
     assert_eq!(emulator.writes(), writes);
 
     let journal = out.join("apply-journal.json");
-    let r = run(&["rollback", journal.to_str().unwrap(), "--endpoint", &url]);
+    let r = against(&emulator, "rollback", &journal, &[]);
     assert_eq!(r.code, 0, "{}", r.transcript());
     assert!(
         r.stdout.contains("7 step(s) restored, 7 verified"),
@@ -179,7 +173,7 @@ fn export_plan_apply_verify_rollback_verify() {
         initial,
         "rollback restores every resource"
     );
-    let r = run(&["verify", plan_s, "--endpoint", &url]);
+    let r = against(&emulator, "verify", &plan, &[]);
     assert_eq!(r.code, 2, "{}", r.transcript());
 }
 
@@ -335,14 +329,7 @@ fn an_apply_killed_halfway_resumes_without_repeating_a_step() {
     assert!(!journal["steps"].as_object().unwrap().is_empty());
 
     emulator.set_faults(Faults::default());
-    let r = run(&[
-        "apply",
-        plan.to_str().unwrap(),
-        "--endpoint",
-        &emulator.url(),
-        "--confirm",
-        "tenant-connector",
-    ]);
+    let r = against(&emulator, "apply", &plan, &CONFIRM);
     assert_eq!(r.code, 0, "{}", r.transcript());
     assert!(r.stdout.contains("Resuming"), "{}", r.stdout);
     assert_eq!(
@@ -350,12 +337,7 @@ fn an_apply_killed_halfway_resumes_without_repeating_a_step() {
         7,
         "every step written exactly once across both runs"
     );
-    let r = run(&[
-        "verify",
-        plan.to_str().unwrap(),
-        "--endpoint",
-        &emulator.url(),
-    ]);
+    let r = against(&emulator, "verify", &plan, &[]);
     assert_eq!(r.code, 0, "{}", r.transcript());
 }
 
@@ -364,7 +346,7 @@ fn a_stale_plan_is_refused_before_anything_changes() {
     let emulator = contoso_emulator(Config::default());
     let work = tempfile::tempdir().unwrap();
     let out = export_and_plan(&emulator, work.path());
-    // Someone turns off the NRT rule's incident creation after the export.
+    // Someone changes the NRT rule's severity after the export.
     let id = format!(
         "{CONTOSO}/providers/Microsoft.SecurityInsights/alertRules/5a58ed66-25c8-449e-9e96-3097fd518cf8"
     );
@@ -372,14 +354,7 @@ fn a_stale_plan_is_refused_before_anything_changes() {
     body["properties"]["severity"] = Value::String("Low".into());
     body.as_object_mut().unwrap().remove("etag");
     emulator.seed(&id, body);
-    let r = run(&[
-        "apply",
-        out.join("plan.json").to_str().unwrap(),
-        "--endpoint",
-        &emulator.url(),
-        "--confirm",
-        "tenant-connector",
-    ]);
+    let r = against(&emulator, "apply", &out.join("plan.json"), &CONFIRM);
     assert_eq!(r.code, 3, "{}", r.transcript());
     assert!(
         r.stderr.contains("the plan is stale: 1 resource changed"),
@@ -433,14 +408,7 @@ fn every_put_body_matches_the_official_openapi_schema() {
     let work = tempfile::tempdir().unwrap();
     // The example, with stop-incidents too, and the XDR connector created.
     let out = export_and_plan(&emulator, work.path());
-    let r = run(&[
-        "apply",
-        out.join("plan.json").to_str().unwrap(),
-        "--endpoint",
-        &emulator.url(),
-        "--confirm",
-        "tenant-connector",
-    ]);
+    let r = against(&emulator, "apply", &out.join("plan.json"), &CONFIRM);
     assert_eq!(r.code, 0, "{}", r.transcript());
     let scenario = Emulator::start(Config::default()).unwrap();
     let dir = common::root().join("tests/fixtures/scenarios/no-xdr-tenant-known");
@@ -453,14 +421,12 @@ fn every_put_body_matches_the_official_openapi_schema() {
         plan_dir.path().to_str().unwrap(),
     ]);
     assert_eq!(r.code, 0);
-    let r = run(&[
+    let r = against(
+        &scenario,
         "apply",
-        plan_dir.path().join("plan.json").to_str().unwrap(),
-        "--endpoint",
-        &scenario.url(),
-        "--confirm",
-        "tenant-connector",
-    ]);
+        &plan_dir.path().join("plan.json"),
+        &CONFIRM,
+    );
     assert_eq!(r.code, 0, "{}", r.transcript());
 
     let mut checked = 0;
@@ -502,14 +468,7 @@ fn the_generated_scripts_under_the_real_azure_cli_reach_the_native_state() {
     let initial = state(&native);
     let work = tempfile::tempdir().unwrap();
     let out = export_and_plan(&native, work.path());
-    let r = run(&[
-        "apply",
-        out.join("plan.json").to_str().unwrap(),
-        "--endpoint",
-        &native.url(),
-        "--confirm",
-        "tenant-connector",
-    ]);
+    let r = against(&native, "apply", &out.join("plan.json"), &CONFIRM);
     assert_eq!(r.code, 0, "{}", r.transcript());
 
     // apply.sh under az, on another.

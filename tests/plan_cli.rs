@@ -206,10 +206,18 @@ fn show_reads_a_saved_plan_back() {
 }
 
 #[test]
-fn color_only_when_asked_and_never_under_no_color() {
-    // Not a terminal: never colour.
-    let r = run(&["plan", "examples/contoso"]);
-    assert!(!r.stdout.contains('\u{1b}'));
+fn no_colour_off_a_terminal() {
+    // The binary's stdout is a pipe here: plain text, with or without the
+    // flags. The choice itself (terminal, NO_COLOR, --no-color) is unit-tested
+    // in app.rs.
+    for extra in [&[][..], &["--no-color"][..]] {
+        let mut args = vec!["plan", "examples/contoso"];
+        args.extend_from_slice(extra);
+        let r = run(&args);
+        assert_eq!(r.code, 0);
+        assert!(r.stdout.contains("Plan: 3 to disable"), "{}", r.stdout);
+        assert!(!r.stdout.contains('\u{1b}'));
+    }
 }
 
 #[test]

@@ -157,11 +157,14 @@ struct Run {
 }
 
 impl Run {
-    fn record(&self, id: &str, step: Step) -> Result<()> {
+    /// Records a step, numbering it in the same lock so that concurrent
+    /// steps never share a number (rollback undoes them newest first).
+    fn record(&self, id: &str, mut step: Step) -> Result<()> {
         let mut j = self
             .journal
             .lock()
             .map_err(|_| Error::Azure("journal lock poisoned".into()))?;
+        step.seq = j.next_seq();
         j.steps.insert(id.to_string(), step);
         j.save(&self.journal_path)
     }
@@ -174,10 +177,6 @@ impl Run {
         if let Ok(mut l) = self.log.lock() {
             l.push(line);
         }
-    }
-
-    fn next_seq(&self) -> u64 {
-        self.journal.lock().map(|j| j.next_seq()).unwrap_or(0)
     }
 }
 
@@ -443,7 +442,6 @@ async fn step(run: &Run, w: &Work) -> Result<()> {
         None => None,
     };
     let mut started = Step::started(w);
-    started.seq = run.next_seq();
     started.backup = backup;
     started.before_etag = now.as_ref().and_then(etag_of);
     run.record(&w.id, started)?;
@@ -488,7 +486,6 @@ fn finish(run: &Run, w: &Work, after_etag: Option<String>) -> Result<()> {
     let mut step = step.unwrap_or_else(|| Step::started(w));
     step.status = Status::Done;
     step.after_etag = after_etag;
-    step.seq = run.next_seq();
     run.record(&w.id, step)?;
     let marker = match w.operation {
         Operation::Create => "+",
