@@ -6,9 +6,9 @@
 //!
 //!     cargo bench --bench apply
 
+use arm_emulator::{Config, Emulator, Faults};
 use sentinel_migrate::api::{self, Client, Endpoint, RetryPolicy, token::TokenSource};
 use sentinel_migrate::catalog::Catalog;
-use sentinel_migrate::emulator::{Config, Emulator, Faults};
 use sentinel_migrate::plan::{self, Plan, Settings};
 use sentinel_migrate::source::{self, ReadOptions};
 use serde_json::{Value, json};

@@ -12,7 +12,6 @@ pub mod api;
 pub mod app;
 pub mod catalog;
 pub mod cli;
-pub mod emulator;
 pub mod error;
 pub mod kql;
 pub mod model;

@@ -8,9 +8,9 @@ mod common;
 #[path = "support/openapi.rs"]
 mod openapi;
 
+use arm_emulator::{Config, Emulator, Faults};
 use common::{read, run, run_in};
 use sentinel_migrate::api::{self, Client, Endpoint, RetryPolicy, token::TokenSource};
-use sentinel_migrate::emulator::{Config, Emulator, Faults};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

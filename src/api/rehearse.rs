@@ -5,9 +5,9 @@
 
 use super::apply::{self, Options};
 use super::{Client, Endpoint, RetryPolicy, token::TokenSource, verify};
-use crate::emulator::{Config, Emulator};
 use crate::error::{Error, Result};
 use crate::plan::Plan;
+use arm_emulator::{Config, Emulator};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
