@@ -2,42 +2,53 @@
 //! before; output goes to the writers the binary hands in.
 
 use crate::catalog::{Catalog, Family};
-use crate::cli::{Cli, Command, OutputFormat, PlanArgs, RulesArgs, ShowArgs};
+use crate::cli::{Cli, ColorChoice, Command, OutputFormat, PlanArgs, RulesArgs, ShowArgs};
 use crate::error::{Error, Result};
+use crate::exit::Exit;
 use crate::kql::Classifier;
 use crate::model::{ResourceType, Workspace};
 use crate::plan::{self, Settings};
 use crate::render::{self, Style};
 use crate::source::{self, ReadOptions};
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-/// Exit codes (documented in docs/exit-codes.md).
-pub const EXIT_OK: u8 = 0;
-pub const EXIT_ERROR: u8 = 1;
-pub const EXIT_CHANGES: u8 = 2;
-pub const EXIT_STALE: u8 = 3;
-
-/// Whether colour may be used: not when asked not to (`--no-color`), not
-/// under a non-empty `NO_COLOR`, only on a terminal.
-pub fn style(no_color: bool, is_terminal: bool) -> Style {
-    choose_style(no_color, std::env::var_os("NO_COLOR"), is_terminal)
+/// Whether colour may be used, from `--color` and the environment.
+pub fn style(choice: ColorChoice, is_terminal: bool) -> Style {
+    choose_style(choice, &|k| std::env::var_os(k), is_terminal)
 }
 
+/// `--color always|never` decide; `auto` follows the conventions
+/// (no-color.org, bixense.com/clicolors), in anstream's order: a non-empty
+/// `NO_COLOR` turns colour off, then `CLICOLOR_FORCE` (not `0`) turns it
+/// on, then `CLICOLOR=0` turns it off; otherwise colour only on a terminal
+/// that is not `TERM=dumb`. CI services (`CI`) get no colour on a pipe.
 fn choose_style(
-    no_color: bool,
-    no_color_env: Option<std::ffi::OsString>,
+    choice: ColorChoice,
+    env: &dyn Fn(&str) -> Option<std::ffi::OsString>,
     is_terminal: bool,
 ) -> Style {
-    if no_color || no_color_env.is_some_and(|v| !v.is_empty()) || !is_terminal {
-        Style::Plain
-    } else {
-        Style::Color
-    }
+    let set = |k: &str| env(k).filter(|v| !v.is_empty());
+    let colour = match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            if set("NO_COLOR").is_some() {
+                false
+            } else if set("CLICOLOR_FORCE").is_some_and(|v| v != "0") {
+                true
+            } else if set("CLICOLOR").is_some_and(|v| v == "0") {
+                false
+            } else {
+                is_terminal && set("TERM").is_none_or(|t| t != "dumb")
+            }
+        }
+    };
+    if colour { Style::Color } else { Style::Plain }
 }
 
-/// Runs a command; returns the exit code.
-pub fn run(cli: Cli, out: &mut dyn Write, is_terminal: bool) -> Result<u8> {
+/// Runs a command; returns how it ended.
+pub fn run(cli: Cli, out: &mut dyn Write, is_terminal: bool) -> Result<Exit> {
     match cli.command {
         Command::Plan(args) => plan_command(args, out, is_terminal),
         Command::Show(args) => show_command(args, out, is_terminal),
@@ -50,14 +61,19 @@ pub fn run(cli: Cli, out: &mut dyn Write, is_terminal: bool) -> Result<u8> {
     }
 }
 
+/// Writes to stdout. A reader that goes away (`plan | head`) is not an
+/// error: the rest of the output is dropped quietly.
 fn write_out(
     out: &mut dyn Write,
     f: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
 ) -> Result<()> {
-    f(out).map_err(|e| Error::io("cannot write to", "stdout", e))
+    match f(out).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        r => r.map_err(|e| Error::io("cannot write to", "stdout", e)),
+    }
 }
 
-fn plan_command(args: PlanArgs, out: &mut dyn Write, is_terminal: bool) -> Result<u8> {
+fn plan_command(args: PlanArgs, out: &mut dyn Write, is_terminal: bool) -> Result<Exit> {
     let workspace = args
         .workspace
         .as_deref()
@@ -93,15 +109,60 @@ fn plan_command(args: PlanArgs, out: &mut dyn Write, is_terminal: bool) -> Resul
     }
     match args.format {
         OutputFormat::Human => write_out(out, |w| {
-            render::human(&plan, w, style(args.no_color, is_terminal))
+            render::human(&plan, w, style(args.color.choice(), is_terminal))?;
+            if let Some(dir) = &args.out {
+                writeln!(w)?;
+                w.write_all(next_steps(&plan, dir).as_bytes())?;
+            }
+            Ok(())
         })?,
-        OutputFormat::Json => write_out(out, |w| render::json(&plan, w))?,
+        OutputFormat::Json => {
+            write_out(out, |w| render::json(&plan, w))?;
+            if let Some(dir) = &args.out {
+                // stdout is the plan: the pointer goes to stderr.
+                eprint!("{}", next_steps(&plan, dir));
+            }
+        }
     }
-    Ok(if args.detailed_exitcode && plan.summary.has_changes() {
-        EXIT_CHANGES
+    Ok(plan_exit(
+        &plan.summary,
+        args.detailed_exitcode,
+        args.fail_on_review,
+    ))
+}
+
+/// The exit code of `plan`: review items gate a pipeline only when asked
+/// (`--fail-on-review`, which wins: a human must look before anything is
+/// applied); changes count only with `--detailed-exitcode`.
+fn plan_exit(summary: &plan::Summary, detailed: bool, fail_on_review: bool) -> Exit {
+    if fail_on_review && summary.review > 0 {
+        Exit::NeedsReview
+    } else if detailed && summary.has_changes() {
+        Exit::Changes
     } else {
-        EXIT_OK
-    })
+        Exit::Ok
+    }
+}
+
+/// Where `plan --out` wrote the artifacts and what to run next.
+fn next_steps(plan: &plan::Plan, dir: &Path) -> String {
+    let d = render::one_line(&dir.display().to_string());
+    let mut s =
+        format!("Wrote {d}/plan.json, {d}/changes.diff, {d}/apply.sh and {d}/rollback.sh.\n");
+    if plan.summary.changes + plan.summary.manual == 0 {
+        s.push_str("Nothing to apply.\n");
+        return s;
+    }
+    if plan.summary.review > 0 {
+        s.push_str(&format!(
+            "{} item(s) above need a human review first; they are not changed by apply.\n",
+            plan.summary.review
+        ));
+    }
+    s.push_str(&format!(
+        "Next: review {d}/changes.diff, rehearse with `sentinel-migrate rehearse {d}/plan.json`, then apply with `sentinel-migrate apply {d}/plan.json` (or {d}/apply.sh).\n"
+    ));
+    s
 }
 
 /// Writes plan.json, changes.diff, apply.sh and rollback.sh into `dir`.
@@ -140,7 +201,7 @@ fn explain(
     inputs: &crate::model::Inputs,
     wanted: &str,
     out: &mut dyn Write,
-) -> Result<u8> {
+) -> Result<Exit> {
     let matches: Vec<&crate::model::Resource> = inputs
         .resources
         .iter()
@@ -217,24 +278,24 @@ fn explain(
         }
     }
     write_out(out, |w| w.write_all(text.as_bytes()))?;
-    Ok(EXIT_OK)
+    Ok(Exit::Ok)
 }
 
-fn show_command(args: ShowArgs, out: &mut dyn Write, is_terminal: bool) -> Result<u8> {
+fn show_command(args: ShowArgs, out: &mut dyn Write, is_terminal: bool) -> Result<Exit> {
     let (plan, _) = load_plan(&args.plan)?;
     match args.format {
         OutputFormat::Human => write_out(out, |w| {
-            render::human(&plan, w, style(args.no_color, is_terminal))
+            render::human(&plan, w, style(args.color.choice(), is_terminal))
         })?,
         OutputFormat::Json => write_out(out, |w| render::json(&plan, w))?,
     }
-    Ok(EXIT_OK)
+    Ok(Exit::Ok)
 }
 
-fn rules_command(args: RulesArgs, out: &mut dyn Write) -> Result<u8> {
+fn rules_command(args: RulesArgs, out: &mut dyn Write) -> Result<Exit> {
     let catalog = Catalog::load(args.rules.as_deref())?;
     write_out(out, |w| render::rules_markdown(&catalog, w))?;
-    Ok(EXIT_OK)
+    Ok(Exit::Ok)
 }
 
 // ---- Azure ---------------------------------------------------------------
@@ -247,8 +308,8 @@ use sha2::{Digest, Sha256};
 use std::io::IsTerminal;
 use std::sync::Arc;
 
-/// Exit code: apply stopped before phase 3, waiting for the confirmation.
-pub const EXIT_AWAITING_CONFIRMATION: u8 = 4;
+/// Why `--cloud china` is refused (DOMAIN.md section 5).
+pub const CHINA_RETIRED: &str = "Microsoft Sentinel and Microsoft Defender for Cloud were retired in Azure operated by 21Vianet (China) on 2026-08-18: there is no Sentinel workspace there to export, migrate or roll back";
 
 fn client_for(conn: &ConnectionArgs) -> Result<Arc<Client>> {
     let endpoint = match &conn.endpoint {
@@ -262,7 +323,24 @@ fn client_for(conn: &ConnectionArgs) -> Result<Arc<Client>> {
             Endpoint::parse(cloud.endpoint()).map_err(Error::Usage)?
         }
     };
-    let tokens = TokenSource::from_env(&format!("{}/", endpoint.base()), endpoint.is_local());
+    let china = Cloud::China
+        .endpoint()
+        .trim_start_matches("https://management");
+    if conn.cloud == CloudArg::China
+        || endpoint
+            .base()
+            .to_ascii_lowercase()
+            .split(['/', ':'])
+            .nth(3)
+            .is_some_and(|host| host.ends_with(china))
+    {
+        return Err(Error::Usage(CHINA_RETIRED.to_string()));
+    }
+    let tokens = TokenSource::from_env(
+        &format!("{}/", endpoint.base()),
+        endpoint.is_local(),
+        api::token::find_az(conn.az.as_deref()),
+    );
     Client::new(endpoint, tokens, RetryPolicy::default())
         .map(Arc::new)
         .map_err(Error::Azure)
@@ -303,7 +381,7 @@ fn load_plan(path: &Path) -> Result<(plan::Plan, String)> {
     Ok((plan, sha))
 }
 
-pub fn export_command(args: ExportArgs, out: &mut dyn Write) -> Result<u8> {
+pub fn export_command(args: ExportArgs, out: &mut dyn Write) -> Result<Exit> {
     let workspaces = args
         .workspace
         .iter()
@@ -348,12 +426,12 @@ pub fn export_command(args: ExportArgs, out: &mut dyn Write) -> Result<u8> {
             args.out.display()
         )
     })?;
-    Ok(EXIT_OK)
+    Ok(Exit::Ok)
 }
 
-pub fn apply_command(args: ApplyArgs, out: &mut dyn Write) -> Result<u8> {
-    let (plan, sha) = load_plan(&args.plan)?;
+pub fn apply_command(args: ApplyArgs, out: &mut dyn Write) -> Result<Exit> {
     let client = client_for(&args.connection)?;
+    let (plan, sha) = load_plan(&args.plan)?;
     let journal = args
         .plan
         .parent()
@@ -383,27 +461,27 @@ pub fn apply_command(args: ApplyArgs, out: &mut dyn Write) -> Result<u8> {
         out,
     ))?;
     Ok(match outcome {
-        api::apply::Outcome::Complete { .. } => EXIT_OK,
-        api::apply::Outcome::AwaitingConfirmation { .. } => EXIT_AWAITING_CONFIRMATION,
+        api::apply::Outcome::Complete { .. } => Exit::Ok,
+        api::apply::Outcome::AwaitingConfirmation { .. } => Exit::AwaitingConfirmation,
     })
 }
 
-pub fn verify_command(args: VerifyArgs, out: &mut dyn Write) -> Result<u8> {
-    let (plan, _) = load_plan(&args.plan)?;
+pub fn verify_command(args: VerifyArgs, out: &mut dyn Write) -> Result<Exit> {
     let client = client_for(&args.connection)?;
+    let (plan, _) = load_plan(&args.plan)?;
     let checks = runtime()?.block_on(api::verify::verify(
         client,
         &plan,
         args.connection.parallelism as usize,
     ))?;
     Ok(if api::verify::report(&checks, out) {
-        EXIT_OK
+        Exit::Ok
     } else {
-        EXIT_CHANGES
+        Exit::Changes
     })
 }
 
-pub fn rollback_command(args: RollbackArgs, out: &mut dyn Write) -> Result<u8> {
+pub fn rollback_command(args: RollbackArgs, out: &mut dyn Write) -> Result<Exit> {
     let client = client_for(&args.connection)?;
     runtime()?.block_on(api::rollback::rollback(
         client,
@@ -411,36 +489,94 @@ pub fn rollback_command(args: RollbackArgs, out: &mut dyn Write) -> Result<u8> {
         args.force,
         out,
     ))?;
-    Ok(EXIT_OK)
+    Ok(Exit::Ok)
 }
 
-pub fn rehearse_command(args: RehearseArgs, out: &mut dyn Write) -> Result<u8> {
+pub fn rehearse_command(args: RehearseArgs, out: &mut dyn Write) -> Result<Exit> {
     let (plan, sha) = load_plan(&args.plan)?;
     let runner = if args.script {
         api::rehearse::Runner::Script {
-            az: args.az.unwrap_or_else(|| PathBuf::from("az")),
+            az: api::token::find_az(args.az.as_deref()),
         }
     } else {
         api::rehearse::Runner::Native
     };
-    let all_hold = runtime()?.block_on(api::rehearse::rehearse(
-        &plan, &args.plan, &sha, runner, out,
+    let r = runtime()?.block_on(api::rehearse::rehearse(
+        &plan,
+        &args.plan,
+        &sha,
+        runner,
+        args.confirm.is_some(),
+        out,
     ))?;
-    Ok(if all_hold { EXIT_OK } else { EXIT_CHANGES })
+    Ok(if !r.all_hold {
+        Exit::Changes
+    } else if r.awaiting_confirmation {
+        Exit::AwaitingConfirmation
+    } else {
+        Exit::Ok
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::PathBuf;
+
+    fn decide(choice: ColorChoice, env: &[(&str, &str)], terminal: bool) -> Style {
+        let lookup = |k: &str| {
+            env.iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| std::ffi::OsString::from(v))
+        };
+        choose_style(choice, &lookup, terminal)
+    }
 
     #[test]
-    fn colour_only_on_a_terminal_and_never_when_refused() {
-        assert_eq!(choose_style(false, None, true), Style::Color);
-        assert_eq!(choose_style(false, None, false), Style::Plain);
-        assert_eq!(choose_style(true, None, true), Style::Plain);
-        assert_eq!(choose_style(false, Some("1".into()), true), Style::Plain);
+    fn colour_follows_the_flag_then_the_conventions() {
+        use ColorChoice::*;
+        assert_eq!(decide(Auto, &[], true), Style::Color);
+        assert_eq!(decide(Auto, &[], false), Style::Plain);
+        assert_eq!(decide(Never, &[], true), Style::Plain);
+        assert_eq!(decide(Always, &[], false), Style::Color);
+        assert_eq!(decide(Always, &[("NO_COLOR", "1")], false), Style::Color);
+        assert_eq!(decide(Auto, &[("NO_COLOR", "1")], true), Style::Plain);
         // An empty NO_COLOR does not count (no-color.org).
-        assert_eq!(choose_style(false, Some("".into()), true), Style::Color);
+        assert_eq!(decide(Auto, &[("NO_COLOR", "")], true), Style::Color);
+        assert_eq!(decide(Auto, &[("TERM", "dumb")], true), Style::Plain);
+        assert_eq!(decide(Auto, &[("CLICOLOR", "0")], true), Style::Plain);
+        assert_eq!(
+            decide(Auto, &[("CLICOLOR_FORCE", "1")], false),
+            Style::Color
+        );
+        assert_eq!(
+            decide(Auto, &[("CLICOLOR_FORCE", "1"), ("TERM", "dumb")], false),
+            Style::Color
+        );
+        assert_eq!(
+            decide(Auto, &[("CLICOLOR_FORCE", "0")], false),
+            Style::Plain
+        );
+        assert_eq!(
+            decide(Auto, &[("CLICOLOR_FORCE", "1"), ("NO_COLOR", "1")], true),
+            Style::Plain
+        );
+    }
+
+    #[test]
+    fn review_items_gate_only_when_asked_and_win_over_changes() {
+        let s = |changes: usize, review: usize| plan::Summary {
+            changes,
+            review,
+            total: changes + review,
+            ..Default::default()
+        };
+        assert_eq!(plan_exit(&s(0, 0), true, true), Exit::Ok);
+        assert_eq!(plan_exit(&s(0, 2), true, false), Exit::Ok);
+        assert_eq!(plan_exit(&s(0, 2), false, true), Exit::NeedsReview);
+        assert_eq!(plan_exit(&s(3, 2), true, true), Exit::NeedsReview);
+        assert_eq!(plan_exit(&s(3, 0), true, true), Exit::Changes);
+        assert_eq!(plan_exit(&s(3, 0), false, false), Exit::Ok);
     }
 
     #[test]
@@ -461,6 +597,11 @@ mod tests {
             text.contains("\u{1b}[1m\u{1b}[31m-\u{1b}[0m") || text.contains("\u{1b}[31m"),
             "{text}"
         );
+        // No white or black text: it vanishes on a light or dark terminal.
+        for code in ["[37m", "[97m", "[30m", "[90m"] {
+            assert!(!text.contains(code), "{code} in {text}");
+        }
+        assert!(text.contains("\u{1b}[1mPhase 1"), "{text}");
         let mut plain = Vec::new();
         render::human(&plan, &mut plain, Style::Plain).unwrap();
         assert!(!String::from_utf8(plain).unwrap().contains('\u{1b}'));

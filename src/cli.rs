@@ -2,16 +2,44 @@
 //! starts. Flags are documented in `docs/cli.md`.
 
 use crate::catalog::Mode;
+use crate::exit::Exit;
 use crate::plan::ScheduledRules;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
+
+/// Parses the command line. Help and version are printed and exit 0; a
+/// usage error (unknown or mistyped flag, missing argument) is printed and
+/// exits 1, never clap's own 2, which `--detailed-exitcode` reserves for
+/// "changes present".
+pub fn parse() -> Result<Cli, Exit> {
+    parse_from(std::env::args_os())
+}
+
+pub fn parse_from<I, T>(args: I) -> Result<Cli, Exit>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    Cli::try_parse_from(args).map_err(|e| {
+        let _ = e.print();
+        usage_exit(&e)
+    })
+}
+
+fn usage_exit(e: &clap::Error) -> Exit {
+    if e.use_stderr() {
+        Exit::Error
+    } else {
+        Exit::Ok
+    }
+}
 
 #[derive(Debug, Parser)]
 #[command(
     name = "sentinel-migrate",
     version,
     about = "Plan and apply the switch of Microsoft Sentinel workspaces from the legacy, subscription-based Microsoft Defender for Cloud connector to the tenant-based one, without duplicate incidents.",
-    after_help = "Exit codes: 0 success; 1 error; 2 changes present (plan --detailed-exitcode) or the desired state does not hold (verify); 3 the plan is stale; 4 apply stopped before phase 3, waiting for --confirm tenant-connector."
+    after_help = crate::exit::HELP
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -58,6 +86,40 @@ pub struct ConnectionArgs {
     /// Requests in flight at once.
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub parallelism: u16,
+    /// The Azure CLI to get tokens from (default: `az` on PATH; `az.cmd`
+    /// on Windows).
+    #[arg(long, value_name = "PATH", env = "SENTINEL_MIGRATE_AZ")]
+    pub az: Option<PathBuf>,
+}
+
+/// When to colour the output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    /// On a terminal, unless NO_COLOR, CLICOLOR=0 or TERM=dumb says not
+    /// (CLICOLOR_FORCE forces it).
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Clone, Copy, Args)]
+pub struct ColorArgs {
+    /// When to use colour.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
+    pub color: ColorChoice,
+    /// The same as --color never.
+    #[arg(long, hide = true, conflicts_with = "color")]
+    pub no_color: bool,
+}
+
+impl ColorArgs {
+    pub fn choice(&self) -> ColorChoice {
+        if self.no_color {
+            ColorChoice::Never
+        } else {
+            self.color
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -122,9 +184,14 @@ pub struct RehearseArgs {
     /// native apply.
     #[arg(long)]
     pub script: bool,
-    /// The `az` to run apply.sh with (default: the one on PATH).
-    #[arg(long, value_name = "PATH")]
+    /// The `az` to run apply.sh with (default: `az` on PATH; `az.cmd` on
+    /// Windows).
+    #[arg(long, value_name = "PATH", env = "SENTINEL_MIGRATE_AZ")]
     pub az: Option<PathBuf>,
+    /// Confirms the manual step, so the rehearsal runs phase 3 too (like
+    /// `apply --confirm`); without it the rehearsal stops before phase 3.
+    #[arg(long, value_enum)]
+    pub confirm: Option<Confirmation>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -163,9 +230,14 @@ pub struct PlanArgs {
     /// What to print on stdout.
     #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
     pub format: OutputFormat,
-    /// Exit 2 when the plan has anything to do.
+    /// Exit 2 when the plan has changes or manual steps (items for review
+    /// alone are not changes: see --fail-on-review).
     #[arg(long)]
     pub detailed_exitcode: bool,
+    /// Exit 5 when any item needs a human review, whatever else the plan
+    /// holds: a pipeline stops for a person.
+    #[arg(long)]
+    pub fail_on_review: bool,
     /// Which path to plan.
     #[arg(long, value_enum, default_value_t = ModeArg::Switch)]
     pub mode: ModeArg,
@@ -191,9 +263,8 @@ pub struct PlanArgs {
     /// classified, with its evidence, instead of the summary.
     #[arg(long, value_name = "RULE")]
     pub explain: Option<String>,
-    /// No colour, even on a terminal (NO_COLOR is honoured too).
-    #[arg(long)]
-    pub no_color: bool,
+    #[command(flatten)]
+    pub color: ColorArgs,
 }
 
 #[derive(Debug, Args)]
@@ -202,8 +273,8 @@ pub struct ShowArgs {
     pub plan: PathBuf,
     #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
     pub format: OutputFormat,
-    #[arg(long)]
-    pub no_color: bool,
+    #[command(flatten)]
+    pub color: ColorArgs,
 }
 
 #[derive(Debug, Args)]

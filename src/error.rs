@@ -171,11 +171,11 @@ fn count(n: usize, what: &str) -> String {
 }
 
 impl Error {
-    /// The exit code the binary returns for this error (docs/exit-codes.md).
-    pub fn exit_code(&self) -> u8 {
+    /// How the binary exits on this error (docs/exit-codes.md).
+    pub fn exit(&self) -> crate::exit::Exit {
         match self {
-            Error::Stale(_) => 3,
-            _ => 1,
+            Error::Stale(_) => crate::exit::Exit::Stale,
+            _ => crate::exit::Exit::Error,
         }
     }
 

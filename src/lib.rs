@@ -13,6 +13,7 @@ pub mod app;
 pub mod catalog;
 pub mod cli;
 pub mod error;
+pub mod exit;
 pub mod kql;
 pub mod model;
 pub mod plan;

@@ -1,5 +1,4 @@
-use clap::Parser;
-use sentinel_migrate::{app, cli::Cli};
+use sentinel_migrate::{app, cli};
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
@@ -9,14 +8,17 @@ use std::process::ExitCode;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match cli::parse() {
+        Ok(cli) => cli,
+        Err(exit) => return exit.into(),
+    };
     let stdout = std::io::stdout();
     let is_terminal = stdout.is_terminal();
     match app::run(cli, &mut stdout.lock(), is_terminal) {
-        Ok(code) => ExitCode::from(code),
+        Ok(exit) => exit.into(),
         Err(e) => {
             eprintln!("error: {e}");
-            ExitCode::from(e.exit_code())
+            e.exit().into()
         }
     }
 }

@@ -528,7 +528,20 @@ fn rehearse_applies_to_a_seeded_emulator_and_shows_the_result() {
     ]);
     assert_eq!(r.code, 0);
     let plan = out.path().join("plan.json");
+    // Like apply, the rehearsal stops before phase 3 unless confirmed.
     let r = run(&["rehearse", plan.to_str().unwrap()]);
+    assert_eq!(r.code, 4, "{}", r.transcript());
+    assert!(
+        r.stdout.contains("Verify: 4 hold, 0 do not"),
+        "{}",
+        r.stdout
+    );
+    let r = run(&[
+        "rehearse",
+        plan.to_str().unwrap(),
+        "--confirm",
+        "tenant-connector",
+    ]);
     assert_eq!(r.code, 0, "{}", r.transcript());
     assert!(
         r.stdout.contains("Verify: 7 hold, 0 do not"),
@@ -551,6 +564,17 @@ fn rehearse_applies_to_a_seeded_emulator_and_shows_the_result() {
             "--script",
             "--az",
             az.to_str().unwrap(),
+        ]);
+        assert_eq!(r.code, 4, "{}", r.transcript());
+        assert!(r.stdout.contains("stopped before phase 3"), "{}", r.stdout);
+        let r = run(&[
+            "rehearse",
+            plan.to_str().unwrap(),
+            "--script",
+            "--az",
+            az.to_str().unwrap(),
+            "--confirm",
+            "tenant-connector",
         ]);
         assert_eq!(r.code, 0, "{}", r.transcript());
         assert!(

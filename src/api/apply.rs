@@ -301,8 +301,11 @@ fn done_count(run: &Run) -> usize {
         .unwrap_or(0)
 }
 
+/// Writes the lines steps logged, sorted: concurrent steps finish in any
+/// order, the output must not depend on it.
 fn flush(run: &Run, out: &mut dyn std::io::Write) {
     if let Ok(mut l) = run.log.lock() {
+        l.sort();
         for line in l.drain(..) {
             let _ = writeln!(out, "{line}");
         }

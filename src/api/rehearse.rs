@@ -59,13 +59,28 @@ pub fn az_environment(
     ])
 }
 
+/// How a rehearsal ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rehearsal {
+    /// Every step that ran reached the plan's desired state.
+    pub all_hold: bool,
+    /// The rehearsal stopped before the gated phase, as apply would
+    /// without `--confirm tenant-connector`.
+    pub awaiting_confirmation: bool,
+}
+
+/// The label the rehearsal's temporary folder is shown as: its path is
+/// random, and the output must be the same on every run.
+const WORK_LABEL: &str = "<rehearsal folder>";
+
 pub async fn rehearse(
     plan: &Plan,
     plan_path: &Path,
     plan_sha256: &str,
     runner: Runner,
+    confirmed: bool,
     out: &mut dyn std::io::Write,
-) -> Result<bool> {
+) -> Result<Rehearsal> {
     let emulator =
         seeded(plan).map_err(|e| Error::Azure(format!("cannot start the emulator: {e}")))?;
     let work =
@@ -76,27 +91,46 @@ pub async fn rehearse(
     );
     let _ = writeln!(
         out,
-        "Rehearsal on a local emulator at {} holding {} resource(s).",
-        emulator.url(),
+        "Rehearsal on a local emulator (127.0.0.1) holding {} resource(s).",
         emulator.resources().len()
     );
-    match runner {
+    let awaiting = match runner {
         Runner::Native => {
+            // One step at a time: the log comes out in the plan's order.
+            let mut log = Vec::new();
             let outcome = apply::apply(
                 client.clone(),
                 plan,
                 plan_path,
                 plan_sha256,
                 Options {
-                    parallelism: 4,
-                    confirmed: true,
+                    parallelism: 1,
+                    confirmed,
                     ask: None,
                     journal: work.path().join("apply-journal.json"),
                 },
-                out,
+                &mut log,
             )
-            .await?;
-            let _ = writeln!(out, "Native apply: {outcome:?}");
+            .await;
+            let text = String::from_utf8_lossy(&log)
+                .replace(&work.path().display().to_string(), WORK_LABEL);
+            let _ = out.write_all(text.as_bytes());
+            match outcome? {
+                apply::Outcome::Complete { done, skipped } => {
+                    let _ = writeln!(
+                        out,
+                        "Native apply: complete, {done} step(s) done, {skipped} not appliable from this plan."
+                    );
+                    false
+                }
+                apply::Outcome::AwaitingConfirmation { done } => {
+                    let _ = writeln!(
+                        out,
+                        "Native apply: stopped before phase 3 after {done} step(s), as apply does without --confirm tenant-connector."
+                    );
+                    true
+                }
+            }
         }
         Runner::Script { az } => {
             let dir = plan_path.parent().unwrap_or(Path::new("."));
@@ -115,19 +149,48 @@ pub async fn rehearse(
                 az_dir.display(),
                 std::env::var("PATH").unwrap_or_default()
             );
-            let status = Command::new("bash")
-                .arg(&script)
-                .arg("--confirm-tenant-connector")
+            let mut cmd = Command::new("bash");
+            cmd.arg(&script);
+            if confirmed {
+                cmd.arg("--confirm-tenant-connector");
+            }
+            let status = cmd
                 .arg("--backup-dir")
                 .arg(work.path().join("backup"))
                 .envs(env)
                 .env("PATH", path)
+                .env_remove("SENTINEL_MIGRATE_CONFIRM")
                 .status()
                 .map_err(|e| Error::io("cannot run", &script, e))?;
-            let _ = writeln!(out, "apply.sh under {}: {status}", az.display());
+            let code = status.code();
+            let words = match code {
+                Some(0) => "completed".to_string(),
+                Some(4) => "stopped before phase 3 (exit 4), waiting for the confirmation".into(),
+                Some(c) => format!("failed with exit code {c}"),
+                None => "was killed by a signal".into(),
+            };
+            let _ = writeln!(out, "apply.sh under {}: {words}.", az.display());
+            code == Some(4)
+        }
+    };
+    let mut checks = verify::verify(client, plan, 4).await?;
+    if awaiting {
+        // Steps of the gated phase were not meant to run.
+        for c in &mut checks {
+            let gated = plan
+                .actions
+                .iter()
+                .any(|a| a.id == c.action && a.phase == 3 && a.operation.is_change());
+            if gated && c.holds == Some(false) {
+                c.holds = None;
+                c.detail = "not rehearsed: phase 3 waits for --confirm tenant-connector".into();
+            }
         }
     }
-    let checks = verify::verify(client, plan, 4).await?;
     let _ = writeln!(out, "\nResulting state against the plan's desired state:");
-    Ok(verify::report(&checks, out))
+    let all_hold = verify::report(&checks, out);
+    Ok(Rehearsal {
+        all_hold,
+        awaiting_confirmation: awaiting,
+    })
 }

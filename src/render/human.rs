@@ -28,6 +28,18 @@ fn paint(style: Style, color: AnsiColor, bold: bool, text: &str) -> String {
     }
 }
 
+/// Headings are bold in the terminal's own foreground colour, readable on
+/// light and dark backgrounds alike (a white heading vanishes on white).
+fn heading(style: Style, text: &str) -> String {
+    match style {
+        Style::Plain => text.to_string(),
+        Style::Color => {
+            let p = Paint::new().bold();
+            format!("{p}{text}{p:#}")
+        }
+    }
+}
+
 fn marker(a: &Action) -> (&'static str, AnsiColor) {
     match a.operation {
         Operation::Create => ("+", AnsiColor::Green),
@@ -61,7 +73,7 @@ pub fn human(plan: &Plan, w: &mut dyn Write, style: Style) -> io::Result<()> {
     writeln!(
         w,
         "{} plan ({} mode): {} workspace{}, {} resource{} from {} file{}",
-        paint(style, AnsiColor::Cyan, true, "sentinel-migrate"),
+        heading(style, "sentinel-migrate"),
         match plan.settings.mode {
             crate::catalog::Mode::Switch => "switch",
             crate::catalog::Mode::OptOut => "opt-out",
@@ -79,12 +91,7 @@ pub fn human(plan: &Plan, w: &mut dyn Write, style: Style) -> io::Result<()> {
             .id
             .clone()
             .unwrap_or_else(|| "(workspace not named by the exports)".into());
-        writeln!(
-            w,
-            "{} {}",
-            paint(style, AnsiColor::Cyan, true, "Workspace"),
-            one_line(&id)
-        )?;
+        writeln!(w, "{} {}", heading(style, "Workspace"), one_line(&id))?;
         writeln!(
             w,
             "  {} data connectors, {} analytics rules, {} automation rules",
@@ -108,12 +115,7 @@ pub fn human(plan: &Plan, w: &mut dyn Write, style: Style) -> io::Result<()> {
             writeln!(
                 w,
                 "  {}",
-                paint(
-                    style,
-                    AnsiColor::White,
-                    true,
-                    &format!("Phase {}: {}", phase.number, phase.title)
-                )
+                heading(style, &format!("Phase {}: {}", phase.number, phase.title))
             )?;
             for a in in_phase {
                 action(a, w, style)?;
@@ -135,7 +137,7 @@ pub fn human(plan: &Plan, w: &mut dyn Write, style: Style) -> io::Result<()> {
         }
     }
     writeln!(w)?;
-    writeln!(w, "{}", paint(style, AnsiColor::White, true, &footer(plan)))
+    writeln!(w, "{}", heading(style, &footer(plan)))
 }
 
 fn action(a: &Action, w: &mut dyn Write, style: Style) -> io::Result<()> {
