@@ -160,6 +160,14 @@ pub enum Error {
     /// A call to Azure failed; the message says what was done before it.
     #[error("{0}")]
     Azure(String),
+
+    /// One call to Azure failed after the retries it deserved: what it was
+    /// for, and ARM's answer (status and code) or the transport failure.
+    #[error("{context}: {source}")]
+    Arm {
+        context: String,
+        source: crate::api::ApiError,
+    },
 }
 
 fn count(n: usize, what: &str) -> String {
@@ -179,6 +187,32 @@ impl Error {
         }
     }
 
+    /// What the user can do about it, when the error's data says.
+    /// (Diagnostics of input and rules files carry their own hints.)
+    pub fn hint(&self) -> Option<String> {
+        use std::io::ErrorKind;
+        match self {
+            Error::Arm { source, .. } => arm_hint(source),
+            Error::Io { source, .. } => match source.kind() {
+                ErrorKind::NotFound => Some("check the path".into()),
+                ErrorKind::PermissionDenied => {
+                    Some("check the permissions of the file or folder".into())
+                }
+                ErrorKind::StorageFull => Some("free some disk space and run again".into()),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// A failed Azure call, with what it was for.
+    pub fn arm(context: impl Into<String>, source: crate::api::ApiError) -> Self {
+        Error::Arm {
+            context: context.into(),
+            source,
+        }
+    }
+
     pub fn io(action: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {
             action,
@@ -186,6 +220,28 @@ impl Error {
             source,
         }
     }
+}
+
+fn arm_hint(e: &crate::api::ApiError) -> Option<String> {
+    use crate::api::ApiError;
+    Some(match e {
+        ApiError::Auth(_) => "sign in with `az login`, or set AZURE_ACCESS_TOKEN".into(),
+        ApiError::Transport { .. } => {
+            "Azure could not be reached after every retry: check the network and the endpoint, then run again".into()
+        }
+        ApiError::Status { status, code, .. } => match status {
+            401 => "the token was refused: sign in again with `az login`, or set a fresh AZURE_ACCESS_TOKEN for this endpoint".into(),
+            403 => "the identity may not do this: it needs Microsoft Sentinel Contributor on the workspace".into(),
+            404 => "it does not exist at this endpoint: check the workspace id, and --cloud or --endpoint".into(),
+            409 | 412 => "someone changed it at the same time: export and plan again".into(),
+            429 => "Azure throttled every retry: run again later, or with a lower --parallelism".into(),
+            400 if code.contains("ApiVersion") => {
+                "the api-version is not offered here: choose another with --api-version TYPE=VERSION, or in rules/api.yaml".into()
+            }
+            500..=599 => "Azure failed after every retry: run again later to resume".into(),
+            _ => return None,
+        },
+    })
 }
 
 fn render_diagnostics(what: &str, diagnostics: &[Diagnostic]) -> String {
@@ -222,6 +278,55 @@ mod tests {
             d.to_string(),
             "a.json:2:10: expected a colon\n  2 |   \"kind\" \"Scheduled\"\n    |          ^\n  expected: `:` after an object key\n"
         );
+    }
+
+    #[test]
+    fn azure_errors_carry_status_and_code_and_a_hint() {
+        use crate::api::ApiError;
+        let status = |status: u16, code: &str| {
+            Error::arm(
+                "exporting alertRules of /subscriptions/s",
+                ApiError::Status {
+                    method: "GET".into(),
+                    path: "/subscriptions/s/x".into(),
+                    status,
+                    code: code.into(),
+                    message: "m".into(),
+                },
+            )
+        };
+        let e = status(403, "AuthorizationFailed");
+        assert_eq!(
+            e.to_string(),
+            "exporting alertRules of /subscriptions/s: GET /subscriptions/s/x: 403 AuthorizationFailed: m"
+        );
+        assert!(e.hint().unwrap().contains("Microsoft Sentinel Contributor"));
+        assert_eq!(e.exit(), crate::exit::Exit::Error);
+        assert!(
+            status(429, "TooManyRequests")
+                .hint()
+                .unwrap()
+                .contains("--parallelism")
+        );
+        assert!(
+            status(404, "NotFound")
+                .hint()
+                .unwrap()
+                .contains("workspace id")
+        );
+        assert!(
+            status(400, "InvalidApiVersionParameter")
+                .hint()
+                .unwrap()
+                .contains("--api-version")
+        );
+        assert_eq!(status(400, "BadRequest").hint(), None);
+        let io = Error::io(
+            "cannot read",
+            "x.json",
+            std::io::Error::from(std::io::ErrorKind::NotFound),
+        );
+        assert_eq!(io.hint().as_deref(), Some("check the path"));
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod apply;
 pub mod client;
 pub mod export;
 pub mod journal;
+pub mod progress;
 pub mod rehearse;
 pub mod rollback;
 pub mod token;

@@ -30,7 +30,7 @@ pub async fn verify(client: Arc<Client>, plan: &Plan, parallelism: usize) -> Res
                 let now = client
                     .get(&w.path)
                     .await
-                    .map_err(|e| Error::Azure(format!("{}: {e}", w.display)))?;
+                    .map_err(|e| Error::arm(&w.display, e))?;
                 let (ok, detail) = match (w.operation, &now) {
                     (Operation::Delete, None) => (true, "gone".to_string()),
                     (Operation::Delete, Some(_)) => (false, "still exists".to_string()),
