@@ -2,14 +2,14 @@
 //! before; output goes to the writers the binary hands in.
 
 use crate::catalog::{Catalog, Family};
-use crate::cli::{Cli, ColorChoice, Command, OutputFormat, PlanArgs, RulesArgs, ShowArgs};
+use crate::cli::{Cli, ColorChoice, Command, OutputFormat, PlanConfig, RulesArgs, ShowArgs};
 use crate::error::{Error, Result};
 use crate::exit::Exit;
 use crate::kql::Classifier;
 use crate::model::{ResourceType, Workspace};
-use crate::plan::{self, Settings};
+use crate::plan;
 use crate::render::{self, Style};
-use crate::source::{self, ReadOptions};
+use crate::source;
 use std::io::Write;
 use std::path::Path;
 
@@ -50,7 +50,7 @@ fn choose_style(
 /// Runs a command; returns how it ended.
 pub fn run(cli: Cli, out: &mut dyn Write, is_terminal: bool) -> Result<Exit> {
     match cli.command {
-        Command::Plan(args) => plan_command(args, out, is_terminal),
+        Command::Plan(args) => plan_command(args.resolve()?, out, is_terminal),
         Command::Show(args) => show_command(args, out, is_terminal),
         Command::Rules(args) => rules_command(args, out),
         Command::Export(args) => export_command(args, out),
@@ -73,43 +73,20 @@ fn write_out(
     }
 }
 
-fn plan_command(args: PlanArgs, out: &mut dyn Write, is_terminal: bool) -> Result<Exit> {
-    let workspace = args
-        .workspace
-        .as_deref()
-        .map(Workspace::parse)
-        .transpose()
-        .map_err(|e| Error::Usage(format!("--workspace: {e}")))?;
-    if let Some(t) = &args.tenant_id
-        && !plan::is_guid(t)
-    {
-        return Err(Error::Usage(format!(
-            "--tenant-id: `{t}` is not a tenant id (a GUID)"
-        )));
-    }
+fn plan_command(args: PlanConfig, out: &mut dyn Write, is_terminal: bool) -> Result<Exit> {
     let catalog = Catalog::load(args.rules.as_deref())?;
-    let inputs = source::read(
-        &args.inputs,
-        &ReadOptions {
-            max_file_size: args.max_file_size,
-            workspace,
-        },
-    )?;
+    let inputs = source::read(&args.inputs, &args.read)?;
     if let Some(rule) = &args.explain {
         return explain(&catalog, &inputs, rule, out);
     }
-    let settings = Settings {
-        mode: args.mode.into(),
-        scheduled_rules: args.scheduled_rules.into(),
-        tenant_id: args.tenant_id.map(|t| t.to_ascii_lowercase()),
-    };
-    let plan = plan::plan(&inputs, &catalog, &settings);
+    let settings = &args.settings;
+    let plan = plan::plan(&inputs, &catalog, settings);
     if let Some(dir) = &args.out {
         write_artifacts(&plan, dir)?;
     }
     match args.format {
         OutputFormat::Human => write_out(out, |w| {
-            render::human(&plan, w, style(args.color.choice(), is_terminal))?;
+            render::human(&plan, w, style(args.color, is_terminal))?;
             if let Some(dir) = &args.out {
                 writeln!(w)?;
                 w.write_all(next_steps(&plan, dir).as_bytes())?;
@@ -300,46 +277,19 @@ fn rules_command(args: RulesArgs, out: &mut dyn Write) -> Result<Exit> {
 
 // ---- Azure ---------------------------------------------------------------
 
-use crate::api::{self, Client, Cloud, Endpoint, RetryPolicy, token::TokenSource};
-use crate::cli::{
-    ApplyArgs, CloudArg, ConnectionArgs, ExportArgs, RehearseArgs, RollbackArgs, VerifyArgs,
-};
+use crate::api::{self, Client, RetryPolicy, token::TokenSource};
+use crate::cli::{ApplyArgs, ConnectionArgs, ExportArgs, RehearseArgs, RollbackArgs, VerifyArgs};
 use sha2::{Digest, Sha256};
 use std::io::IsTerminal;
 use std::sync::Arc;
 
-/// Why `--cloud china` is refused (DOMAIN.md section 5).
-pub const CHINA_RETIRED: &str = "Microsoft Sentinel and Microsoft Defender for Cloud were retired in Azure operated by 21Vianet (China) on 2026-08-18: there is no Sentinel workspace there to export, migrate or roll back";
-
 fn client_for(conn: &ConnectionArgs) -> Result<Arc<Client>> {
-    let endpoint = match &conn.endpoint {
-        Some(url) => Endpoint::parse(url).map_err(|e| Error::Usage(format!("--endpoint: {e}")))?,
-        None => {
-            let cloud = match conn.cloud {
-                CloudArg::Public => Cloud::Public,
-                CloudArg::Usgov => Cloud::UsGov,
-                CloudArg::China => Cloud::China,
-            };
-            Endpoint::parse(cloud.endpoint()).map_err(Error::Usage)?
-        }
-    };
-    let china = Cloud::China
-        .endpoint()
-        .trim_start_matches("https://management");
-    if conn.cloud == CloudArg::China
-        || endpoint
-            .base()
-            .to_ascii_lowercase()
-            .split(['/', ':'])
-            .nth(3)
-            .is_some_and(|host| host.ends_with(china))
-    {
-        return Err(Error::Usage(CHINA_RETIRED.to_string()));
-    }
+    let conn = conn.resolve()?;
+    let endpoint = conn.endpoint;
     let tokens = TokenSource::from_env(
         &format!("{}/", endpoint.base()),
         endpoint.is_local(),
-        api::token::find_az(conn.az.as_deref()),
+        conn.az,
     );
     Client::new(endpoint, tokens, RetryPolicy::default())
         .map(Arc::new)
@@ -521,6 +471,8 @@ pub fn rehearse_command(args: RehearseArgs, out: &mut dyn Write) -> Result<Exit>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plan::Settings;
+    use crate::source::ReadOptions;
     use std::path::PathBuf;
 
     fn decide(choice: ColorChoice, env: &[(&str, &str)], terminal: bool) -> Style {

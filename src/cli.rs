@@ -1,9 +1,13 @@
 //! The command line (clap), turned into plain settings before any work
 //! starts. Flags are documented in `docs/cli.md`.
 
+use crate::api::{Cloud, Endpoint};
 use crate::catalog::Mode;
+use crate::error::Error;
 use crate::exit::Exit;
-use crate::plan::ScheduledRules;
+use crate::model::Workspace;
+use crate::plan::{ScheduledRules, Settings};
+use crate::source::ReadOptions;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
@@ -300,5 +304,110 @@ impl From<ScheduledArg> for ScheduledRules {
             ScheduledArg::StopIncidents => ScheduledRules::StopIncidents,
             ScheduledArg::Review => ScheduledRules::Review,
         }
+    }
+}
+
+// ---- checked settings ------------------------------------------------------
+//
+// Raw arguments become settings here, before any work starts: a bad value
+// is a usage error (exit 1) before a file is read or a request is sent.
+
+/// The checked settings of `plan`.
+#[derive(Debug)]
+pub struct PlanConfig {
+    pub inputs: Vec<PathBuf>,
+    pub out: Option<PathBuf>,
+    pub format: OutputFormat,
+    pub detailed_exitcode: bool,
+    pub fail_on_review: bool,
+    pub settings: Settings,
+    pub read: ReadOptions,
+    pub rules: Option<PathBuf>,
+    pub explain: Option<String>,
+    pub color: ColorChoice,
+}
+
+impl PlanArgs {
+    pub fn resolve(self) -> Result<PlanConfig, Error> {
+        let workspace = self
+            .workspace
+            .as_deref()
+            .map(Workspace::parse)
+            .transpose()
+            .map_err(|e| Error::Usage(format!("--workspace: {e}")))?;
+        if let Some(t) = &self.tenant_id
+            && !crate::plan::is_guid(t)
+        {
+            return Err(Error::Usage(format!(
+                "--tenant-id: `{t}` is not a tenant id (a GUID)"
+            )));
+        }
+        Ok(PlanConfig {
+            inputs: self.inputs,
+            out: self.out,
+            format: self.format,
+            detailed_exitcode: self.detailed_exitcode,
+            fail_on_review: self.fail_on_review,
+            settings: Settings {
+                mode: self.mode.into(),
+                scheduled_rules: self.scheduled_rules.into(),
+                tenant_id: self.tenant_id.map(|t| t.to_ascii_lowercase()),
+            },
+            read: ReadOptions {
+                max_file_size: self.max_file_size,
+                workspace,
+            },
+            rules: self.rules,
+            explain: self.explain,
+            color: self.color.choice(),
+        })
+    }
+}
+
+/// Why `--cloud china` is refused (DOMAIN.md section 5).
+pub const CHINA_RETIRED: &str = "Microsoft Sentinel and Microsoft Defender for Cloud were retired in Azure operated by 21Vianet (China) on 2026-08-18: there is no Sentinel workspace there to export, migrate or roll back";
+
+/// Where Azure is, checked.
+#[derive(Debug, Clone)]
+pub struct Connection {
+    pub endpoint: Endpoint,
+    /// The Azure CLI to get tokens from.
+    pub az: PathBuf,
+    pub parallelism: usize,
+}
+
+impl ConnectionArgs {
+    pub fn resolve(&self) -> Result<Connection, Error> {
+        let endpoint = match &self.endpoint {
+            Some(url) => {
+                Endpoint::parse(url).map_err(|e| Error::Usage(format!("--endpoint: {e}")))?
+            }
+            None => {
+                let cloud = match self.cloud {
+                    CloudArg::Public => Cloud::Public,
+                    CloudArg::Usgov => Cloud::UsGov,
+                    CloudArg::China => Cloud::China,
+                };
+                Endpoint::parse(cloud.endpoint()).map_err(Error::Usage)?
+            }
+        };
+        let china = Cloud::China
+            .endpoint()
+            .trim_start_matches("https://management");
+        let host = endpoint
+            .base()
+            .to_ascii_lowercase()
+            .split(['/', ':'])
+            .nth(3)
+            .map(str::to_string)
+            .unwrap_or_default();
+        if self.cloud == CloudArg::China || host.ends_with(china) {
+            return Err(Error::Usage(CHINA_RETIRED.to_string()));
+        }
+        Ok(Connection {
+            endpoint,
+            az: crate::api::token::find_az(self.az.as_deref()),
+            parallelism: self.parallelism as usize,
+        })
     }
 }
