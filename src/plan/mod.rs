@@ -14,7 +14,7 @@ mod types;
 
 pub use types::*;
 
-use crate::catalog::{Catalog, Family, Mode, Operation};
+use crate::catalog::{self, Catalog, Family, Mode, Operation, RuleKind};
 use crate::kql::{Classifier, Verdict};
 use crate::model::{Format, Inputs, Origin, Resource, ResourceType, Workspace};
 use serde_json::{Map, Value, json};
@@ -76,11 +76,12 @@ pub fn plan(inputs: &Inputs, catalog: &Catalog, settings: &Settings) -> Plan {
         format_version: FORMAT_VERSION.into(),
         generator: format!("sentinel-migrate {}", env!("CARGO_PKG_VERSION")),
         settings: settings.clone(),
-        phases: catalog
-            .phase_titles(settings.mode)
+        // The catalog has a title for each phase of the mode, in order.
+        phases: catalog::Phase::of_mode(settings.mode)
             .iter()
-            .map(|p| Phase {
-                number: p.number,
+            .zip(catalog.phase_titles(settings.mode))
+            .map(|(&number, p)| Phase {
+                number,
                 title: p.title.clone(),
             })
             .collect(),
@@ -115,7 +116,7 @@ fn format_name(f: Format) -> String {
         .unwrap_or_default()
 }
 
-fn sort_key(a: &Action) -> (u8, String, String, String) {
+fn sort_key(a: &Action) -> (catalog::Phase, String, String, String) {
     (
         a.phase,
         a.reason.code.clone(),
@@ -204,7 +205,7 @@ impl Planner<'_> {
         // The manual step gates phase 3; review items alone do not need it.
         let pending = actions
             .iter()
-            .any(|a| a.phase >= 2 && a.operation.is_change());
+            .any(|a| a.phase >= catalog::Phase::Incidents && a.operation.is_change());
         if pending {
             let solution = if tenant_ui.is_some() {
                 "the Microsoft Defender for Cloud solution is installed (its tenant-based connector definition is in the export)".to_string()
@@ -213,7 +214,7 @@ impl Planner<'_> {
             };
             actions.push(self.workspace_step(
                 ws,
-                "tenant-connector-connect",
+                RuleKind::TenantConnectorConnect,
                 &[("solution", solution)],
             ));
             // Automation rules that stop matching once the switch is made.
@@ -243,9 +244,9 @@ impl Planner<'_> {
         legacy: &[&Resource],
         outcomes: &[RuleOutcome],
     ) -> Vec<Action> {
-        let mut actions = vec![self.workspace_step(ws, "opt-out-no-alerts", &[])];
+        let mut actions = vec![self.workspace_step(ws, RuleKind::OptOutNoAlerts, &[])];
         if legacy.is_empty() {
-            actions.push(self.workspace_step(ws, "opt-out-no-legacy-connector", &[]));
+            actions.push(self.workspace_step(ws, RuleKind::OptOutNoLegacyConnector, &[]));
         }
         for connector in legacy {
             let state = alerts_state(connector);
@@ -256,7 +257,7 @@ impl Planner<'_> {
                     .to_string();
                 let mut a = self.resource_step(
                     connector,
-                    "opt-out-legacy-alerts-off",
+                    RuleKind::OptOutLegacyAlertsOff,
                     &[("subscription", subscription), ("state", state)],
                 );
                 a.before = None;
@@ -283,11 +284,11 @@ impl Planner<'_> {
             };
             actions.push(self.workspace_step(
                 ws,
-                "opt-out-no-incident-rule",
+                RuleKind::OptOutNoIncidentRule,
                 &[("disabled", text)],
             ));
         }
-        actions.push(self.workspace_step(ws, "opt-out-verify", &[]));
+        actions.push(self.workspace_step(ws, RuleKind::OptOutVerify, &[]));
         actions
     }
 
@@ -351,7 +352,7 @@ impl Planner<'_> {
                     continue;
                 }
                 let mut a =
-                    self.resource_step(rule, "msic-review", &[("explanation", explanation)]);
+                    self.resource_step(rule, RuleKind::MsicReview, &[("explanation", explanation)]);
                 a.evidence = evidence;
                 a.after = None;
                 return RuleOutcome {
@@ -371,7 +372,7 @@ impl Planner<'_> {
         let filters = msic_filters(rule);
         let mut a = self.resource_step(
             rule,
-            "msic-disable",
+            RuleKind::MsicDisable,
             &[("product", product.clone()), ("filters", filters.clone())],
         );
         a.set(PROPERTY_ENABLED, json!(false));
@@ -453,7 +454,7 @@ impl Planner<'_> {
                 let kind = rule.kind.clone().unwrap_or_default();
                 let mut a = self.resource_step(
                     rule,
-                    "scheduled-review",
+                    RuleKind::ScheduledReview,
                     &[("kind", kind), ("explanation", explanation)],
                 );
                 a.evidence = evidence;
@@ -504,7 +505,7 @@ impl Planner<'_> {
             (Verdict::Dfc, ScheduledRules::Disable) => {
                 let mut a = self.resource_step(
                     rule,
-                    "scheduled-disable",
+                    RuleKind::ScheduledDisable,
                     &[("kind", kind), ("evidence", first)],
                 );
                 a.set(PROPERTY_ENABLED, json!(false));
@@ -513,7 +514,7 @@ impl Planner<'_> {
             (Verdict::Dfc, ScheduledRules::StopIncidents) => {
                 let mut a = self.resource_step(
                     rule,
-                    "scheduled-stop-incidents",
+                    RuleKind::ScheduledStopIncidents,
                     &[("kind", kind), ("evidence", first)],
                 );
                 a.set(
@@ -524,7 +525,7 @@ impl Planner<'_> {
             }
             (Verdict::Dfc, ScheduledRules::Review) => self.resource_step(
                 rule,
-                "scheduled-review",
+                RuleKind::ScheduledReview,
                 &[
                     ("kind", kind),
                     (
@@ -535,7 +536,7 @@ impl Planner<'_> {
             ),
             _ => self.resource_step(
                 rule,
-                "scheduled-review",
+                RuleKind::ScheduledReview,
                 &[
                     ("kind", kind),
                     ("explanation", decision.explanation.clone()),
@@ -560,7 +561,7 @@ impl Planner<'_> {
         let state = alerts_state(connector);
         let mut a = self.resource_step(
             connector,
-            "legacy-disconnect",
+            RuleKind::LegacyDisconnect,
             &[("subscription", subscription), ("state", state)],
         );
         a.after = None;
@@ -589,7 +590,8 @@ impl Planner<'_> {
         }
         if let Some(connector) = xdr.first() {
             let state = incidents(connector);
-            let mut a = self.resource_step(connector, "xdr-enable-incidents", &[("state", state)]);
+            let mut a =
+                self.resource_step(connector, RuleKind::XdrEnableIncidents, &[("state", state)]);
             // Only incidents change; the alerts setting stays as it is.
             a.set("properties.dataTypes.incidents.state", json!("Enabled"));
             return Some(a);
@@ -623,7 +625,7 @@ impl Planner<'_> {
             (None, 0) => {
                 return Some(self.workspace_step(
                     ws,
-                    "xdr-connect-manually",
+                    RuleKind::XdrConnectManually,
                     &[("tenant_problem", "no tenant id in the exports".into())],
                 ));
             }
@@ -631,7 +633,7 @@ impl Planner<'_> {
                 let list = tenants.keys().cloned().collect::<Vec<_>>().join(", ");
                 return Some(self.workspace_step(
                     ws,
-                    "xdr-connect-manually",
+                    RuleKind::XdrConnectManually,
                     &[(
                         "tenant_problem",
                         format!("the exports name several tenants ({list})"),
@@ -639,7 +641,7 @@ impl Planner<'_> {
                 ));
             }
         };
-        let rule = self.catalog.rule("xdr-create");
+        let rule = self.catalog.rule(RuleKind::XdrCreate);
         let tenant_value = tenant.clone();
         let name = stable_guid(&format!(
             "{}|{}",
@@ -670,9 +672,10 @@ impl Planner<'_> {
                 &format!("{}|{name}", ws.map(Workspace::key).unwrap_or_default()),
             ),
             workspace: ws.map(|w| w.id().to_string()),
-            phase: rule.phase,
-            operation: rule.operation,
-            verb: rule.verb,
+            phase: rule.phase(),
+            gate: rule.kind.gate(),
+            operation: rule.operation(),
+            verb: rule.verb(),
             resource_type: Some(ResourceType::DataConnectors),
             resource_id: id,
             name: Some(name),
@@ -746,7 +749,7 @@ impl Planner<'_> {
         }
         let mut a = self.resource_step(
             rule,
-            "automation-review",
+            RuleKind::AutomationReview,
             &[("explanation", reasons.join("; "))],
         );
         a.after = None;
@@ -756,8 +759,9 @@ impl Planner<'_> {
     // ---- building actions ----------------------------------------------------
 
     /// An action on a resource, before/after filled with the resource body.
-    fn resource_step(&self, r: &Resource, rule_name: &str, values: &[(&str, String)]) -> Action {
-        let rule = self.catalog.rule(rule_name);
+    fn resource_step(&self, r: &Resource, kind: RuleKind, values: &[(&str, String)]) -> Action {
+        debug_assert_eq!(kind.resource_type(), Some(r.resource_type), "{kind:?}");
+        let rule = self.catalog.rule(kind);
         let resource_id = r.resource_id();
         let identity = format!(
             "{}|{}|{}|{}",
@@ -770,7 +774,7 @@ impl Planner<'_> {
                 String::new()
             }
         );
-        let blocked = if rule.operation.is_change() {
+        let blocked = if rule.operation().is_change() {
             if resource_id.is_none() {
                 Some(format!(
                     "read from {}, which does not name its workspace: plan again with --workspace, or change the file and redeploy it",
@@ -796,9 +800,10 @@ impl Planner<'_> {
         Action {
             id: action_id(&rule.id, &identity),
             workspace: r.workspace.as_ref().map(|w| w.id().to_string()),
-            phase: rule.phase,
-            operation: rule.operation,
-            verb: rule.verb,
+            phase: rule.phase(),
+            gate: rule.kind.gate(),
+            operation: rule.operation(),
+            verb: rule.verb(),
             resource_type: Some(r.resource_type),
             resource_id,
             name: Some(r.name.clone()),
@@ -824,16 +829,18 @@ impl Planner<'_> {
     fn workspace_step(
         &self,
         ws: Option<&Workspace>,
-        rule_name: &str,
+        kind: RuleKind,
         values: &[(&str, String)],
     ) -> Action {
-        let rule = self.catalog.rule(rule_name);
+        debug_assert_eq!(kind.resource_type(), None, "{kind:?} acts on a resource");
+        let rule = self.catalog.rule(kind);
         Action {
             id: action_id(&rule.id, &ws.map(Workspace::key).unwrap_or_default()),
             workspace: ws.map(|w| w.id().to_string()),
-            phase: rule.phase,
-            operation: rule.operation,
-            verb: rule.verb,
+            phase: rule.phase(),
+            gate: rule.kind.gate(),
+            operation: rule.operation(),
+            verb: rule.verb(),
             resource_type: None,
             resource_id: None,
             name: None,

@@ -2,7 +2,7 @@
 //! internal model, so the file format changes only on purpose
 //! (`docs/plan-format.md`).
 
-use crate::catalog::{Manual, Mode, Operation, Verb};
+use crate::catalog::{self, Gate, Manual, Mode, Operation, Verb};
 use crate::model::{Origin, ResourceType};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -82,7 +82,7 @@ pub struct Action {
     pub id: String,
     /// The workspace ARM id, or null when the export does not say.
     pub workspace: Option<String>,
-    pub phase: u8,
+    pub phase: catalog::Phase,
     pub operation: Operation,
     /// The word the summary counts it under (`disable`, `stop-incidents`, ...).
     pub verb: Verb,
@@ -113,6 +113,21 @@ pub struct Action {
     /// Why the step cannot be applied from this plan, if it cannot (the
     /// resource came from a template or YAML file, not a live export).
     pub blocked: Option<String>,
+    /// The confirmation the step waits for (`tenant-connector`), or null.
+    /// Apply and apply.sh also derive it from the operation and resource
+    /// type ([`Action::required_gate`]), so an edited plan cannot drop it.
+    #[serde(default)]
+    pub gate: Option<Gate>,
+}
+
+impl Action {
+    /// The confirmation this step must wait for: the one the plan records,
+    /// or, whatever the plan says, the one its operation on its resource
+    /// type needs (deleting a data connector always waits).
+    pub fn required_gate(&self) -> Option<Gate> {
+        self.gate
+            .or_else(|| Gate::for_change(self.operation, self.resource_type))
+    }
 }
 
 /// One value a step sets.
@@ -125,7 +140,7 @@ pub struct Desired {
 /// A phase of the plan and what it is for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Phase {
-    pub number: u8,
+    pub number: catalog::Phase,
     pub title: String,
 }
 
