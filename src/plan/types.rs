@@ -208,3 +208,37 @@ pub struct Plan {
     pub actions: Vec<Action>,
     pub summary: Summary,
 }
+
+/// The version of `--explain --format json` output
+/// (`docs/plan-format.md`, "Explain").
+pub const EXPLAIN_FORMAT_VERSION: &str = "1";
+
+/// `plan --explain RULE`: the planner's decision about each analytics rule
+/// that matches, as `plan` takes it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Explanation {
+    pub format_version: String,
+    pub generator: String,
+    pub settings: Settings,
+    pub rules: Vec<ExplainedRule>,
+}
+
+/// One analytics rule and the decision about it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExplainedRule {
+    pub name: String,
+    pub display_name: Option<String>,
+    pub kind: Option<String>,
+    pub resource_id: Option<String>,
+    /// Where the rule was read from.
+    pub source: Origin,
+    /// null when the export does not say (or a template leaves it open).
+    pub enabled: Option<bool>,
+    pub creates_incidents: bool,
+    /// `dfc`, `review` or `none`.
+    pub verdict: crate::kql::Verdict,
+    pub explanation: String,
+    pub evidence: Vec<Evidence>,
+    /// The plan's step for the rule (as in `plan.json`), or null: nothing to do.
+    pub action: Option<Action>,
+}

@@ -3,10 +3,12 @@
 //! any `impl Write` and is deterministic: same plan, same bytes.
 
 mod diff;
+mod explain;
 mod human;
 mod script;
 
 pub use diff::diff;
+pub use explain::{explain_human, explain_json};
 pub use human::{Style, human};
 pub use script::{apply_script, rollback_script};
 
