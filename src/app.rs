@@ -1,13 +1,13 @@
 //! The commands: read, plan, render, write. Effects happen here and nowhere
 //! before; output goes to the writers the binary hands in.
 
-use crate::catalog::{Catalog, Family};
+use crate::catalog::Catalog;
 use crate::cli::{Cli, ColorChoice, Command, OutputFormat, PlanConfig, RulesArgs, ShowArgs};
 use crate::error::{Error, Result};
 use crate::exit::Exit;
-use crate::kql::Classifier;
 use crate::model::{ResourceType, Workspace};
 use crate::plan;
+use crate::plan::Settings;
 use crate::render::{self, Style};
 use crate::source;
 use std::io::Write;
@@ -76,10 +76,10 @@ fn write_out(
 fn plan_command(args: PlanConfig, out: &mut dyn Write, is_terminal: bool) -> Result<Exit> {
     let catalog = Catalog::load(args.rules.as_deref())?;
     let inputs = source::read(&args.inputs, &args.read)?;
-    if let Some(rule) = &args.explain {
-        return explain(&catalog, &inputs, rule, out);
-    }
     let settings = &args.settings;
+    if let Some(rule) = &args.explain {
+        return explain(&catalog, &inputs, settings, rule, args.format, out);
+    }
     let plan = plan::plan(&inputs, &catalog, settings);
     if let Some(dir) = &args.out {
         write_artifacts(&plan, dir)?;
@@ -173,10 +173,13 @@ pub fn write_artifacts(plan: &plan::Plan, dir: &Path) -> Result<()> {
     Ok(())
 }
 
+/// `--explain`: renders the planner's own decision about the rules named.
 fn explain(
     catalog: &Catalog,
     inputs: &crate::model::Inputs,
+    settings: &Settings,
     wanted: &str,
+    format: OutputFormat,
     out: &mut dyn Write,
 ) -> Result<Exit> {
     let matches: Vec<&crate::model::Resource> = inputs
@@ -196,65 +199,11 @@ fn explain(
             "--explain: no analytics rule has the name, display name or id `{wanted}` in the inputs"
         )));
     }
-    let classifier = Classifier::new(catalog);
-    let mut text = String::new();
-    for r in matches {
-        let shown = render::one_line(r.display_name().unwrap_or(&r.name));
-        text.push_str(&format!(
-            "{} \"{shown}\" ({}), {}\n",
-            render::one_line(&r.name),
-            r.kind.as_deref().unwrap_or("no kind"),
-            r.origin
-        ));
-        text.push_str(&format!(
-            "  enabled: {}, creates incidents: {}\n",
-            r.enabled().map_or("unknown".to_string(), |e| e.to_string()),
-            plan::creates_incidents(r)
-        ));
-        if r.is_kind("MicrosoftSecurityIncidentCreation") {
-            let product = r.prop_str("productFilter").unwrap_or("(none)");
-            let family = catalog
-                .products
-                .iter()
-                .find(|p| p.name.eq_ignore_ascii_case(product))
-                .map(|p| p.family);
-            let verdict = match family {
-                Some(Family::DefenderForCloud) => "dfc",
-                _ => "none",
-            };
-            text.push_str(&format!(
-                "  verdict: {verdict}: productFilter is \"{}\"\n",
-                render::one_line(product)
-            ));
-        } else if let Some(q) = r.prop_str("query") {
-            let d = classifier.classify(q);
-            text.push_str(&format!(
-                "  verdict: {}: {}\n",
-                d.verdict.as_str(),
-                render::one_line(&d.explanation)
-            ));
-            for e in &d.evidence {
-                let file = r
-                    .query_span
-                    .as_ref()
-                    .map(|s| {
-                        let (l, c) = s.map(e.line, e.column);
-                        format!(" ({}:{l}:{c})", r.origin.path)
-                    })
-                    .unwrap_or_default();
-                text.push_str(&format!(
-                    "    query {}:{}{file}  `{}`: {}\n",
-                    e.line,
-                    e.column,
-                    render::one_line(&e.text),
-                    render::one_line(&e.explanation)
-                ));
-            }
-        } else {
-            text.push_str("  verdict: none: the rule has no query to classify\n");
-        }
+    let explanation = plan::explain(&matches, catalog, settings);
+    match format {
+        OutputFormat::Human => write_out(out, |w| render::explain_human(&explanation, w))?,
+        OutputFormat::Json => write_out(out, |w| render::explain_json(&explanation, w))?,
     }
-    write_out(out, |w| w.write_all(text.as_bytes()))?;
     Ok(Exit::Ok)
 }
 

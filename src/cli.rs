@@ -263,8 +263,9 @@ pub struct PlanArgs {
     /// Refuse export files larger than this many bytes.
     #[arg(long, value_name = "BYTES", default_value_t = crate::source::DEFAULT_MAX_FILE_SIZE)]
     pub max_file_size: u64,
-    /// Print how one analytics rule (name, display name or ARM id) is
-    /// classified, with its evidence, instead of the summary.
+    /// Print the plan's decision about one analytics rule (name, display
+    /// name or ARM id): its verdict, evidence and step, instead of the
+    /// summary (as JSON with --format json).
     #[arg(long, value_name = "RULE")]
     pub explain: Option<String>,
     #[command(flatten)]

@@ -584,3 +584,46 @@ fn rehearse_applies_to_a_seeded_emulator_and_shows_the_result() {
         );
     }
 }
+
+/// A plan.json edited by hand to delete the legacy connectors in phase 2
+/// (and without its `gate`) still waits for `--confirm tenant-connector`:
+/// the gate follows from deleting a data connector, not from the phase.
+#[test]
+fn a_hand_edited_plan_cannot_move_a_delete_past_the_confirmation() {
+    let emulator = contoso_emulator(Config::default());
+    let work = tempfile::tempdir().unwrap();
+    let out = export_and_plan(&emulator, work.path());
+    let plan = out.join("plan.json");
+    let mut v: Value = serde_json::from_str(&read(&out, "plan.json")).unwrap();
+    let mut deletes = Vec::new();
+    for a in v["actions"].as_array_mut().unwrap() {
+        if a["operation"] == "delete" {
+            a["phase"] = Value::from(2);
+            a.as_object_mut().unwrap().remove("gate");
+            deletes.push(a["resource_id"].as_str().unwrap().to_ascii_lowercase());
+        }
+    }
+    assert_eq!(deletes.len(), 3, "contoso has three legacy connectors");
+    std::fs::write(&plan, serde_json::to_string_pretty(&v).unwrap()).unwrap();
+    let exists = |emulator: &Emulator| {
+        let ids: Vec<String> = emulator
+            .resources()
+            .into_iter()
+            .map(|(k, _)| k.to_ascii_lowercase())
+            .collect();
+        deletes.iter().filter(|d| ids.contains(d)).count()
+    };
+
+    let r = against(&emulator, "apply", &plan, &[]);
+    assert_eq!(r.code, 4, "waits for the confirmation: {}", r.transcript());
+    assert!(r.stdout.contains("Stopped before phase 2"), "{}", r.stdout);
+    assert!(
+        !emulator.log().iter().any(|q| q.method == "DELETE"),
+        "nothing was deleted"
+    );
+    assert_eq!(exists(&emulator), 3);
+
+    let r = against(&emulator, "apply", &plan, &CONFIRM);
+    assert_eq!(r.code, 0, "{}", r.transcript());
+    assert_eq!(exists(&emulator), 0, "confirmed, the connectors are gone");
+}

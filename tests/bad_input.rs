@@ -247,3 +247,40 @@ fn skipped_files_are_listed() {
         assert!(r.stdout.contains(s), "{s} in {}", r.stdout);
     }
 }
+
+/// A `--rules` copy that moves the disconnection of the legacy connectors
+/// to phase 2 (where apply would run it without `--confirm
+/// tenant-connector`) is refused, the problem pointed at; nothing is planned.
+#[test]
+fn rules_file_moving_the_disconnection_is_refused() {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::create_dir(d.path().join("rules")).unwrap();
+    let text = std::fs::read_to_string(common::root().join("rules/migration.yaml")).unwrap();
+    let edited = text.replacen(
+        "    name: legacy-disconnect\n",
+        "    name: legacy-disconnect\n    phase: 2\n",
+        1,
+    );
+    assert_ne!(edited, text);
+    write(&d.path().join("rules"), "migration.yaml", edited.as_bytes());
+    let contoso = common::root().join("examples/contoso");
+    let r = run_in(
+        d.path(),
+        &["plan", contoso.to_str().unwrap(), "--rules", "rules"],
+        &[],
+    );
+    let line = edited
+        .lines()
+        .position(|l| l == "    phase: 2")
+        .map(|i| i + 1)
+        .unwrap();
+    assert_error(
+        &r,
+        &[
+            &format!("rules/migration.yaml:{line}:5"),
+            "rule MIG201 (legacy-disconnect): phase 2 is not the planner's",
+            "expected: phase 3",
+            "--confirm tenant-connector",
+        ],
+    );
+}

@@ -343,3 +343,35 @@ fn docs_cli_reference_is_in_sync() {
     }
     doc_in_sync("docs/cli.md", &page);
 }
+
+/// A template whose productFilter rests on a parameter's defaultValue:
+/// plan makes it a review, and --explain, rendering the plan's own
+/// decision, says review too (human and JSON).
+#[test]
+fn explain_is_the_plans_decision() {
+    let dir = "tests/fixtures/scenarios/template-with-parameters";
+    let rule = "Create incidents from high severity Microsoft security alerts";
+    let r = run(&["plan", dir, "--explain", rule]);
+    assert_eq!(r.code, 0, "{}", r.transcript());
+    assert!(r.stdout.contains("verdict: review:"), "{}", r.stdout);
+    insta::assert_snapshot!("explain_template_default", r.transcript());
+
+    let r = run(&["plan", dir, "--explain", rule, "--format", "json"]);
+    assert_eq!(r.code, 0, "{}", r.transcript());
+    insta::assert_snapshot!("explain_template_default_json", r.stdout);
+    let explained: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(explained["format_version"], "1");
+    assert_eq!(explained["rules"][0]["verdict"], "review");
+
+    // The very action the plan holds for the rule, byte for byte.
+    let r = run(&["plan", dir, "--format", "json"]);
+    let plan: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let in_plan = plan["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["display_name"] == rule)
+        .unwrap();
+    assert_eq!(in_plan["operation"], "review");
+    assert_eq!(&explained["rules"][0]["action"], in_plan);
+}

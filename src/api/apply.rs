@@ -7,8 +7,12 @@
 //!    `parallelism`). Before a write the resource is read again; its full body
 //!    is saved to the backup folder and the step recorded as started in the
 //!    journal; after the write the step is recorded as done with the new etag.
-//! 3. **Phase 3** (disconnecting legacy connectors) waits for the operator's
-//!    confirmation that the tenant-based connector is connected.
+//! 3. **Gated steps** wait for the operator's confirmation that the
+//!    tenant-based connector is connected: apply stops before the first
+//!    phase holding one (phase 3 in a plan as written). The gate follows
+//!    from what a step does ([`Action::required_gate`]: deleting a data
+//!    connector always waits), not from its phase number, so a hand-edited
+//!    plan cannot move a delete past it.
 //!
 //! Re-running resumes: done steps are skipped; a started step whose effect
 //! is visible (its `desired` values hold, or the resource is gone for a
@@ -16,7 +20,7 @@
 
 use super::journal::{Journal, Status, Step};
 use super::{ApiError, Client, value_at};
-use crate::catalog::Operation;
+use crate::catalog::{Gate, Operation, Phase};
 use crate::error::{Error, Result};
 use crate::model::arm_path;
 use crate::plan::{Action, Desired, Plan};
@@ -27,9 +31,9 @@ use std::sync::{Arc, Mutex};
 
 pub struct Options {
     pub parallelism: usize,
-    /// The operator confirmed the manual step (phase 3 may run).
+    /// The operator confirmed the manual step (gated steps may run).
     pub confirmed: bool,
-    /// Asks on the terminal when phase 3 is reached unconfirmed.
+    /// Asks on the terminal when a gated step is reached unconfirmed.
     pub ask: Option<Box<dyn Fn() -> bool + Send + Sync>>,
     pub journal: PathBuf,
 }
@@ -39,7 +43,8 @@ pub struct Options {
 pub enum Outcome {
     /// Every appliable step is done.
     Complete { done: usize, skipped: usize },
-    /// Phases before 3 are done; phase 3 waits for the confirmation.
+    /// The phases before the first gated step are done; the rest waits
+    /// for the confirmation.
     AwaitingConfirmation { done: usize },
 }
 
@@ -47,8 +52,10 @@ pub enum Outcome {
 #[derive(Debug, Clone)]
 pub struct Work {
     pub id: String,
-    pub phase: u8,
+    pub phase: Phase,
     pub operation: Operation,
+    /// The confirmation it waits for.
+    pub gate: Option<Gate>,
     pub resource_id: String,
     pub path: String,
     pub display: String,
@@ -79,6 +86,7 @@ pub fn work_of(plan: &Plan) -> (Vec<Work>, Vec<&Action>) {
             id: a.id.clone(),
             phase: a.phase,
             operation: a.operation,
+            gate: a.required_gate(),
             resource_id: a.resource_id.clone().unwrap_or_default(),
             path,
             display: describe(a),
@@ -241,19 +249,20 @@ pub async fn apply(
     preflight(&run, &work, options.parallelism).await?;
 
     let mut done = 0;
-    for phase in 1..=3u8 {
+    for phase in Phase::ALL {
         let steps: Vec<Work> = work.iter().filter(|w| w.phase == phase).cloned().collect();
-        let pending = steps
+        let gated = steps
             .iter()
-            .filter(|w| run.status(&w.id) != Some(Status::Done))
+            .filter(|w| w.gate.is_some() && run.status(&w.id) != Some(Status::Done))
             .count();
-        if phase == 3 && pending > 0 && !options.confirmed {
+        if gated > 0 && !options.confirmed {
             let asked = options.ask.as_ref().is_some_and(|ask| ask());
             if !asked {
                 flush(&run, out);
                 let _ = writeln!(
                     out,
-                    "Stopped before phase 3: {pending} legacy connector(s) are disconnected only once the tenant-based Defender for Cloud connector is connected and its alerts arrive. Check, then run apply again with --confirm tenant-connector."
+                    "Stopped before phase {phase}: {gated} legacy connector(s) are disconnected only once the tenant-based Defender for Cloud connector is connected and its alerts arrive. Check, then run apply again with --confirm {}.",
+                    Gate::TenantConnector.as_str()
                 );
                 return Ok(Outcome::AwaitingConfirmation {
                     done: done_count(&run),
@@ -506,7 +515,7 @@ impl Step {
             seq: 0,
             status: Status::Started,
             operation: w.operation,
-            phase: w.phase,
+            phase: w.phase.number(),
             resource_id: w.resource_id.clone(),
             path: w.path.clone(),
             display: w.display.clone(),

@@ -175,12 +175,20 @@ pub async fn rehearse(
     };
     let mut checks = verify::verify(client, plan, 4).await?;
     if awaiting {
-        // Steps of the gated phase were not meant to run.
+        // Apply stops before the first phase holding a step that waits for
+        // the confirmation: that phase and later ones were not meant to run.
+        let first_gated = plan
+            .actions
+            .iter()
+            .filter(|a| a.operation.is_change() && a.required_gate().is_some())
+            .map(|a| a.phase)
+            .min();
         for c in &mut checks {
-            let gated = plan
-                .actions
-                .iter()
-                .any(|a| a.id == c.action && a.phase == 3 && a.operation.is_change());
+            let gated = plan.actions.iter().any(|a| {
+                a.id == c.action
+                    && a.operation.is_change()
+                    && first_gated.is_some_and(|g| a.phase >= g)
+            });
             if gated && c.holds == Some(false) {
                 c.holds = None;
                 c.detail = "not rehearsed: phase 3 waits for --confirm tenant-connector".into();

@@ -133,24 +133,404 @@ pub struct Manual {
     pub verify: String,
 }
 
+/// A phase of the plan. Phases run in this order; [`Phase::Disconnect`]
+/// runs last. A number in `plan.json` (1, 2, 3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "u8", into = "u8")]
+pub enum Phase {
+    /// Switch: make the tenant-based path ready. Opt-out: keep alerts on
+    /// the subscription-based path.
+    Prepare = 1,
+    /// Switch: stop Sentinel creating Defender for Cloud incidents itself.
+    /// Opt-out: check that they are still created.
+    Incidents = 2,
+    /// Switch only: disconnect the legacy connectors.
+    Disconnect = 3,
+}
+
+impl Phase {
+    pub const ALL: [Phase; 3] = [Phase::Prepare, Phase::Incidents, Phase::Disconnect];
+
+    pub fn number(self) -> u8 {
+        self as u8
+    }
+
+    /// The phases of a mode, in the order they run.
+    pub fn of_mode(mode: Mode) -> &'static [Phase] {
+        match mode {
+            Mode::Switch => &Phase::ALL,
+            Mode::OptOut => &[Phase::Prepare, Phase::Incidents],
+        }
+    }
+}
+
+impl From<Phase> for u8 {
+    fn from(p: Phase) -> u8 {
+        p.number()
+    }
+}
+
+impl TryFrom<u8> for Phase {
+    type Error = String;
+    fn try_from(n: u8) -> std::result::Result<Phase, String> {
+        Phase::ALL
+            .into_iter()
+            .find(|p| p.number() == n)
+            .ok_or_else(|| format!("phase {n}: expected 1, 2 or 3"))
+    }
+}
+
+impl std::fmt::Display for Phase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.number())
+    }
+}
+
+/// A confirmation an operator must give before a step runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Gate {
+    /// The tenant-based Defender for Cloud connector is connected and its
+    /// alerts arrive (`--confirm tenant-connector`).
+    TenantConnector,
+}
+
+impl Gate {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Gate::TenantConnector => "tenant-connector",
+        }
+    }
+
+    /// The confirmation a change needs, from what it does to what: deleting
+    /// a data connector can lose alerts, so it always waits for the
+    /// tenant-based connector, whatever phase or rule it comes from.
+    pub fn for_change(operation: Operation, resource_type: Option<ResourceType>) -> Option<Gate> {
+        match (operation, resource_type) {
+            (Operation::Delete, Some(ResourceType::DataConnectors)) => Some(Gate::TenantConnector),
+            _ => None,
+        }
+    }
+}
+
+/// The steps the planner can emit. What each one does (its mode, phase,
+/// operation, verb, the resources it acts on, its confirmation) is fixed
+/// here, in code; a rules file gives only its texts, so an edited file
+/// cannot move a destructive step or its gate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum RuleKind {
+    XdrEnableIncidents,
+    XdrCreate,
+    XdrConnectManually,
+    TenantConnectorConnect,
+    MsicDisable,
+    ScheduledDisable,
+    ScheduledStopIncidents,
+    ScheduledReview,
+    MsicReview,
+    LegacyDisconnect,
+    AutomationReview,
+    OptOutNoAlerts,
+    OptOutNoLegacyConnector,
+    OptOutLegacyAlertsOff,
+    OptOutNoIncidentRule,
+    OptOutVerify,
+}
+
+/// What a [`RuleKind`] is, as one row: the facts apply and the scripts rely on.
+struct KindFacts {
+    name: &'static str,
+    mode: Mode,
+    phase: Phase,
+    operation: Operation,
+    verb: Verb,
+    placeholders: &'static [&'static str],
+    /// The resources it acts on; None for workspace-level steps.
+    resource_type: Option<ResourceType>,
+}
+
+impl RuleKind {
+    pub const COUNT: usize = 16;
+    /// Every rule, in the order the reference lists them.
+    pub const ALL: [RuleKind; RuleKind::COUNT] = [
+        RuleKind::XdrEnableIncidents,
+        RuleKind::XdrCreate,
+        RuleKind::XdrConnectManually,
+        RuleKind::TenantConnectorConnect,
+        RuleKind::MsicDisable,
+        RuleKind::ScheduledDisable,
+        RuleKind::ScheduledStopIncidents,
+        RuleKind::ScheduledReview,
+        RuleKind::MsicReview,
+        RuleKind::LegacyDisconnect,
+        RuleKind::AutomationReview,
+        RuleKind::OptOutNoAlerts,
+        RuleKind::OptOutNoLegacyConnector,
+        RuleKind::OptOutLegacyAlertsOff,
+        RuleKind::OptOutNoIncidentRule,
+        RuleKind::OptOutVerify,
+    ];
+
+    fn facts(self) -> KindFacts {
+        use Mode::{OptOut, Switch};
+        use Operation as O;
+        use Phase::{Disconnect, Incidents, Prepare};
+        use ResourceType::{AlertRules, AutomationRules, DataConnectors};
+        let f = |name, mode, phase, operation, verb, placeholders, resource_type| KindFacts {
+            name,
+            mode,
+            phase,
+            operation,
+            verb,
+            placeholders,
+            resource_type,
+        };
+        match self {
+            RuleKind::XdrEnableIncidents => f(
+                "xdr-enable-incidents",
+                Switch,
+                Prepare,
+                O::Update,
+                Verb::Update,
+                &["state"],
+                Some(DataConnectors),
+            ),
+            RuleKind::XdrCreate => f(
+                "xdr-create",
+                Switch,
+                Prepare,
+                O::Create,
+                Verb::Create,
+                &["tenant", "tenant_source"],
+                Some(DataConnectors),
+            ),
+            RuleKind::XdrConnectManually => f(
+                "xdr-connect-manually",
+                Switch,
+                Prepare,
+                O::Manual,
+                Verb::Manual,
+                &["tenant_problem"],
+                None,
+            ),
+            RuleKind::TenantConnectorConnect => f(
+                "tenant-connector-connect",
+                Switch,
+                Prepare,
+                O::Manual,
+                Verb::Manual,
+                &["solution"],
+                None,
+            ),
+            RuleKind::MsicDisable => f(
+                "msic-disable",
+                Switch,
+                Incidents,
+                O::Update,
+                Verb::Disable,
+                &["product", "filters"],
+                Some(AlertRules),
+            ),
+            RuleKind::ScheduledDisable => f(
+                "scheduled-disable",
+                Switch,
+                Incidents,
+                O::Update,
+                Verb::Disable,
+                &["kind", "evidence"],
+                Some(AlertRules),
+            ),
+            RuleKind::ScheduledStopIncidents => f(
+                "scheduled-stop-incidents",
+                Switch,
+                Incidents,
+                O::Update,
+                Verb::StopIncidents,
+                &["kind", "evidence"],
+                Some(AlertRules),
+            ),
+            RuleKind::ScheduledReview => f(
+                "scheduled-review",
+                Switch,
+                Incidents,
+                O::Review,
+                Verb::Review,
+                &["kind", "explanation"],
+                Some(AlertRules),
+            ),
+            RuleKind::MsicReview => f(
+                "msic-review",
+                Switch,
+                Incidents,
+                O::Review,
+                Verb::Review,
+                &["explanation"],
+                Some(AlertRules),
+            ),
+            RuleKind::LegacyDisconnect => f(
+                "legacy-disconnect",
+                Switch,
+                Disconnect,
+                O::Delete,
+                Verb::Delete,
+                &["subscription", "state"],
+                Some(DataConnectors),
+            ),
+            RuleKind::AutomationReview => f(
+                "automation-review",
+                Switch,
+                Incidents,
+                O::Review,
+                Verb::Review,
+                &["explanation"],
+                Some(AutomationRules),
+            ),
+            RuleKind::OptOutNoAlerts => f(
+                "opt-out-no-alerts",
+                OptOut,
+                Prepare,
+                O::Manual,
+                Verb::Manual,
+                &[],
+                None,
+            ),
+            RuleKind::OptOutNoLegacyConnector => f(
+                "opt-out-no-legacy-connector",
+                OptOut,
+                Prepare,
+                O::Review,
+                Verb::Review,
+                &[],
+                None,
+            ),
+            RuleKind::OptOutLegacyAlertsOff => f(
+                "opt-out-legacy-alerts-off",
+                OptOut,
+                Prepare,
+                O::Review,
+                Verb::Review,
+                &["subscription", "state"],
+                Some(DataConnectors),
+            ),
+            RuleKind::OptOutNoIncidentRule => f(
+                "opt-out-no-incident-rule",
+                OptOut,
+                Incidents,
+                O::Review,
+                Verb::Review,
+                &["disabled"],
+                None,
+            ),
+            RuleKind::OptOutVerify => f(
+                "opt-out-verify",
+                OptOut,
+                Incidents,
+                O::Manual,
+                Verb::Manual,
+                &[],
+                None,
+            ),
+        }
+    }
+
+    /// The name a rules file gives it (`legacy-disconnect`).
+    pub fn name(self) -> &'static str {
+        self.facts().name
+    }
+
+    pub fn from_name(name: &str) -> Option<RuleKind> {
+        RuleKind::ALL.into_iter().find(|k| k.name() == name)
+    }
+
+    pub fn mode(self) -> Mode {
+        self.facts().mode
+    }
+
+    pub fn phase(self) -> Phase {
+        self.facts().phase
+    }
+
+    pub fn operation(self) -> Operation {
+        self.facts().operation
+    }
+
+    pub fn verb(self) -> Verb {
+        self.facts().verb
+    }
+
+    /// The `{placeholders}` its message may use.
+    pub fn placeholders(self) -> &'static [&'static str] {
+        self.facts().placeholders
+    }
+
+    /// The resources it acts on; None for workspace-level steps.
+    pub fn resource_type(self) -> Option<ResourceType> {
+        self.facts().resource_type
+    }
+
+    /// The confirmation its steps wait for, from what they do.
+    pub fn gate(self) -> Option<Gate> {
+        Gate::for_change(self.operation(), self.resource_type())
+    }
+}
+
+/// A migration rule as a rules file writes it: the texts, and (optionally,
+/// for reviewers) the facts fixed in code, which must then agree.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
+struct RuleEntry {
+    id: String,
+    name: String,
+    #[serde(default)]
+    mode: Option<Mode>,
+    #[serde(default)]
+    phase: Option<u8>,
+    #[serde(default)]
+    operation: Option<Operation>,
+    #[serde(default)]
+    verb: Option<Verb>,
+    summary: String,
+    message: String,
+    why: String,
+    example: String,
+    #[serde(default)]
+    manual: Option<Manual>,
+}
+
+/// A migration rule: what the planner does ([`RuleKind`], fixed in code)
+/// and how it is explained (from the rules file).
+#[derive(Debug, Clone)]
 pub struct MigrationRule {
     pub id: String,
-    pub name: String,
-    pub mode: Mode,
-    pub phase: u8,
-    pub operation: Operation,
-    pub verb: Verb,
+    pub kind: RuleKind,
     pub summary: String,
     pub message: String,
     pub why: String,
     pub example: String,
-    #[serde(default)]
     pub manual: Option<Manual>,
 }
 
 impl MigrationRule {
+    pub fn name(&self) -> &'static str {
+        self.kind.name()
+    }
+
+    pub fn mode(&self) -> Mode {
+        self.kind.mode()
+    }
+
+    pub fn phase(&self) -> Phase {
+        self.kind.phase()
+    }
+
+    pub fn operation(&self) -> Operation {
+        self.kind.operation()
+    }
+
+    pub fn verb(&self) -> Verb {
+        self.kind.verb()
+    }
+
     /// Fills the rule's message with the planner's values.
     pub fn message_with(&self, values: &[(&str, String)]) -> String {
         let mut out = self.message.clone();
@@ -180,7 +560,7 @@ pub struct Phases {
 #[serde(deny_unknown_fields)]
 struct MigrationFile {
     phases: Phases,
-    rules: Vec<MigrationRule>,
+    rules: Vec<RuleEntry>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -202,34 +582,14 @@ pub struct Api {
     pub clouds: BTreeMap<String, String>,
 }
 
-/// The rules the planner knows how to emit, with the placeholders each
-/// message may use. A rules file must define every one of them.
-pub const KNOWN_RULES: [(&str, &[&str]); 16] = [
-    ("xdr-enable-incidents", &["state"]),
-    ("xdr-create", &["tenant", "tenant_source"]),
-    ("xdr-connect-manually", &["tenant_problem"]),
-    ("tenant-connector-connect", &["solution"]),
-    ("msic-disable", &["product", "filters"]),
-    ("scheduled-disable", &["kind", "evidence"]),
-    ("scheduled-stop-incidents", &["kind", "evidence"]),
-    ("scheduled-review", &["kind", "explanation"]),
-    ("msic-review", &["explanation"]),
-    ("legacy-disconnect", &["subscription", "state"]),
-    ("automation-review", &["explanation"]),
-    ("opt-out-no-alerts", &[]),
-    ("opt-out-no-legacy-connector", &[]),
-    ("opt-out-legacy-alerts-off", &["subscription", "state"]),
-    ("opt-out-no-incident-rule", &["disabled"]),
-    ("opt-out-verify", &[]),
-];
-
 /// All the migration knowledge.
 #[derive(Debug, Clone)]
 pub struct Catalog {
     pub products: Vec<Product>,
     pub connectors: Connectors,
     pub phases: Phases,
-    pub rules: Vec<MigrationRule>,
+    /// Every rule the planner emits, in [`RuleKind::ALL`] order.
+    pub rules: [MigrationRule; RuleKind::COUNT],
     pub kql: KqlSignals,
     pub api: Api,
     /// Where each file came from: `embedded` or a path.
@@ -296,12 +656,9 @@ impl Catalog {
         }
     }
 
-    pub fn rule(&self, name: &str) -> &MigrationRule {
-        // Validation guarantees every known rule is present.
-        self.rules
-            .iter()
-            .find(|r| r.name == name)
-            .unwrap_or_else(|| unreachable!("migration rule {name} is validated at load"))
+    /// The texts of a rule: the catalog holds one per kind, in kind order.
+    pub fn rule(&self, kind: RuleKind) -> &MigrationRule {
+        &self.rules[kind as usize]
     }
 
     /// The family of a product name (exact match), if the catalog knows it.
@@ -387,8 +744,17 @@ fn parse_all(files: &BTreeMap<String, (String, String)>) -> (Option<Catalog>, Ve
             );
         }
     }
+    let mut rules = None;
     if let Some(m) = &migration {
-        diagnostics.extend(validate_rules(&path("migration.yaml"), &m.rules));
+        let (path, text) = files.get("migration.yaml").cloned().unwrap_or_default();
+        diagnostics.extend(validate_phases(&path, &m.phases));
+        let (valid, mut more) = validate_rules(
+            &path,
+            &text,
+            &m.rules.iter().enumerate().collect::<Vec<_>>(),
+        );
+        diagnostics.append(&mut more);
+        rules = valid;
     }
     if let Some(k) = &kql
         && k.product_columns.len() > 64
@@ -423,13 +789,13 @@ fn parse_all(files: &BTreeMap<String, (String, String)>) -> (Option<Catalog>, Ve
         .iter()
         .map(|(n, (p, _))| (n.clone(), p.clone()))
         .collect();
-    match (products, connectors, migration, kql, api) {
-        (Some(p), Some(c), Some(m), Some(k), Some(a)) => (
+    match (products, connectors, migration, rules, kql, api) {
+        (Some(p), Some(c), Some(m), Some(rules), Some(k), Some(a)) => (
             Some(Catalog {
                 products: p.products,
                 connectors: c,
                 phases: m.phases,
-                rules: m.rules,
+                rules,
                 kql: k,
                 api: a,
                 sources,
@@ -454,103 +820,235 @@ fn each_rule_problem(files: &BTreeMap<String, (String, String)>) -> Vec<Diagnost
     let mut out = Vec::new();
     let mut parsed = Vec::new();
     for (i, rule) in rules.iter().enumerate() {
-        match serde_yaml::from_value::<MigrationRule>(rule.clone()) {
-            Ok(r) => parsed.push(r),
+        match serde_yaml::from_value::<RuleEntry>(rule.clone()) {
+            Ok(r) => parsed.push((i, r)),
             Err(e) => {
                 let id = rule.get("id").and_then(|v| v.as_str()).unwrap_or("?");
                 out.push(Diagnostic::file(path, format!("rules[{i}] ({id}): {e}")));
             }
         }
     }
-    out.extend(validate_rules(path, &parsed));
+    let parsed: Vec<(usize, &RuleEntry)> = parsed.iter().map(|(i, r)| (*i, r)).collect();
+    out.extend(validate_rules(path, text, &parsed).1);
     out
 }
 
-fn validate_rules(path: &str, rules: &[MigrationRule]) -> Vec<Diagnostic> {
+/// The phase titles must name exactly the phases of each mode, in order:
+/// which phases exist, and which runs last, is fixed in code.
+fn validate_phases(path: &str, phases: &Phases) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for (mode, key, titles) in [
+        (Mode::Switch, "switch", &phases.switch),
+        (Mode::OptOut, "opt-out", &phases.opt_out),
+    ] {
+        let given: Vec<u8> = titles.iter().map(|t| t.number).collect();
+        let fixed: Vec<u8> = Phase::of_mode(mode).iter().map(|p| p.number()).collect();
+        if given != fixed {
+            let list = |v: &[u8]| v.iter().map(u8::to_string).collect::<Vec<_>>().join(", ");
+            out.push(
+                Diagnostic::file(
+                    path,
+                    format!("phases.{key}: numbers {}", list(&given)),
+                )
+                .expected(format!(
+                    "a title for each of the phases {} in that order (the phases are fixed by the planner)",
+                    list(&fixed)
+                )),
+            );
+        }
+    }
+    out
+}
+
+/// Where `key` of the `index`-th rule sits in migration.yaml, if it can be
+/// found (1-based line and column).
+fn locate(text: &str, index: usize, key: &str) -> Option<(usize, usize)> {
+    let lines: Vec<&str> = text.lines().collect();
+    let start = lines.iter().position(|l| l.trim_end() == "rules:")?;
+    let indent = |l: &str| l.len() - l.trim_start().len();
+    let items: Vec<usize> = (start + 1..lines.len())
+        .filter(|&i| lines[i].trim_start().starts_with("- "))
+        .collect();
+    let first = *items.first()?;
+    let items: Vec<usize> = items
+        .into_iter()
+        .filter(|&i| indent(lines[i]) == indent(lines[first]))
+        .collect();
+    let from = *items.get(index)?;
+    let to = items.get(index + 1).copied().unwrap_or(lines.len());
+    (from..to).find_map(|i| {
+        let line = lines[i];
+        let rest = line.trim_start().trim_start_matches("- ").trim_start();
+        rest.strip_prefix(key)
+            .filter(|r| r.trim_start().starts_with(':'))
+            .map(|_| (i + 1, line[..line.len() - rest.len()].chars().count() + 1))
+    })
+}
+
+/// Checks the rules of migration.yaml; returns them in [`RuleKind::ALL`]
+/// order when every rule the planner emits is there and valid.
+fn validate_rules(
+    path: &str,
+    text: &str,
+    rules: &[(usize, &RuleEntry)],
+) -> (Option<[MigrationRule; RuleKind::COUNT]>, Vec<Diagnostic>) {
     let mut out = Vec::new();
     let mut ids = BTreeSet::new();
-    let mut names = BTreeSet::new();
-    for r in rules {
+    let mut by_kind: BTreeMap<RuleKind, MigrationRule> = BTreeMap::new();
+    let at_key = |index: usize, key: &str, message: String| match locate(text, index, key) {
+        Some((line, column)) => Diagnostic::at(path, text, line, column, message),
+        None => Diagnostic::file(path, message),
+    };
+    for &(index, r) in rules {
         let at = format!("rule {} ({})", r.id, r.name);
         let valid_id = r.id.len() == 6
             && r.id.starts_with("MIG")
             && r.id[3..].chars().all(|c| c.is_ascii_digit());
         if !valid_id {
             out.push(
-                Diagnostic::file(path, format!("{at}: invalid id"))
+                at_key(index, "id", format!("{at}: invalid id"))
                     .expected("MIG followed by three digits, e.g. MIG101"),
             );
         }
         if !ids.insert(r.id.clone()) {
-            out.push(Diagnostic::file(
-                path,
+            out.push(at_key(
+                index,
+                "id",
                 format!("{at}: the id {} is used twice", r.id),
             ));
         }
-        if !names.insert(r.name.clone()) {
-            out.push(Diagnostic::file(
-                path,
+        let Some(kind) = RuleKind::from_name(&r.name) else {
+            out.push(
+                at_key(
+                    index,
+                    "name",
+                    format!("{at}: the planner has no rule named {}", r.name),
+                )
+                .expected(format!(
+                    "one of {}",
+                    RuleKind::ALL.map(RuleKind::name).join(", ")
+                )),
+            );
+            continue;
+        };
+        // What a rule does is fixed in code: a file may restate it, never change it.
+        let fixed = |field: &str, given: String, fixed: String| {
+            at_key(
+                index,
+                field,
+                format!("{at}: {field} {given} is not the planner's"),
+            )
+            .expected(format!("{field} {fixed} (or no `{field}`: it is fixed by the planner)"))
+            .hint(match kind.gate() {
+                Some(g) => format!(
+                    "what a rule does, when it runs and what confirmation it waits for (here --confirm {}) cannot be changed by a rules file; edit only its texts",
+                    g.as_str()
+                ),
+                None => "what a rule does and when it runs cannot be changed by a rules file; edit only its texts".into(),
+            })
+        };
+        if let Some(m) = r.mode
+            && m != kind.mode()
+        {
+            out.push(fixed("mode", mode_name(m), mode_name(kind.mode())));
+        }
+        if let Some(p) = r.phase
+            && p != kind.phase().number()
+        {
+            out.push(fixed("phase", p.to_string(), kind.phase().to_string()));
+        }
+        if let Some(o) = r.operation
+            && o != kind.operation()
+        {
+            out.push(fixed(
+                "operation",
+                o.as_str().into(),
+                kind.operation().as_str().into(),
+            ));
+        }
+        if let Some(v) = r.verb
+            && v != kind.verb()
+        {
+            out.push(fixed("verb", verb_name(v), verb_name(kind.verb())));
+        }
+        if (kind.operation() == Operation::Manual) != r.manual.is_some() {
+            out.push(
+                at_key(
+                    index,
+                    "manual",
+                    format!("{at}: `manual` must be given for manual steps, and only for them"),
+                )
+                .expected("manual: {portal, role, verify} when the rule is a manual step"),
+            );
+        }
+        let allowed = kind.placeholders();
+        for p in placeholders(&r.message) {
+            if !allowed.contains(&p.as_str()) {
+                out.push(
+                    at_key(
+                        index,
+                        "message",
+                        format!("{at}: unknown placeholder {{{p}}} in message"),
+                    )
+                    .expected(if allowed.is_empty() {
+                        "no placeholders".to_string()
+                    } else {
+                        format!(
+                            "one of {}",
+                            allowed
+                                .iter()
+                                .map(|a| format!("{{{a}}}"))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        )
+                    }),
+                );
+            }
+        }
+        let rule = MigrationRule {
+            id: r.id.clone(),
+            kind,
+            summary: r.summary.clone(),
+            message: r.message.clone(),
+            why: r.why.clone(),
+            example: r.example.clone(),
+            manual: r.manual.clone(),
+        };
+        if by_kind.insert(kind, rule).is_some() {
+            out.push(at_key(
+                index,
+                "name",
                 format!("{at}: the name {} is used twice", r.name),
             ));
         }
-        if !(1..=3).contains(&r.phase) {
-            out.push(
-                Diagnostic::file(path, format!("{at}: phase {}", r.phase))
-                    .expected("phase 1, 2 or 3"),
-            );
-        }
-        if (r.operation == Operation::Manual) != r.manual.is_some() {
+    }
+    for kind in RuleKind::ALL {
+        if !by_kind.contains_key(&kind) {
             out.push(
                 Diagnostic::file(
                     path,
-                    format!("{at}: `manual` must be given for manual steps, and only for them"),
+                    format!("the migration rule `{}` is missing", kind.name()),
                 )
-                .expected("manual: {portal, role, verify} when operation is manual"),
-            );
-        }
-        match KNOWN_RULES.iter().find(|(n, _)| *n == r.name) {
-            None => out.push(
-                Diagnostic::file(
-                    path,
-                    format!("{at}: the planner has no rule named {}", r.name),
-                )
-                .expected(format!("one of {}", KNOWN_RULES.map(|(n, _)| n).join(", "))),
-            ),
-            Some((_, allowed)) => {
-                for p in placeholders(&r.message) {
-                    if !allowed.contains(&p.as_str()) {
-                        out.push(
-                            Diagnostic::file(
-                                path,
-                                format!("{at}: unknown placeholder {{{p}}} in message"),
-                            )
-                            .expected(if allowed.is_empty() {
-                                "no placeholders".to_string()
-                            } else {
-                                format!(
-                                    "one of {}",
-                                    allowed
-                                        .iter()
-                                        .map(|a| format!("{{{a}}}"))
-                                        .collect::<Vec<_>>()
-                                        .join(", ")
-                                )
-                            }),
-                        );
-                    }
-                }
-            }
-        }
-    }
-    for (name, _) in KNOWN_RULES {
-        if !names.contains(name) {
-            out.push(
-                Diagnostic::file(path, format!("the migration rule `{name}` is missing"))
-                    .expected("every rule the planner emits"),
+                .expected("every rule the planner emits"),
             );
         }
     }
-    out
+    let complete: Vec<MigrationRule> = by_kind.into_values().collect();
+    (complete.try_into().ok().filter(|_| out.is_empty()), out)
+}
+
+fn mode_name(m: Mode) -> String {
+    match m {
+        Mode::Switch => "switch".into(),
+        Mode::OptOut => "opt-out".into(),
+    }
+}
+
+fn verb_name(v: Verb) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
 }
 
 /// `{name}` placeholders of a message.
@@ -577,7 +1075,11 @@ mod tests {
     #[test]
     fn embedded_rules_are_valid() {
         let c = Catalog::embedded().unwrap();
-        assert_eq!(c.rule("msic-disable").id, "MIG101");
+        assert_eq!(c.rule(RuleKind::MsicDisable).id, "MIG101");
+        for kind in RuleKind::ALL {
+            assert_eq!(c.rule(kind).kind, kind);
+            assert_eq!(RuleKind::from_name(kind.name()), Some(kind));
+        }
         assert_eq!(
             c.family("Azure Security Center"),
             Some(Family::DefenderForCloud)
@@ -593,7 +1095,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(
             dir.path().join("migration.yaml"),
-            "rules:\n  - id: MIGX\n    name: msic-disable\n    mode: switch\n    phase: 7\n    operation: update\n    verb: disable\n    summary: s\n    message: \"{nope}\"\n    why: w\n    example: e\n",
+            "phases:\n  switch: []\n  opt-out: []\nrules:\n  - id: MIGX\n    name: msic-disable\n    mode: switch\n    phase: 7\n    operation: update\n    verb: disable\n    summary: s\n    message: \"{nope}\"\n    why: w\n    example: e\n",
         )
         .unwrap();
         std::fs::write(
@@ -608,11 +1110,137 @@ mod tests {
         let text: Vec<String> = ds.iter().map(|d| d.to_string()).collect();
         let all = text.join("\n");
         assert!(all.contains("invalid id"), "{all}");
-        assert!(all.contains("phase 7"), "{all}");
+        assert!(all.contains("phase 7 is not the planner's"), "{all}");
         assert!(all.contains("{nope}"), "{all}");
         assert!(all.contains("xdr-create` is missing"), "{all}");
         assert!(all.contains("unknown variant `weird`"), "{all}");
         assert!(all.contains("products.yaml:3:13"), "{all}");
         assert!(all.contains("unknown migration rules file"), "{all}");
+    }
+
+    /// The embedded migration.yaml with every fact restated after each
+    /// rule's `name:` line, as a rules file of an older version wrote it;
+    /// `change` may alter what is written for a rule.
+    fn restated(change: impl Fn(RuleKind, &str, String) -> String) -> String {
+        let text = EMBEDDED
+            .iter()
+            .find(|(n, _)| *n == "migration.yaml")
+            .map(|(_, t)| *t)
+            .unwrap();
+        let mut out = String::new();
+        for line in text.lines() {
+            out.push_str(line);
+            out.push('\n');
+            let Some(kind) = line
+                .trim()
+                .strip_prefix("name: ")
+                .and_then(RuleKind::from_name)
+            else {
+                continue;
+            };
+            for (key, value) in [
+                ("mode", mode_name(kind.mode())),
+                ("phase", kind.phase().to_string()),
+                ("operation", kind.operation().as_str().to_string()),
+                ("verb", verb_name(kind.verb())),
+            ] {
+                out.push_str(&format!("    {key}: {}\n", change(kind, key, value)));
+            }
+        }
+        out
+    }
+
+    fn load_migration(text: &str) -> std::result::Result<Catalog, Vec<String>> {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("migration.yaml"), text).unwrap();
+        match Catalog::load(Some(dir.path())) {
+            Ok(c) => Ok(c),
+            Err(Error::Rules(ds)) => Err(ds.iter().map(|d| d.to_string()).collect()),
+            Err(e) => panic!("unexpected error {e}"),
+        }
+    }
+
+    #[test]
+    fn facts_restated_as_the_planner_has_them_load() {
+        let c = load_migration(&restated(|_, _, v| v)).unwrap();
+        assert_eq!(
+            c.rule(RuleKind::LegacyDisconnect).phase(),
+            Phase::Disconnect
+        );
+    }
+
+    #[test]
+    fn a_rules_file_cannot_move_the_disconnection_or_its_gate() {
+        let text = restated(|kind, key, v| match (kind, key) {
+            (RuleKind::LegacyDisconnect, "phase") => "2".into(),
+            (RuleKind::LegacyDisconnect, "operation") => "update".into(),
+            (RuleKind::MsicDisable, "mode") => "opt-out".into(),
+            _ => v,
+        });
+        let problems = load_migration(&text).expect_err("an edited gate must be refused");
+        let all = problems.join("\n");
+        assert_eq!(problems.len(), 3, "one diagnostic per problem: {all}");
+        let line_of = |needle: &str| {
+            text.lines()
+                .position(|l| l.contains(needle))
+                .map(|i| i + 1)
+                .unwrap()
+        };
+        // legacy-disconnect's restated phase: the first `phase: 2` after its name.
+        let legacy = line_of("name: legacy-disconnect");
+        let phase_line = legacy + 2;
+        assert!(
+            all.contains(&format!("migration.yaml:{phase_line}:5")),
+            "points at the line: {all}"
+        );
+        assert!(
+            all.contains("rule MIG201 (legacy-disconnect): phase 2 is not the planner's"),
+            "{all}"
+        );
+        assert!(all.contains("expected: phase 3"), "{all}");
+        assert!(all.contains("--confirm tenant-connector"), "{all}");
+        assert!(
+            all.contains("rule MIG201 (legacy-disconnect): operation update is not the planner's"),
+            "{all}"
+        );
+        assert!(
+            all.contains("rule MIG101 (msic-disable): mode opt-out is not the planner's"),
+            "{all}"
+        );
+    }
+
+    #[test]
+    fn phase_numbers_are_fixed() {
+        let text = EMBEDDED
+            .iter()
+            .find(|(n, _)| *n == "migration.yaml")
+            .map(|(_, t)| t.replacen("    - number: 3\n", "    - number: 4\n", 1))
+            .unwrap();
+        let all = load_migration(&text).unwrap_err().join("\n");
+        assert!(all.contains("phases.switch: numbers 1, 2, 4"), "{all}");
+    }
+
+    #[test]
+    fn only_deleting_a_data_connector_waits_and_it_runs_last() {
+        for kind in RuleKind::ALL {
+            let destructive = kind.operation() == Operation::Delete;
+            assert_eq!(kind.gate().is_some(), destructive, "{kind:?}");
+            if kind.gate().is_some() {
+                assert_eq!(kind.phase(), Phase::Disconnect, "{kind:?}");
+                assert_eq!(Phase::ALL.last(), Some(&Phase::Disconnect));
+            }
+            assert!(
+                Phase::of_mode(kind.mode()).contains(&kind.phase()),
+                "{kind:?}"
+            );
+        }
+        assert_eq!(
+            Gate::for_change(Operation::Delete, Some(ResourceType::DataConnectors)),
+            Some(Gate::TenantConnector)
+        );
+        assert_eq!(
+            Gate::for_change(Operation::Update, Some(ResourceType::DataConnectors)),
+            None
+        );
     }
 }

@@ -14,7 +14,7 @@ mod types;
 
 pub use types::*;
 
-use crate::catalog::{Catalog, Family, Mode, Operation};
+use crate::catalog::{self, Catalog, Family, Mode, Operation, RuleKind};
 use crate::kql::{Classifier, Verdict};
 use crate::model::{Format, Inputs, Origin, Resource, ResourceType, Workspace};
 use serde_json::{Map, Value, json};
@@ -76,11 +76,12 @@ pub fn plan(inputs: &Inputs, catalog: &Catalog, settings: &Settings) -> Plan {
         format_version: FORMAT_VERSION.into(),
         generator: format!("sentinel-migrate {}", env!("CARGO_PKG_VERSION")),
         settings: settings.clone(),
-        phases: catalog
-            .phase_titles(settings.mode)
+        // The catalog has a title for each phase of the mode, in order.
+        phases: catalog::Phase::of_mode(settings.mode)
             .iter()
-            .map(|p| Phase {
-                number: p.number,
+            .zip(catalog.phase_titles(settings.mode))
+            .map(|(&number, p)| Phase {
+                number,
                 title: p.title.clone(),
             })
             .collect(),
@@ -115,7 +116,7 @@ fn format_name(f: Format) -> String {
         .unwrap_or_default()
 }
 
-fn sort_key(a: &Action) -> (u8, String, String, String) {
+fn sort_key(a: &Action) -> (catalog::Phase, String, String, String) {
     (
         a.phase,
         a.reason.code.clone(),
@@ -134,13 +135,83 @@ struct Planner<'c> {
     settings: &'c Settings,
 }
 
-/// What one rule of phase 2 turned into.
+/// An analytics rule and the planner's decision about it.
 struct RuleOutcome<'r> {
     rule: &'r Resource,
-    /// The rule creates Defender for Cloud incidents (whether or not it is
-    /// enabled now).
-    dfc: bool,
-    action: Option<Action>,
+    decision: RuleDecision,
+}
+
+/// The planner's decision about one analytics rule: what the rule is
+/// (`verdict`, with its explanation and evidence) and what the plan does
+/// with it (`action`). `plan` and `--explain` both show this one decision.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RuleDecision {
+    /// `dfc`: it creates incidents from Defender for Cloud alerts; `review`:
+    /// a human decides (the classifier is unsure, or the decision rests on
+    /// a template placeholder); `none`: it does not.
+    pub verdict: Verdict,
+    pub explanation: String,
+    pub evidence: Vec<Evidence>,
+    /// The step the plan takes for it, if any.
+    pub action: Option<Action>,
+    /// Its product or query is Defender for Cloud's, as far as the inputs
+    /// say (a template default included), enabled or not.
+    pub dfc: bool,
+    /// A note for the workspace report (a rule exported without its query).
+    pub note: Option<String>,
+}
+
+impl RuleDecision {
+    fn none(explanation: String, dfc: bool) -> RuleDecision {
+        RuleDecision {
+            verdict: Verdict::None,
+            explanation,
+            evidence: Vec::new(),
+            action: None,
+            dfc,
+            note: None,
+        }
+    }
+}
+
+/// `--explain`: the planner's decision about each of `rules`.
+pub fn explain(rules: &[&Resource], catalog: &Catalog, settings: &Settings) -> Explanation {
+    Explanation {
+        format_version: EXPLAIN_FORMAT_VERSION.into(),
+        generator: format!("sentinel-migrate {}", env!("CARGO_PKG_VERSION")),
+        settings: settings.clone(),
+        rules: rules
+            .iter()
+            .map(|r| {
+                let d = decide(r, catalog, settings);
+                ExplainedRule {
+                    name: r.name.clone(),
+                    display_name: r.display_name().map(str::to_string),
+                    kind: r.kind.clone(),
+                    resource_id: r.resource_id(),
+                    source: r.origin.clone(),
+                    enabled: r.enabled(),
+                    creates_incidents: r.is_kind("MicrosoftSecurityIncidentCreation")
+                        || creates_incidents(r),
+                    verdict: d.verdict,
+                    explanation: d.explanation,
+                    evidence: d.evidence,
+                    action: d.action,
+                }
+            })
+            .collect(),
+    }
+}
+
+/// The planner's decision about one analytics rule, as `plan` takes it.
+pub fn decide(rule: &Resource, catalog: &Catalog, settings: &Settings) -> RuleDecision {
+    Planner {
+        catalog,
+        classifier: Classifier::new(catalog),
+        settings,
+    }
+    .rule(rule)
+    .decision
 }
 
 impl Planner<'_> {
@@ -173,7 +244,9 @@ impl Planner<'_> {
 
         let mut outcomes = Vec::new();
         for rule in of_type(ResourceType::AlertRules) {
-            outcomes.push(self.rule(rule, notes));
+            let outcome = self.rule(rule);
+            notes.extend(outcome.decision.note.clone());
+            outcomes.push(outcome);
         }
         match self.settings.mode {
             Mode::Switch => self.switch(ws, resources, &legacy, &xdr, tenant_ui, outcomes),
@@ -190,8 +263,12 @@ impl Planner<'_> {
         tenant_ui: Option<&Resource>,
         outcomes: Vec<RuleOutcome>,
     ) -> Vec<Action> {
-        let footprint = !legacy.is_empty() || tenant_ui.is_some() || outcomes.iter().any(|o| o.dfc);
-        let mut actions: Vec<Action> = outcomes.into_iter().filter_map(|o| o.action).collect();
+        let footprint =
+            !legacy.is_empty() || tenant_ui.is_some() || outcomes.iter().any(|o| o.decision.dfc);
+        let mut actions: Vec<Action> = outcomes
+            .into_iter()
+            .filter_map(|o| o.decision.action)
+            .collect();
         for connector in legacy {
             actions.push(self.legacy_disconnect(connector));
         }
@@ -204,7 +281,7 @@ impl Planner<'_> {
         // The manual step gates phase 3; review items alone do not need it.
         let pending = actions
             .iter()
-            .any(|a| a.phase >= 2 && a.operation.is_change());
+            .any(|a| a.phase >= catalog::Phase::Incidents && a.operation.is_change());
         if pending {
             let solution = if tenant_ui.is_some() {
                 "the Microsoft Defender for Cloud solution is installed (its tenant-based connector definition is in the export)".to_string()
@@ -213,7 +290,7 @@ impl Planner<'_> {
             };
             actions.push(self.workspace_step(
                 ws,
-                "tenant-connector-connect",
+                RuleKind::TenantConnectorConnect,
                 &[("solution", solution)],
             ));
             // Automation rules that stop matching once the switch is made.
@@ -243,9 +320,9 @@ impl Planner<'_> {
         legacy: &[&Resource],
         outcomes: &[RuleOutcome],
     ) -> Vec<Action> {
-        let mut actions = vec![self.workspace_step(ws, "opt-out-no-alerts", &[])];
+        let mut actions = vec![self.workspace_step(ws, RuleKind::OptOutNoAlerts, &[])];
         if legacy.is_empty() {
-            actions.push(self.workspace_step(ws, "opt-out-no-legacy-connector", &[]));
+            actions.push(self.workspace_step(ws, RuleKind::OptOutNoLegacyConnector, &[]));
         }
         for connector in legacy {
             let state = alerts_state(connector);
@@ -256,7 +333,7 @@ impl Planner<'_> {
                     .to_string();
                 let mut a = self.resource_step(
                     connector,
-                    "opt-out-legacy-alerts-off",
+                    RuleKind::OptOutLegacyAlertsOff,
                     &[("subscription", subscription), ("state", state)],
                 );
                 a.before = None;
@@ -266,14 +343,14 @@ impl Planner<'_> {
         // Does anything still create Defender for Cloud incidents in Sentinel?
         let is_msic = |r: &Resource| r.is_kind("MicrosoftSecurityIncidentCreation");
         let creators = outcomes.iter().any(|o| {
-            o.dfc
+            o.decision.dfc
                 && o.rule.enabled() == Some(true)
                 && (is_msic(o.rule) || creates_incidents(o.rule))
         });
         if !creators {
             let disabled: Vec<String> = outcomes
                 .iter()
-                .filter(|o| o.dfc && is_msic(o.rule) && o.rule.enabled() == Some(false))
+                .filter(|o| o.decision.dfc && is_msic(o.rule) && o.rule.enabled() == Some(false))
                 .map(|o| format!("\"{}\"", o.rule.display_name().unwrap_or(&o.rule.name)))
                 .collect();
             let text = if disabled.is_empty() {
@@ -283,11 +360,11 @@ impl Planner<'_> {
             };
             actions.push(self.workspace_step(
                 ws,
-                "opt-out-no-incident-rule",
+                RuleKind::OptOutNoIncidentRule,
                 &[("disabled", text)],
             ));
         }
-        actions.push(self.workspace_step(ws, "opt-out-verify", &[]));
+        actions.push(self.workspace_step(ws, RuleKind::OptOutVerify, &[]));
         actions
     }
 
@@ -299,18 +376,26 @@ impl Planner<'_> {
 
     // ---- phase 2 -----------------------------------------------------------
 
-    fn rule<'r>(&self, rule: &'r Resource, notes: &mut Vec<String>) -> RuleOutcome<'r> {
-        if rule.is_kind("MicrosoftSecurityIncidentCreation") {
+    /// The one decision about an analytics rule: what it is, and what the
+    /// plan does with it (nothing when opting out: rules stay as they are).
+    fn rule<'r>(&self, rule: &'r Resource) -> RuleOutcome<'r> {
+        let mut decision = if rule.is_kind("MicrosoftSecurityIncidentCreation") {
             self.msic(rule)
         } else if rule.is_kind("Scheduled") || rule.is_kind("NRT") {
-            self.scheduled(rule, notes)
+            self.scheduled(rule)
         } else {
-            RuleOutcome {
-                rule,
-                dfc: false,
-                action: None,
-            }
+            RuleDecision::none(
+                format!(
+                    "a {} rule: only incident creation rules and Scheduled/NRT rules create incidents from alerts",
+                    rule.kind.as_deref().unwrap_or("kind-less")
+                ),
+                false,
+            )
+        };
+        if self.settings.mode == Mode::OptOut {
+            decision.action = None;
         }
+        RuleOutcome { rule, decision }
     }
 
     /// A template value the inputs do not fix, as a review reason.
@@ -335,7 +420,7 @@ impl Planner<'_> {
         Some((explanation, vec![ev]))
     }
 
-    fn msic<'r>(&self, rule: &'r Resource) -> RuleOutcome<'r> {
+    fn msic(&self, rule: &Resource) -> RuleDecision {
         let product = rule
             .prop_str("productFilter")
             .unwrap_or_default()
@@ -350,31 +435,34 @@ impl Planner<'_> {
                 if rule.enabled() == Some(false) && pointer.ends_with("productFilter") {
                     continue;
                 }
-                let mut a =
-                    self.resource_step(rule, "msic-review", &[("explanation", explanation)]);
-                a.evidence = evidence;
-                a.after = None;
-                return RuleOutcome {
+                let mut a = self.resource_step(
                     rule,
-                    dfc,
+                    RuleKind::MsicReview,
+                    &[("explanation", explanation.clone())],
+                );
+                a.evidence = evidence.clone();
+                a.after = None;
+                return RuleDecision {
+                    verdict: Verdict::Review,
+                    explanation,
+                    evidence,
                     action: Some(a),
+                    dfc,
+                    note: None,
                 };
             }
         }
-        if !dfc || rule.enabled() != Some(true) {
-            return RuleOutcome {
-                rule,
-                dfc,
-                action: None,
-            };
+        if !dfc {
+            return RuleDecision::none(
+                if product.is_empty() {
+                    "it has no productFilter".to_string()
+                } else {
+                    format!("productFilter is \"{product}\", not a Defender for Cloud product")
+                },
+                false,
+            );
         }
         let filters = msic_filters(rule);
-        let mut a = self.resource_step(
-            rule,
-            "msic-disable",
-            &[("product", product.clone()), ("filters", filters.clone())],
-        );
-        a.set(PROPERTY_ENABLED, json!(false));
         let mut evidence = vec![evidence_at(
             rule.place("productFilter"),
             format!("\"productFilter\": \"{product}\""),
@@ -416,29 +504,41 @@ impl Planner<'_> {
                 "the template deploys this rule only when its condition holds".into(),
             ));
         }
-        a.evidence = evidence;
-        RuleOutcome {
-            rule,
+        let explanation = format!(
+            "productFilter is \"{product}\": it creates incidents from Defender for Cloud alerts"
+        );
+        let action = (rule.enabled() == Some(true)).then(|| {
+            let mut a = self.resource_step(
+                rule,
+                RuleKind::MsicDisable,
+                &[("product", product.clone()), ("filters", filters.clone())],
+            );
+            a.set(PROPERTY_ENABLED, json!(false));
+            a.evidence = evidence.clone();
+            a
+        });
+        RuleDecision {
+            verdict: Verdict::Dfc,
+            explanation,
+            evidence,
+            action,
             dfc,
-            action: Some(a),
+            note: None,
         }
     }
 
-    fn scheduled<'r>(&self, rule: &'r Resource, notes: &mut Vec<String>) -> RuleOutcome<'r> {
+    fn scheduled(&self, rule: &Resource) -> RuleDecision {
         let shown = rule.display_name().unwrap_or(&rule.name).to_string();
         let Some(query) = rule.prop_str("query") else {
+            let mut d = RuleDecision::none("the rule has no query to classify".into(), false);
             if rule.enabled() != Some(false) {
-                notes.push(format!(
+                d.note = Some(format!(
                     "{} rule \"{shown}\" ({}) has no query in the export: not classified; export it with its properties",
                     rule.kind.as_deref().unwrap_or("Scheduled"),
                     rule.origin
                 ));
             }
-            return RuleOutcome {
-                rule,
-                dfc: false,
-                action: None,
-            };
+            return d;
         };
         let decision = self.classifier.classify(query);
         let dfc = decision.verdict == Verdict::Dfc;
@@ -453,26 +553,19 @@ impl Planner<'_> {
                 let kind = rule.kind.clone().unwrap_or_default();
                 let mut a = self.resource_step(
                     rule,
-                    "scheduled-review",
-                    &[("kind", kind), ("explanation", explanation)],
+                    RuleKind::ScheduledReview,
+                    &[("kind", kind), ("explanation", explanation.clone())],
                 );
-                a.evidence = evidence;
-                return RuleOutcome {
-                    rule,
-                    dfc,
+                a.evidence = evidence.clone();
+                return RuleDecision {
+                    verdict: Verdict::Review,
+                    explanation,
+                    evidence,
                     action: Some(a),
+                    dfc,
+                    note: None,
                 };
             }
-        }
-        if rule.enabled() != Some(true)
-            || !creates_incidents(rule)
-            || decision.verdict == Verdict::None
-        {
-            return RuleOutcome {
-                rule,
-                dfc,
-                action: None,
-            };
         }
         let evidence: Vec<Evidence> = decision
             .evidence
@@ -492,6 +585,20 @@ impl Planner<'_> {
                 }),
             })
             .collect();
+        let mut outcome = RuleDecision {
+            verdict: decision.verdict,
+            explanation: decision.explanation.clone(),
+            evidence: evidence.clone(),
+            action: None,
+            dfc,
+            note: None,
+        };
+        if rule.enabled() != Some(true)
+            || !creates_incidents(rule)
+            || decision.verdict == Verdict::None
+        {
+            return outcome;
+        }
         let kind = rule.kind.clone().unwrap_or_default();
         let first = evidence
             .iter()
@@ -504,7 +611,7 @@ impl Planner<'_> {
             (Verdict::Dfc, ScheduledRules::Disable) => {
                 let mut a = self.resource_step(
                     rule,
-                    "scheduled-disable",
+                    RuleKind::ScheduledDisable,
                     &[("kind", kind), ("evidence", first)],
                 );
                 a.set(PROPERTY_ENABLED, json!(false));
@@ -513,7 +620,7 @@ impl Planner<'_> {
             (Verdict::Dfc, ScheduledRules::StopIncidents) => {
                 let mut a = self.resource_step(
                     rule,
-                    "scheduled-stop-incidents",
+                    RuleKind::ScheduledStopIncidents,
                     &[("kind", kind), ("evidence", first)],
                 );
                 a.set(
@@ -524,7 +631,7 @@ impl Planner<'_> {
             }
             (Verdict::Dfc, ScheduledRules::Review) => self.resource_step(
                 rule,
-                "scheduled-review",
+                RuleKind::ScheduledReview,
                 &[
                     ("kind", kind),
                     (
@@ -535,7 +642,7 @@ impl Planner<'_> {
             ),
             _ => self.resource_step(
                 rule,
-                "scheduled-review",
+                RuleKind::ScheduledReview,
                 &[
                     ("kind", kind),
                     ("explanation", decision.explanation.clone()),
@@ -543,11 +650,8 @@ impl Planner<'_> {
             ),
         };
         a.evidence = evidence;
-        RuleOutcome {
-            rule,
-            dfc,
-            action: Some(a),
-        }
+        outcome.action = Some(a);
+        outcome
     }
 
     // ---- phase 1 and 3 ---------------------------------------------------
@@ -560,7 +664,7 @@ impl Planner<'_> {
         let state = alerts_state(connector);
         let mut a = self.resource_step(
             connector,
-            "legacy-disconnect",
+            RuleKind::LegacyDisconnect,
             &[("subscription", subscription), ("state", state)],
         );
         a.after = None;
@@ -589,7 +693,8 @@ impl Planner<'_> {
         }
         if let Some(connector) = xdr.first() {
             let state = incidents(connector);
-            let mut a = self.resource_step(connector, "xdr-enable-incidents", &[("state", state)]);
+            let mut a =
+                self.resource_step(connector, RuleKind::XdrEnableIncidents, &[("state", state)]);
             // Only incidents change; the alerts setting stays as it is.
             a.set("properties.dataTypes.incidents.state", json!("Enabled"));
             return Some(a);
@@ -623,7 +728,7 @@ impl Planner<'_> {
             (None, 0) => {
                 return Some(self.workspace_step(
                     ws,
-                    "xdr-connect-manually",
+                    RuleKind::XdrConnectManually,
                     &[("tenant_problem", "no tenant id in the exports".into())],
                 ));
             }
@@ -631,7 +736,7 @@ impl Planner<'_> {
                 let list = tenants.keys().cloned().collect::<Vec<_>>().join(", ");
                 return Some(self.workspace_step(
                     ws,
-                    "xdr-connect-manually",
+                    RuleKind::XdrConnectManually,
                     &[(
                         "tenant_problem",
                         format!("the exports name several tenants ({list})"),
@@ -639,7 +744,7 @@ impl Planner<'_> {
                 ));
             }
         };
-        let rule = self.catalog.rule("xdr-create");
+        let rule = self.catalog.rule(RuleKind::XdrCreate);
         let tenant_value = tenant.clone();
         let name = stable_guid(&format!(
             "{}|{}",
@@ -670,9 +775,10 @@ impl Planner<'_> {
                 &format!("{}|{name}", ws.map(Workspace::key).unwrap_or_default()),
             ),
             workspace: ws.map(|w| w.id().to_string()),
-            phase: rule.phase,
-            operation: rule.operation,
-            verb: rule.verb,
+            phase: rule.phase(),
+            gate: rule.kind.gate(),
+            operation: rule.operation(),
+            verb: rule.verb(),
             resource_type: Some(ResourceType::DataConnectors),
             resource_id: id,
             name: Some(name),
@@ -746,7 +852,7 @@ impl Planner<'_> {
         }
         let mut a = self.resource_step(
             rule,
-            "automation-review",
+            RuleKind::AutomationReview,
             &[("explanation", reasons.join("; "))],
         );
         a.after = None;
@@ -756,8 +862,9 @@ impl Planner<'_> {
     // ---- building actions ----------------------------------------------------
 
     /// An action on a resource, before/after filled with the resource body.
-    fn resource_step(&self, r: &Resource, rule_name: &str, values: &[(&str, String)]) -> Action {
-        let rule = self.catalog.rule(rule_name);
+    fn resource_step(&self, r: &Resource, kind: RuleKind, values: &[(&str, String)]) -> Action {
+        debug_assert_eq!(kind.resource_type(), Some(r.resource_type), "{kind:?}");
+        let rule = self.catalog.rule(kind);
         let resource_id = r.resource_id();
         let identity = format!(
             "{}|{}|{}|{}",
@@ -770,7 +877,7 @@ impl Planner<'_> {
                 String::new()
             }
         );
-        let blocked = if rule.operation.is_change() {
+        let blocked = if rule.operation().is_change() {
             if resource_id.is_none() {
                 Some(format!(
                     "read from {}, which does not name its workspace: plan again with --workspace, or change the file and redeploy it",
@@ -796,9 +903,10 @@ impl Planner<'_> {
         Action {
             id: action_id(&rule.id, &identity),
             workspace: r.workspace.as_ref().map(|w| w.id().to_string()),
-            phase: rule.phase,
-            operation: rule.operation,
-            verb: rule.verb,
+            phase: rule.phase(),
+            gate: rule.kind.gate(),
+            operation: rule.operation(),
+            verb: rule.verb(),
             resource_type: Some(r.resource_type),
             resource_id,
             name: Some(r.name.clone()),
@@ -824,16 +932,18 @@ impl Planner<'_> {
     fn workspace_step(
         &self,
         ws: Option<&Workspace>,
-        rule_name: &str,
+        kind: RuleKind,
         values: &[(&str, String)],
     ) -> Action {
-        let rule = self.catalog.rule(rule_name);
+        debug_assert_eq!(kind.resource_type(), None, "{kind:?} acts on a resource");
+        let rule = self.catalog.rule(kind);
         Action {
             id: action_id(&rule.id, &ws.map(Workspace::key).unwrap_or_default()),
             workspace: ws.map(|w| w.id().to_string()),
-            phase: rule.phase,
-            operation: rule.operation,
-            verb: rule.verb,
+            phase: rule.phase(),
+            gate: rule.kind.gate(),
+            operation: rule.operation(),
+            verb: rule.verb(),
             resource_type: None,
             resource_id: None,
             name: None,
@@ -1043,5 +1153,56 @@ mod tests {
         assert!(is_guid(&g), "{g}");
         assert_eq!(g, stable_guid("ws"));
         assert!(!is_guid("not-a-guid"));
+    }
+
+    /// `plan` and `--explain` share one decision: every analytics rule's
+    /// action in a plan is the one `decide` gives, and no other, in every
+    /// scenario and setting.
+    #[test]
+    fn the_plan_holds_exactly_the_decisions() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut dirs = vec![root.join("examples/contoso")];
+        let mut scenarios: Vec<_> = std::fs::read_dir(root.join("tests/fixtures/scenarios"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        scenarios.sort();
+        dirs.extend(scenarios);
+        let catalog = Catalog::embedded().unwrap();
+        for dir in dirs {
+            let inputs = crate::source::read(
+                std::slice::from_ref(&dir),
+                &crate::source::ReadOptions::default(),
+            )
+            .unwrap();
+            for (mode, scheduled_rules) in [
+                (Mode::Switch, ScheduledRules::Disable),
+                (Mode::Switch, ScheduledRules::StopIncidents),
+                (Mode::Switch, ScheduledRules::Review),
+                (Mode::OptOut, ScheduledRules::Disable),
+            ] {
+                let settings = Settings {
+                    mode,
+                    scheduled_rules,
+                    tenant_id: None,
+                };
+                let plan = plan(&inputs, &catalog, &settings);
+                let mut decided: Vec<Action> = inputs
+                    .resources
+                    .iter()
+                    .filter(|r| r.resource_type == ResourceType::AlertRules)
+                    .filter_map(|r| decide(r, &catalog, &settings).action)
+                    .collect();
+                let mut planned: Vec<Action> = plan
+                    .actions
+                    .iter()
+                    .filter(|a| a.resource_type == Some(ResourceType::AlertRules))
+                    .cloned()
+                    .collect();
+                decided.sort_by_key(|a| a.id.clone());
+                planned.sort_by_key(|a| a.id.clone());
+                assert_eq!(decided, planned, "{} {settings:?}", dir.display());
+            }
+        }
     }
 }

@@ -2,7 +2,7 @@
 //! internal model, so the file format changes only on purpose
 //! (`docs/plan-format.md`).
 
-use crate::catalog::{Manual, Mode, Operation, Verb};
+use crate::catalog::{self, Gate, Manual, Mode, Operation, Verb};
 use crate::model::{Origin, ResourceType};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -82,7 +82,7 @@ pub struct Action {
     pub id: String,
     /// The workspace ARM id, or null when the export does not say.
     pub workspace: Option<String>,
-    pub phase: u8,
+    pub phase: catalog::Phase,
     pub operation: Operation,
     /// The word the summary counts it under (`disable`, `stop-incidents`, ...).
     pub verb: Verb,
@@ -113,6 +113,21 @@ pub struct Action {
     /// Why the step cannot be applied from this plan, if it cannot (the
     /// resource came from a template or YAML file, not a live export).
     pub blocked: Option<String>,
+    /// The confirmation the step waits for (`tenant-connector`), or null.
+    /// Apply and apply.sh also derive it from the operation and resource
+    /// type ([`Action::required_gate`]), so an edited plan cannot drop it.
+    #[serde(default)]
+    pub gate: Option<Gate>,
+}
+
+impl Action {
+    /// The confirmation this step must wait for: the one the plan records,
+    /// or, whatever the plan says, the one its operation on its resource
+    /// type needs (deleting a data connector always waits).
+    pub fn required_gate(&self) -> Option<Gate> {
+        self.gate
+            .or_else(|| Gate::for_change(self.operation, self.resource_type))
+    }
 }
 
 /// One value a step sets.
@@ -125,7 +140,7 @@ pub struct Desired {
 /// A phase of the plan and what it is for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Phase {
-    pub number: u8,
+    pub number: catalog::Phase,
     pub title: String,
 }
 
@@ -192,4 +207,38 @@ pub struct Plan {
     pub workspaces: Vec<WorkspaceReport>,
     pub actions: Vec<Action>,
     pub summary: Summary,
+}
+
+/// The version of `--explain --format json` output
+/// (`docs/plan-format.md`, "Explain").
+pub const EXPLAIN_FORMAT_VERSION: &str = "1";
+
+/// `plan --explain RULE`: the planner's decision about each analytics rule
+/// that matches, as `plan` takes it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Explanation {
+    pub format_version: String,
+    pub generator: String,
+    pub settings: Settings,
+    pub rules: Vec<ExplainedRule>,
+}
+
+/// One analytics rule and the decision about it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExplainedRule {
+    pub name: String,
+    pub display_name: Option<String>,
+    pub kind: Option<String>,
+    pub resource_id: Option<String>,
+    /// Where the rule was read from.
+    pub source: Origin,
+    /// null when the export does not say (or a template leaves it open).
+    pub enabled: Option<bool>,
+    pub creates_incidents: bool,
+    /// `dfc`, `review` or `none`.
+    pub verdict: crate::kql::Verdict,
+    pub explanation: String,
+    pub evidence: Vec<Evidence>,
+    /// The plan's step for the rule (as in `plan.json`), or null: nothing to do.
+    pub action: Option<Action>,
 }

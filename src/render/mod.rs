@@ -3,10 +3,12 @@
 //! any `impl Write` and is deterministic: same plan, same bytes.
 
 mod diff;
+mod explain;
 mod human;
 mod script;
 
 pub use diff::diff;
+pub use explain::{explain_human, explain_json};
 pub use human::{Style, human};
 pub use script::{apply_script, rollback_script};
 
@@ -63,11 +65,12 @@ pub fn one_line(s: &str) -> String {
 
 /// The migration rules reference (`docs/rules.md`), generated from `rules/`.
 pub fn rules_markdown(catalog: &crate::catalog::Catalog, w: &mut dyn Write) -> io::Result<()> {
-    use crate::catalog::{KNOWN_RULES, Mode};
+    use crate::catalog::Mode;
     let mut s = String::new();
     s.push_str("# Migration rules\n\n");
     s.push_str("Generated from `rules/` by `sentinel-migrate rules`; a test fails when this page and the rules drift apart.\n");
     s.push_str("Each rule is one kind of step the planner can propose. Its id appears as `reason.code` in `plan.json`, in the summary and in the diff.\n");
+    s.push_str("What a rule does (its phase, operation and the confirmation it waits for) is fixed in the planner's code; a `--rules` file gives only its texts, and one that states a different phase, operation, verb or mode is refused.\n");
     for (mode, title) in [
         (
             Mode::Switch,
@@ -79,19 +82,19 @@ pub fn rules_markdown(catalog: &crate::catalog::Catalog, w: &mut dyn Write) -> i
         for p in catalog.phase_titles(mode) {
             s.push_str(&format!("{}. {}\n", p.number, p.title));
         }
-        for r in catalog.rules.iter().filter(|r| r.mode == mode) {
-            s.push_str(&format!("\n### {} `{}`: {}\n\n", r.id, r.name, r.summary));
+        for r in catalog.rules.iter().filter(|r| r.mode() == mode) {
+            s.push_str(&format!("\n### {} `{}`: {}\n\n", r.id, r.name(), r.summary));
             s.push_str(&format!(
-                "- phase {}, operation `{}`\n",
-                r.phase,
-                r.operation.as_str()
+                "- phase {}, operation `{}`{}\n",
+                r.phase(),
+                r.operation().as_str(),
+                r.kind
+                    .gate()
+                    .map(|g| format!(", only after `--confirm {}`", g.as_str()))
+                    .unwrap_or_default()
             ));
             s.push_str(&format!("- message: {}\n", r.message));
-            let placeholders = KNOWN_RULES
-                .iter()
-                .find(|(n, _)| *n == r.name)
-                .map(|(_, p)| *p)
-                .unwrap_or(&[]);
+            let placeholders = r.kind.placeholders();
             if !placeholders.is_empty() {
                 s.push_str(&format!(
                     "- placeholders: {}\n",

@@ -154,10 +154,10 @@ change() {
 /// Writes `apply.sh`.
 pub fn apply_script(plan: &Plan, w: &mut dyn Write) -> io::Result<()> {
     let mut s = String::new();
-    let phase3 = plan
-        .actions
-        .iter()
-        .any(|a| a.phase == 3 && a.operation.is_change() && a.blocked.is_none());
+    // The gate follows from what a step does, not from its phase number.
+    let gated =
+        |a: &Action| a.operation.is_change() && a.blocked.is_none() && a.required_gate().is_some();
+    let any_gated = plan.actions.iter().any(gated);
     s.push_str("#!/usr/bin/env bash\n");
     s.push_str(NO_EXPANSION);
     let _ = writeln!(
@@ -274,15 +274,21 @@ fi
                 one_line(&phase.title)
             ))
         );
-        if phase.number == 3 && phase3 {
-            s.push_str(
+        if plan
+            .actions
+            .iter()
+            .any(|a| a.phase == phase.number && gated(a))
+        {
+            let _ = write!(
+                s,
                 r#"if [ "$confirm" != tenant-connector ]; then
-  log "Stopped before phase 3: the legacy connectors are disconnected only once the"
+  log "Stopped before phase {}: the legacy connectors are disconnected only once the"
   log "tenant-based Defender for Cloud connector is connected and its alerts arrive."
   log "Check, then run again with --confirm-tenant-connector."
   exit 4
 fi
 "#,
+                phase.number
             );
         }
         for a in plan.actions.iter().filter(|a| a.phase == phase.number) {
@@ -319,7 +325,7 @@ fi
             step(&mut s, &step_number(*i), a);
         }
     }
-    if !phase3 {
+    if !any_gated {
         s.push_str("\nif [ \"$confirm\" = tenant-connector ]; then\n  log \"Nothing in phase 3 waited for the confirmation.\"\nfi\n");
     }
     s.push_str("\nlog \"All steps done.\"\n");
@@ -510,5 +516,50 @@ mod tests {
             delimiter("SENTINEL_MIGRATE_BODY\n"),
             "SENTINEL_MIGRATE_BODY_"
         );
+    }
+
+    /// A plan whose deletes were moved to phase 2 by hand still gates them.
+    #[test]
+    fn deletes_wait_for_the_confirmation_in_whatever_phase() {
+        use crate::catalog::{Catalog, Phase};
+        let inputs = crate::source::read(
+            &[std::path::PathBuf::from(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/examples/contoso"
+            ))],
+            &crate::source::ReadOptions::default(),
+        )
+        .unwrap();
+        let mut plan = crate::plan::plan(
+            &inputs,
+            &Catalog::embedded().unwrap(),
+            &crate::plan::Settings::default(),
+        );
+        for a in &mut plan.actions {
+            if a.operation == Operation::Delete {
+                a.phase = Phase::Incidents;
+                a.gate = None;
+            }
+        }
+        let mut out = Vec::new();
+        apply_script(&plan, &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let gate = text
+            .find("Stopped before phase 2")
+            .expect("phase 2 is gated");
+        let phase2 = text.find("# ---- Phase 2").unwrap();
+        let first_delete = text
+            .match_indices("\nchange ")
+            .map(|(at, _)| at)
+            .find(|&at| {
+                text[at + 1..]
+                    .lines()
+                    .next()
+                    .is_some_and(|l| l.contains(" delete "))
+            })
+            .expect("the script deletes");
+        assert!(phase2 < gate, "the check opens phase 2");
+        assert!(gate < first_delete, "before any delete");
+        assert!(!text.contains("Stopped before phase 3"), "{text}");
     }
 }
