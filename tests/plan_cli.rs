@@ -86,6 +86,7 @@ fn scenarios() {
             vec!["--workspace".into(), ws("law-bare")],
         ),
         ("hostile-names", vec![]),
+        ("hostile-controls", vec![]),
         ("case-variants", vec![]),
         ("encodings", vec!["--workspace".into(), ws("law-enc")]),
     ];
