@@ -184,6 +184,10 @@ pub struct PlanArgs {
     /// Read the migration rules from this directory instead of the built-in ones.
     #[arg(long, value_name = "DIR")]
     pub rules: Option<PathBuf>,
+    /// Plan even when the inputs hold no Sentinel resources (an empty
+    /// workspace), instead of failing: nothing to plan is otherwise an error.
+    #[arg(long)]
+    pub allow_empty: bool,
     /// Refuse export files larger than this many bytes.
     #[arg(long, value_name = "BYTES", default_value_t = crate::source::DEFAULT_MAX_FILE_SIZE)]
     pub max_file_size: u64,

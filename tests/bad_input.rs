@@ -237,6 +237,7 @@ fn skipped_files_are_listed() {
         b"id: 1\nname: hunt\nquery: SecurityAlert\n",
     );
     write(d.path(), "empty.json", b"");
+    write(d.path(), "dataConnectors.json", CONNECTOR);
     let r = plan_dir(d.path());
     assert_eq!(r.code, 0, "{}", r.transcript());
     for s in [

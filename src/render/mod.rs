@@ -27,6 +27,12 @@ pub fn read_plan(text: &str) -> Result<Plan, serde_json::Error> {
 /// The summary footer: `Plan: 2 to disable, 3 to delete, 1 manual step, 2 to review.`
 pub fn footer(plan: &Plan) -> String {
     let s = &plan.summary;
+    if plan.workspaces.is_empty() {
+        return "Plan: no changes: the inputs hold no Sentinel resources (--allow-empty).".into();
+    }
+    if s.total == 0 && plan.workspaces.iter().any(|w| !w.not_read.is_empty()) {
+        return "Plan: no changes in what was read; some resource types were not read (see the notes).".into();
+    }
     if s.total == 0 {
         return "Plan: no changes. Every workspace is in the desired state.".into();
     }

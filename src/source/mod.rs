@@ -120,6 +120,7 @@ pub fn read(paths: &[PathBuf], options: &ReadOptions) -> Result<Inputs> {
         }
     }
 
+    inputs.covered = coverage(&inputs);
     diagnostics.extend(check_duplicates(&mut inputs.resources));
     if !diagnostics.is_empty() {
         diagnostics.sort_by(|a, b| (&a.path, a.line, a.column).cmp(&(&b.path, b.line, b.column)));
@@ -127,6 +128,44 @@ pub fn read(paths: &[PathBuf], options: &ReadOptions) -> Result<Inputs> {
     }
     inputs.skipped.sort();
     Ok(inputs)
+}
+
+/// Which resource types were read for which workspace: those of the
+/// resources read, and those of lists named for a type (`dataConnectors.json`)
+/// that were empty, for the workspaces of the files beside them.
+fn coverage(inputs: &Inputs) -> std::collections::BTreeSet<(Option<String>, ResourceType)> {
+    let parent = |p: &str| Path::new(p).parent().map(Path::to_path_buf);
+    let mut covered = std::collections::BTreeSet::new();
+    let mut by_dir: BTreeMap<Option<PathBuf>, std::collections::BTreeSet<Option<String>>> =
+        BTreeMap::new();
+    for r in &inputs.resources {
+        let ws = r.workspace.as_ref().map(Workspace::key);
+        covered.insert((ws.clone(), r.resource_type));
+        by_dir.entry(parent(&r.origin.path)).or_default().insert(ws);
+    }
+    for f in &inputs.files {
+        if f.resources > 0 || !matches!(f.format, Some(Format::ArmList | Format::JsonArray)) {
+            continue;
+        }
+        let Some(t) = Path::new(&f.path)
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .and_then(ResourceType::from_type)
+        else {
+            continue;
+        };
+        match by_dir.get(&parent(&f.path)) {
+            Some(workspaces) => {
+                for ws in workspaces {
+                    covered.insert((ws.clone(), t));
+                }
+            }
+            None => {
+                covered.insert((None, t));
+            }
+        }
+    }
+    covered
 }
 
 /// `x.parameters.json` for `x.json`.
