@@ -429,3 +429,20 @@ fn the_size_limit_holds_while_reading() {
         ],
     );
 }
+
+#[test]
+fn binary_files_are_refused_without_showing_their_content() {
+    // What /proc/self/environ holds, named directly.
+    let d = tempfile::tempdir().unwrap();
+    write(
+        d.path(),
+        "environ",
+        b"AZURE_ACCESS_TOKEN=FAKE-SECRET-1234\0SHELL=/bin/bash\0HOME=/root\0",
+    );
+    let r = run_in(d.path(), &["plan", "environ"], &[]);
+    assert_error(
+        &r,
+        &["environ:1:36: the file holds binary data, not a text export"],
+    );
+    assert!(!r.stderr.contains("FAKE-SECRET"), "{}", r.stderr);
+}
