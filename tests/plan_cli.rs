@@ -423,6 +423,13 @@ fn resource_types_not_read_are_noted_in_the_plan() {
     // An empty list named for its type, as `export` writes it beside the
     // others: read, none present; not "not read".
     std::fs::write(d.path().join("dataConnectors.json"), "{\"value\": []}\n").unwrap();
+    // One in a folder of its own says nothing about which workspace it lists.
+    std::fs::create_dir(d.path().join("other")).unwrap();
+    std::fs::write(
+        d.path().join("other/automationRules.json"),
+        "{\"value\": []}\n",
+    )
+    .unwrap();
     let p = plan_json(d.path());
     assert_eq!(
         p["workspaces"][0]["not_read"],

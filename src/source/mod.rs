@@ -154,15 +154,9 @@ fn coverage(inputs: &Inputs) -> std::collections::BTreeSet<(Option<String>, Reso
         else {
             continue;
         };
-        match by_dir.get(&parent(&f.path)) {
-            Some(workspaces) => {
-                for ws in workspaces {
-                    covered.insert((ws.clone(), t));
-                }
-            }
-            None => {
-                covered.insert((None, t));
-            }
+        // With nothing beside it, whose list it is is unknown: it covers none.
+        for ws in by_dir.get(&parent(&f.path)).into_iter().flatten() {
+            covered.insert((ws.clone(), t));
         }
     }
     covered
