@@ -76,6 +76,9 @@ fn write_out(
 fn plan_command(args: PlanConfig, out: &mut dyn Write, is_terminal: bool) -> Result<Exit> {
     let catalog = Catalog::load(args.rules.as_deref())?;
     let inputs = source::read(&args.inputs, &args.read)?;
+    if inputs.resources.is_empty() && !args.allow_empty {
+        return Err(nothing_to_plan(&args.inputs, &inputs));
+    }
     let settings = &args.settings;
     if let Some(rule) = &args.explain {
         return explain(&catalog, &inputs, settings, rule, args.format, out);
@@ -140,6 +143,68 @@ fn next_steps(plan: &plan::Plan, dir: &Path) -> String {
         "Next: review {d}/changes.diff, rehearse with `sentinel-migrate rehearse {d}/plan.json`, then apply with `sentinel-migrate apply {d}/plan.json` (or {d}/apply.sh).\n"
     ));
     s
+}
+
+/// Inputs that hold no Sentinel resources are not a plan with nothing to
+/// do: say what was read, what was skipped and what was expected.
+fn nothing_to_plan(paths: &[std::path::PathBuf], inputs: &crate::model::Inputs) -> Error {
+    const SHOWN: usize = 5;
+    let list = |items: Vec<String>| {
+        let more = items.len().saturating_sub(SHOWN);
+        let mut text: Vec<String> = items.into_iter().take(SHOWN).collect();
+        if more > 0 {
+            text.push(format!("and {more} more"));
+        }
+        text.join("; ")
+    };
+    let given: Vec<String> = paths
+        .iter()
+        .map(|p| render::one_line(&p.display().to_string()))
+        .collect();
+    let mut msg = format!(
+        "no Sentinel resources in the inputs ({}): nothing to plan\n",
+        given.join(", ")
+    );
+    if inputs.files.is_empty() {
+        msg.push_str("  read no export files\n");
+    } else {
+        let files = inputs.files.iter().map(|f| {
+            let format = f.format.map(plan::format_name).unwrap_or_default();
+            format!("{} ({format}, no resources)", render::one_line(&f.path))
+        });
+        msg.push_str(&format!(
+            "  read {}: {}\n",
+            count(inputs.files.len(), "file"),
+            list(files.collect())
+        ));
+    }
+    if !inputs.skipped.is_empty() {
+        let skipped = inputs.skipped.iter().map(|s| {
+            format!(
+                "{}: {}",
+                render::one_line(&s.path),
+                render::one_line(&s.reason)
+            )
+        });
+        msg.push_str(&format!(
+            "  skipped {}: {}\n",
+            inputs.skipped.len(),
+            list(skipped.collect())
+        ));
+    }
+    msg.push_str("  expected: data connectors, analytics rules or automation rules: `az rest` lists (as `sentinel-migrate export` writes them), JSON arrays or single resources, ARM templates, Sentinel YAML\n");
+    msg.push_str(
+        "  hint: check the paths given; to plan an empty workspace on purpose, pass --allow-empty",
+    );
+    Error::Usage(msg)
+}
+
+fn count(n: usize, what: &str) -> String {
+    if n == 1 {
+        format!("1 {what}")
+    } else {
+        format!("{n} {what}s")
+    }
 }
 
 /// Writes plan.json, changes.diff, apply.sh and rollback.sh into `dir`.

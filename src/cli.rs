@@ -260,6 +260,10 @@ pub struct PlanArgs {
     /// Read the migration rules from this directory instead of the built-in ones.
     #[arg(long, value_name = "DIR")]
     pub rules: Option<PathBuf>,
+    /// Plan even when the inputs hold no Sentinel resources (an empty
+    /// workspace), instead of failing: nothing to plan is otherwise an error.
+    #[arg(long)]
+    pub allow_empty: bool,
     /// Refuse export files larger than this many bytes.
     #[arg(long, value_name = "BYTES", default_value_t = crate::source::DEFAULT_MAX_FILE_SIZE)]
     pub max_file_size: u64,
@@ -321,6 +325,7 @@ pub struct PlanConfig {
     pub format: OutputFormat,
     pub detailed_exitcode: bool,
     pub fail_on_review: bool,
+    pub allow_empty: bool,
     pub settings: Settings,
     pub read: ReadOptions,
     pub rules: Option<PathBuf>,
@@ -349,6 +354,7 @@ impl PlanArgs {
             format: self.format,
             detailed_exitcode: self.detailed_exitcode,
             fail_on_review: self.fail_on_review,
+            allow_empty: self.allow_empty,
             settings: Settings {
                 mode: self.mode.into(),
                 scheduled_rules: self.scheduled_rules.into(),

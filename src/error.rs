@@ -86,25 +86,30 @@ impl Diagnostic {
 }
 
 /// Keep very long lines (minified JSON) readable: show a window around the
-/// column. Control characters are blanked so a snippet cannot garble a terminal.
+/// column. Control and format characters are shown escaped (`\u{1b}`) so a
+/// snippet cannot garble a terminal or hide text; the caret follows.
 fn window(line: &str, column: usize) -> (String, usize) {
     const WIDTH: usize = 100;
-    let chars: Vec<char> = line
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    if chars.len() <= WIDTH {
-        return (chars.into_iter().collect(), column);
-    }
-    let start = column.saturating_sub(WIDTH / 2).min(chars.len() - WIDTH);
+    let chars: Vec<char> = line.chars().collect();
+    let (start, end) = if chars.len() <= WIDTH {
+        (0, chars.len())
+    } else {
+        let start = column.saturating_sub(WIDTH / 2).min(chars.len() - WIDTH);
+        (start, start + WIDTH)
+    };
     let mut text = String::new();
-    let mut caret = column - start;
     if start > 0 {
         text.push('…');
-        caret += 1;
     }
-    text.extend(&chars[start..start + WIDTH]);
-    if start + WIDTH < chars.len() {
+    let mut caret = None;
+    for (i, c) in chars[start..end].iter().enumerate() {
+        if start + i + 1 == column {
+            caret = Some(text.chars().count() + 1);
+        }
+        crate::render::push_visible(*c, &mut text);
+    }
+    let caret = caret.unwrap_or_else(|| text.chars().count() + 1 + column.saturating_sub(end + 1));
+    if end < chars.len() {
         text.push('…');
     }
     (text, caret)
@@ -112,7 +117,13 @@ fn window(line: &str, column: usize) -> (String, usize) {
 
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "{}: {}", self.location(), self.message)?;
+        use crate::render::one_line;
+        writeln!(
+            f,
+            "{}: {}",
+            one_line(&self.location()),
+            one_line(&self.message)
+        )?;
         if let (Some(line), Some((snippet, caret))) = (self.line, &self.snippet) {
             let gutter = line.to_string().len();
             writeln!(f, "  {line:>gutter$} | {snippet}")?;
@@ -120,10 +131,10 @@ impl fmt::Display for Diagnostic {
             writeln!(f, "  {:>gutter$} | {}^", "", " ".repeat(offset))?;
         }
         if let Some(expected) = &self.expected {
-            writeln!(f, "  expected: {expected}")?;
+            writeln!(f, "  expected: {}", one_line(expected))?;
         }
         if let Some(hint) = &self.hint {
-            writeln!(f, "  hint: {hint}")?;
+            writeln!(f, "  hint: {}", one_line(hint))?;
         }
         Ok(())
     }
@@ -336,5 +347,19 @@ mod tests {
         let (snippet, caret) = d.snippet.unwrap();
         assert!(snippet.chars().count() <= 102, "{}", snippet.len());
         assert_eq!(caret, 51);
+    }
+
+    #[test]
+    fn snippets_show_controls_escaped_and_the_caret_follows() {
+        let text = "{\"a\": \"\u{1b}]0;pwned\u{7}\u{202e}x\", oops}";
+        let d = Diagnostic::at("a.json", text, 1, 23, "bad");
+        let (snippet, caret) = d.snippet.clone().unwrap();
+        assert_eq!(snippet, r#"{"a": "\u{1b}]0;pwned\u{7}\u{202e}x", oops}"#);
+        assert_eq!(snippet.chars().nth(caret - 1), Some('o'));
+        assert!(
+            !d.to_string()
+                .chars()
+                .any(|c| c != '\n' && crate::render::is_hidden(c))
+        );
     }
 }

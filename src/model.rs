@@ -414,6 +414,12 @@ pub struct Inputs {
     pub resources: Vec<Resource>,
     pub files: Vec<InputFile>,
     pub skipped: Vec<Skipped>,
+    /// The resource types read, per workspace ([`Workspace::key`], `None`
+    /// for resources whose files name none): a type is read when a resource
+    /// of it was, or when a list named for it (`alertRules.json`, as
+    /// `export` writes one) was read empty beside that workspace's files.
+    /// "Read, none present" is not "not read".
+    pub covered: std::collections::BTreeSet<(Option<String>, ResourceType)>,
 }
 
 #[cfg(test)]

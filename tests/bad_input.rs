@@ -237,6 +237,7 @@ fn skipped_files_are_listed() {
         b"id: 1\nname: hunt\nquery: SecurityAlert\n",
     );
     write(d.path(), "empty.json", b"");
+    write(d.path(), "dataConnectors.json", CONNECTOR);
     let r = plan_dir(d.path());
     assert_eq!(r.code, 0, "{}", r.transcript());
     for s in [
@@ -283,4 +284,202 @@ fn rules_file_moving_the_disconnection_is_refused() {
             "--confirm tenant-connector",
         ],
     );
+}
+
+/// Runs the binary, killing it if it has not finished within `limit`.
+fn run_with_deadline(dir: &Path, args: &[&str], limit: std::time::Duration) -> common::Run {
+    use std::io::Read as _;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_sentinel-migrate"))
+        .args(args)
+        .current_dir(dir)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    let code = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status.code().unwrap_or(-1);
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "`sentinel-migrate {}` still running after {limit:?}",
+                args.join(" ")
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let (mut stdout, mut stderr) = (String::new(), String::new());
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut stdout)
+        .unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    common::Run {
+        code,
+        stdout,
+        stderr,
+    }
+}
+
+const CONNECTOR: &[u8] = br#"{"value": [{"id": "/subscriptions/s/resourceGroups/rg/providers/Microsoft.OperationalInsights/workspaces/w/providers/Microsoft.SecurityInsights/dataConnectors/c", "name": "c", "kind": "AzureSecurityCenter", "etag": "\"1\"", "properties": {"subscriptionId": "s", "dataTypes": {"alerts": {"state": "Enabled"}}}}]}"#;
+
+#[cfg(unix)]
+#[test]
+fn links_out_of_the_folder_are_not_followed() {
+    use std::os::unix::fs::symlink;
+    let outside = tempfile::tempdir().unwrap();
+    // One that would fail to parse (its snippet would be printed), one that
+    // would be planned (its display name would be printed).
+    write(
+        outside.path(),
+        "environ",
+        b"{\"value\": [ AZURE_ACCESS_TOKEN=FAKE-SECRET-1234",
+    );
+    write(
+        outside.path(),
+        "rules.json",
+        br#"[{"id": "/subscriptions/s/resourceGroups/rg/providers/Microsoft.OperationalInsights/workspaces/w/providers/Microsoft.SecurityInsights/alertRules/r", "name": "r", "kind": "MicrosoftSecurityIncidentCreation", "etag": "\"1\"", "properties": {"displayName": "FAKE-SECRET-1234", "enabled": true, "productFilter": "Azure Security Center"}}]"#,
+    );
+    let d = tempfile::tempdir().unwrap();
+    write(d.path(), "dataConnectors.json", CONNECTOR);
+    symlink(outside.path().join("environ"), d.path().join("env.json")).unwrap();
+    symlink(
+        outside.path().join("rules.json"),
+        d.path().join("alertRules.json"),
+    )
+    .unwrap();
+    symlink(outside.path(), d.path().join("elsewhere")).unwrap();
+    // A link that stays inside the folder is followed.
+    std::fs::create_dir(d.path().join("real")).unwrap();
+    write(
+        &d.path().join("real"),
+        "automationRules.json",
+        b"{\"value\": []}",
+    );
+    symlink("real/automationRules.json", d.path().join("linked.json")).unwrap();
+
+    let out = tempfile::tempdir().unwrap();
+    let r = run_in(
+        d.path(),
+        &["plan", ".", "--out", out.path().to_str().unwrap()],
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.transcript());
+    let mut everything = r.transcript();
+    for f in ["plan.json", "changes.diff", "apply.sh", "rollback.sh"] {
+        everything.push_str(&common::read(out.path(), f));
+    }
+    assert!(!everything.contains("FAKE-SECRET"), "{everything}");
+    for link in ["./env.json", "./alertRules.json", "./elsewhere"] {
+        assert!(
+            r.stdout.contains(&format!(
+                "{link}: a link out of the folder given (.): not followed"
+            )),
+            "{link} in {}",
+            r.stdout
+        );
+    }
+    let plan: serde_json::Value =
+        serde_json::from_str(&common::read(out.path(), "plan.json")).unwrap();
+    let skipped = plan["skipped"].to_string();
+    assert!(skipped.contains("./env.json"), "{skipped}");
+    let inputs = plan["inputs"].to_string();
+    assert!(inputs.contains("./linked.json"), "{inputs}");
+    assert!(!inputs.contains("env.json"), "{inputs}");
+}
+
+#[cfg(unix)]
+#[test]
+fn a_fifo_named_directly_is_refused_at_once() {
+    let d = tempfile::tempdir().unwrap();
+    let status = std::process::Command::new("mkfifo")
+        .arg(d.path().join("pipe.json"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let start = std::time::Instant::now();
+    let r = run_with_deadline(
+        d.path(),
+        &["plan", "pipe.json"],
+        std::time::Duration::from_secs(10),
+    );
+    assert!(start.elapsed() < std::time::Duration::from_secs(2));
+    assert_error(
+        &r,
+        &["pipe.json: a named pipe (FIFO), not a file: not read"],
+    );
+
+    // Under a folder it is skipped, with a note.
+    write(d.path(), "dataConnectors.json", CONNECTOR);
+    let r = run_with_deadline(d.path(), &["plan", "."], std::time::Duration::from_secs(10));
+    assert_eq!(r.code, 0, "{}", r.transcript());
+    assert!(
+        r.stdout
+            .contains("./pipe.json: a named pipe (FIFO), not a file: not read"),
+        "{}",
+        r.stdout
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn dev_zero_named_directly_is_refused() {
+    let d = tempfile::tempdir().unwrap();
+    let r = run_with_deadline(
+        d.path(),
+        &["plan", "/dev/zero"],
+        std::time::Duration::from_secs(10),
+    );
+    assert_error(&r, &["/dev/zero: a character device, not a file: not read"]);
+}
+
+#[test]
+fn the_size_limit_holds_while_reading() {
+    // Files in /proc say they are empty; what is read counts.
+    let status = Path::new("/proc/self/status");
+    if !status.exists() {
+        eprintln!("note: no /proc; skipping");
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let r = run_with_deadline(
+        d.path(),
+        &["plan", "/proc/self/status", "--max-file-size", "64"],
+        std::time::Duration::from_secs(10),
+    );
+    assert_error(
+        &r,
+        &[
+            "/proc/self/status: the file is larger, more than the 64 bytes allowed for one export file",
+            "hint: if it really is an export, raise the limit with --max-file-size",
+        ],
+    );
+}
+
+#[test]
+fn binary_files_are_refused_without_showing_their_content() {
+    // What /proc/self/environ holds, named directly.
+    let d = tempfile::tempdir().unwrap();
+    write(
+        d.path(),
+        "environ",
+        b"AZURE_ACCESS_TOKEN=FAKE-SECRET-1234\0SHELL=/bin/bash\0HOME=/root\0",
+    );
+    let r = run_in(d.path(), &["plan", "environ"], &[]);
+    assert_error(
+        &r,
+        &["environ:1:36: the file holds binary data, not a text export"],
+    );
+    assert!(!r.stderr.contains("FAKE-SECRET"), "{}", r.stderr);
 }

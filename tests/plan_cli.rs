@@ -89,6 +89,7 @@ fn scenarios() {
             vec!["--workspace".into(), ws("law-bare")],
         ),
         ("hostile-names", vec![]),
+        ("hostile-controls", vec![]),
         ("case-variants", vec![]),
         ("encodings", vec!["--workspace".into(), ws("law-enc")]),
     ];
@@ -374,4 +375,107 @@ fn explain_is_the_plans_decision() {
         .unwrap();
     assert_eq!(in_plan["operation"], "review");
     assert_eq!(&explained["rules"][0]["action"], in_plan);
+}
+
+#[test]
+fn nothing_to_plan_is_an_error_unless_allowed() {
+    let plan_in = |dir: &std::path::Path, extra: &[&str]| {
+        let mut args = vec!["plan", "."];
+        args.extend_from_slice(extra);
+        common::run_in(dir, &args, &[])
+    };
+    let expected = "expected: data connectors, analytics rules or automation rules";
+    // An empty folder.
+    let d = tempfile::tempdir().unwrap();
+    let r = plan_in(d.path(), &[]);
+    assert_eq!(r.code, 1, "{}", r.transcript());
+    assert!(r.stdout.is_empty(), "{}", r.stdout);
+    for s in [
+        "error: no Sentinel resources in the inputs (.): nothing to plan",
+        "read no export files",
+        expected,
+        "hint: check the paths given; to plan an empty workspace on purpose, pass --allow-empty",
+    ] {
+        assert!(r.stderr.contains(s), "{s} in {}", r.stderr);
+    }
+    // A list of nothing, and a README.
+    std::fs::write(d.path().join("export.json"), "{\"value\": []}").unwrap();
+    std::fs::write(d.path().join("README.md"), "# Exports\n").unwrap();
+    let r = plan_in(d.path(), &[]);
+    assert_eq!(r.code, 1, "{}", r.transcript());
+    for s in [
+        "read 1 file: ./export.json (arm-list, no resources)",
+        "skipped 1: ./README.md: neither JSON nor Sentinel YAML",
+        expected,
+    ] {
+        assert!(r.stderr.contains(s), "{s} in {}", r.stderr);
+    }
+    let r = plan_in(d.path(), &["--explain", "x"]);
+    assert_eq!(r.code, 1, "{}", r.transcript());
+    assert!(r.stderr.contains("nothing to plan"), "{}", r.stderr);
+    // Whoever means it says so.
+    let r = plan_in(d.path(), &["--allow-empty", "--detailed-exitcode"]);
+    assert_eq!(r.code, 0, "{}", r.transcript());
+    assert!(
+        r.stdout
+            .contains("Plan: no changes: the inputs hold no Sentinel resources (--allow-empty)."),
+        "{}",
+        r.stdout
+    );
+}
+
+#[test]
+fn resource_types_not_read_are_noted_in_the_plan() {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        "tests/fixtures/scenarios/no-xdr-no-tenant/alertRules.json",
+        d.path().join("rules.json"),
+    )
+    .unwrap();
+    let plan_json = |dir: &std::path::Path| {
+        let r = common::run_in(dir, &["plan", ".", "--format", "json"], &[]);
+        assert_eq!(r.code, 0, "{}", r.transcript());
+        serde_json::from_str::<serde_json::Value>(&r.stdout).unwrap()
+    };
+    let p = plan_json(d.path());
+    let ws = &p["workspaces"][0];
+    assert_eq!(
+        ws["not_read"],
+        serde_json::json!(["dataConnectors", "automationRules"])
+    );
+    let notes = ws["notes"].to_string();
+    assert!(
+        notes.contains("no data connectors were read: legacy connectors cannot be planned and the Defender XDR connector's state is unknown"),
+        "{notes}"
+    );
+    assert!(notes.contains("no automation rules were read"), "{notes}");
+    let r = common::run_in(d.path(), &["plan", "."], &[]);
+    assert!(
+        r.stdout.contains("    - no data connectors were read"),
+        "{}",
+        r.stdout
+    );
+
+    // An empty list named for its type, as `export` writes it beside the
+    // others: read, none present; not "not read".
+    std::fs::write(d.path().join("dataConnectors.json"), "{\"value\": []}\n").unwrap();
+    // One in a folder of its own says nothing about which workspace it lists.
+    std::fs::create_dir(d.path().join("other")).unwrap();
+    std::fs::write(
+        d.path().join("other/automationRules.json"),
+        "{\"value\": []}\n",
+    )
+    .unwrap();
+    let p = plan_json(d.path());
+    assert_eq!(
+        p["workspaces"][0]["not_read"],
+        serde_json::json!(["automationRules"])
+    );
+    assert!(
+        !p["workspaces"][0]["notes"]
+            .to_string()
+            .contains("no data connectors were read"),
+        "{}",
+        p["workspaces"][0]["notes"]
+    );
 }

@@ -9,7 +9,7 @@ use common::{read, run};
 use std::path::Path;
 use std::process::Command;
 
-const SCENARIOS: [&str; 11] = [
+const SCENARIOS: [&str; 12] = [
     "already-migrated",
     "no-xdr-tenant-known",
     "no-xdr-no-tenant",
@@ -19,6 +19,7 @@ const SCENARIOS: [&str; 11] = [
     "multi-workspace",
     "bare-array-and-single",
     "hostile-names",
+    "hostile-controls",
     "case-variants",
     "encodings",
 ];
@@ -281,5 +282,159 @@ fn write_exec(path: &Path, text: &str) {
     {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+}
+
+/// Characters that must never reach a terminal or a script raw.
+const RAW: [char; 9] = [
+    '\u{1b}', '\u{7}', '\u{8}', '\u{7f}', '\u{9b}', '\u{202e}', '\u{202c}', '\u{200b}', '\u{feff}',
+];
+
+#[test]
+fn control_and_bidi_characters_are_shown_escaped_never_raw() {
+    let out = tempfile::tempdir().unwrap();
+    let r = run(&[
+        "plan",
+        "tests/fixtures/scenarios/hostile-controls",
+        "--out",
+        out.path().to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.transcript());
+    let json = run(&[
+        "plan",
+        "tests/fixtures/scenarios/hostile-controls",
+        "--format",
+        "json",
+    ]);
+    let mut texts = vec![
+        ("summary".to_string(), r.stdout.clone()),
+        ("stderr".to_string(), r.stderr.clone()),
+        ("--format json".to_string(), json.stdout.clone()),
+    ];
+    for f in ["plan.json", "changes.diff", "apply.sh", "rollback.sh"] {
+        texts.push((f.to_string(), read(out.path(), f)));
+    }
+    for (what, text) in &texts {
+        for c in RAW {
+            assert!(!text.contains(c), "raw {c:?} in {what}:\n{text}");
+        }
+    }
+    // Shown, escaped, where a reader looks.
+    assert!(
+        r.stdout
+            .contains(r"\u{1b}]0;pwned\u{7}from\u{8}\u{8}\u{8}DfC \u{202e}evil"),
+        "{}",
+        r.stdout
+    );
+    let apply = read(out.path(), "apply.sh");
+    assert!(
+        apply.contains(r"# Step 001: MIG101 update alertRules/msic-x\'y\u{1b}[2J"),
+        "{apply}"
+    );
+    // The plan still holds the values themselves.
+    let plan: serde_json::Value = serde_json::from_str(&read(out.path(), "plan.json")).unwrap();
+    let names: Vec<&str> = plan["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|a| a["name"].as_str())
+        .collect();
+    assert!(names.contains(&"sched\u{202e}rule"), "{names:?}");
+}
+
+/// Values that broke, or could break, a naive shell quoting.
+const HOSTILE: [&str; 24] = [
+    "",
+    "'",
+    "''",
+    "\\",
+    "a\\",
+    "\\'",
+    "x\\'y",
+    "'\\''",
+    "it's",
+    "C:\\Temp\\",
+    "$(id)",
+    "`id`",
+    "\"",
+    "!!",
+    "a\nb",
+    "\t",
+    "\u{1b}[2J\u{1b}]0;t\u{7}",
+    "\u{8}\u{7f}\u{9b}",
+    "\u{202e}abc\u{202c}",
+    "\u{200b}\u{feff}",
+    "\u{2018}q\u{2019} \u{201c}d\u{201d}",
+    "$'x'",
+    "-n",
+    "Règle 日本 — ünï",
+];
+
+#[test]
+fn scripts_pass_shellcheck_for_every_hostile_value() {
+    let alphabet: Vec<char> =
+        "'\\\"$`!#&*?[]{}();|<> \t\nab~-=%\u{1b}\u{7}\u{202e}\u{200b}\u{2018}\u{201d}é日"
+            .chars()
+            .collect();
+    let mut rng = fastrand::Rng::with_seed(11);
+    let mut values: Vec<String> = HOSTILE.iter().map(|s| s.to_string()).collect();
+    for _ in 0..40 {
+        let len = rng.usize(1..10);
+        values.push(
+            (0..len)
+                .map(|_| alphabet[rng.usize(..alphabet.len())])
+                .collect(),
+        );
+    }
+    // Each value as a rule's name, display name and etag: in URLs, comments,
+    // log messages and quoted words of both scripts.
+    let ws =
+        "/subscriptions/s/resourceGroups/rg/providers/Microsoft.OperationalInsights/workspaces/w";
+    let rules: Vec<serde_json::Value> = values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let name = format!("r{i}-{v}");
+            serde_json::json!({
+                "id": format!("{ws}/providers/Microsoft.SecurityInsights/alertRules/{name}"),
+                "name": name,
+                "kind": "MicrosoftSecurityIncidentCreation",
+                "etag": v,
+                "properties": {"displayName": v, "enabled": true, "productFilter": "Azure Security Center"}
+            })
+        })
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("alertRules.json"),
+        serde_json::json!({ "value": rules }).to_string(),
+    )
+    .unwrap();
+    let out = plan_into(&[dir.path().to_str().unwrap()], &[]);
+    let shellcheck = common::tool("shellcheck");
+    for script in ["apply.sh", "rollback.sh"] {
+        let path = out.path().join(script);
+        let text = read(out.path(), script);
+        let n = Command::new("bash").arg("-n").arg(&path).output().unwrap();
+        assert!(
+            n.status.success(),
+            "bash -n {script}: {}",
+            String::from_utf8_lossy(&n.stderr)
+        );
+        if let Some(sc) = &shellcheck {
+            let o = Command::new(sc)
+                .arg("--shell=bash")
+                .arg(&path)
+                .output()
+                .unwrap();
+            assert!(
+                o.status.success(),
+                "shellcheck {script}:\n{}",
+                String::from_utf8_lossy(&o.stdout)
+            );
+        }
+        for c in RAW {
+            assert!(!text.contains(c), "raw {c:?} in {script}");
+        }
     }
 }

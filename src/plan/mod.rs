@@ -56,6 +56,14 @@ pub fn plan(inputs: &Inputs, catalog: &Catalog, settings: &Settings) -> Plan {
         let mut ws_actions = planner.workspace(ws, &resources, &mut notes);
         ws_actions.sort_by_key(sort_key);
         let count = |t: ResourceType| resources.iter().filter(|r| r.resource_type == t).count();
+        let key = ws.map(Workspace::key);
+        let not_read: Vec<ResourceType> = ResourceType::ALL
+            .into_iter()
+            .filter(|t| count(*t) == 0 && !inputs.covered.contains(&(key.clone(), *t)))
+            .collect();
+        for (i, t) in not_read.iter().enumerate() {
+            notes.insert(i, not_read_note(*t).into());
+        }
         if ws.is_none() {
             notes.insert(
                 0,
@@ -67,6 +75,7 @@ pub fn plan(inputs: &Inputs, catalog: &Catalog, settings: &Settings) -> Plan {
             data_connectors: count(ResourceType::DataConnectors),
             alert_rules: count(ResourceType::AlertRules),
             automation_rules: count(ResourceType::AutomationRules),
+            not_read,
             notes,
         });
         actions.append(&mut ws_actions);
@@ -109,7 +118,23 @@ pub fn plan(inputs: &Inputs, catalog: &Catalog, settings: &Settings) -> Plan {
     }
 }
 
-fn format_name(f: Format) -> String {
+/// What the plan could not check when a resource type was not read at all.
+fn not_read_note(t: ResourceType) -> &'static str {
+    match t {
+        ResourceType::DataConnectors => {
+            "no data connectors were read: legacy connectors cannot be planned and the Defender XDR connector's state is unknown (export dataConnectors too)"
+        }
+        ResourceType::AlertRules => {
+            "no analytics rules were read: rules that create Defender for Cloud incidents cannot be found (export alertRules too)"
+        }
+        ResourceType::AutomationRules => {
+            "no automation rules were read: automation whose meaning changes with the switch cannot be reported (export automationRules too)"
+        }
+    }
+}
+
+/// The name of a format as `plan.json` writes it (`arm-list`).
+pub fn format_name(f: Format) -> String {
     serde_json::to_value(f)
         .ok()
         .and_then(|v| v.as_str().map(str::to_string))

@@ -151,6 +151,10 @@ pub struct WorkspaceReport {
     pub data_connectors: usize,
     pub alert_rules: usize,
     pub automation_rules: usize,
+    /// Resource types the inputs hold nothing of for this workspace: not
+    /// exported, so not checked (a type read and found empty is not here).
+    #[serde(default)]
+    pub not_read: Vec<ResourceType>,
     pub notes: Vec<String>,
 }
 

@@ -3,7 +3,7 @@
 //! `systemData`, `lastModifiedUtc`). Review items get a header with their
 //! evidence and no hunk. This module alone uses `similar`.
 
-use super::one_line;
+use super::{json_visible, one_line};
 use crate::catalog::Operation;
 use crate::plan::{Action, Plan};
 use serde_json::Value;
@@ -34,7 +34,7 @@ pub fn normalize(body: &Value) -> String {
         }
     }
     // serde_json's map is ordered by key: the output is sorted at every level.
-    let mut text = serde_json::to_string_pretty(&v).unwrap_or_default();
+    let mut text = json_visible(serde_json::to_string_pretty(&v).unwrap_or_default());
     text.push('\n');
     text
 }

@@ -102,8 +102,18 @@ pub fn human(plan: &Plan, w: &mut dyn Write, style: Style) -> io::Result<()> {
             .iter()
             .filter(|a| a.workspace == ws.id)
             .collect();
-        if actions.is_empty() {
+        if actions.is_empty() && ws.not_read.is_empty() {
             writeln!(w, "  Nothing to do: in the desired state.")?;
+        } else if actions.is_empty() {
+            writeln!(
+                w,
+                "  Nothing to do in what was read; not read: {} (see the notes).",
+                ws.not_read
+                    .iter()
+                    .map(|t| t.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )?;
         }
         for phase in &plan.phases {
             let in_phase: Vec<&&Action> =

@@ -17,8 +17,8 @@ use std::io::{self, Write};
 
 /// `plan.json`: pretty, stable key order, trailing newline.
 pub fn json(plan: &Plan, w: &mut dyn Write) -> io::Result<()> {
-    serde_json::to_writer_pretty(&mut *w, plan)?;
-    writeln!(w)
+    let text = serde_json::to_string_pretty(plan)?;
+    writeln!(w, "{}", json_visible(text))
 }
 
 /// Reads a saved plan back.
@@ -29,6 +29,12 @@ pub fn read_plan(text: &str) -> Result<Plan, serde_json::Error> {
 /// The summary footer: `Plan: 2 to disable, 3 to delete, 1 manual step, 2 to review.`
 pub fn footer(plan: &Plan) -> String {
     let s = &plan.summary;
+    if plan.workspaces.is_empty() {
+        return "Plan: no changes: the inputs hold no Sentinel resources (--allow-empty).".into();
+    }
+    if s.total == 0 && plan.workspaces.iter().any(|w| !w.not_read.is_empty()) {
+        return "Plan: no changes in what was read; some resource types were not read (see the notes).".into();
+    }
     if s.total == 0 {
         return "Plan: no changes. Every workspace is in the desired state.".into();
     }
@@ -55,12 +61,91 @@ pub fn footer(plan: &Plan) -> String {
     format!("Plan: {}.", parts.join(", "))
 }
 
-/// One line of text safe to print or embed in a comment: control characters
-/// (newlines, tabs, escape sequences) become spaces.
+/// Whether a character must not reach a terminal, a comment or a log as it
+/// is: controls (C0, DEL, C1: escape sequences, bell, backspace, newlines),
+/// Unicode format characters (bidi embeddings, overrides and isolates,
+/// directional and zero-width marks, soft hyphen, word joiners, BOM,
+/// interlinear annotation, tags: general category Cf) and the line and
+/// paragraph separators. They can hide or reorder what a reader sees.
+pub fn is_hidden(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c as u32,
+            0x00AD
+                | 0x0600..=0x0605
+                | 0x061C
+                | 0x06DD
+                | 0x070F
+                | 0x0890..=0x0891
+                | 0x08E2
+                | 0x180E
+                | 0x200B..=0x200F
+                | 0x2028..=0x202E
+                | 0x2060..=0x2064
+                | 0x2066..=0x206F
+                | 0xFEFF
+                | 0xFFF9..=0xFFFB
+                | 0x110BD
+                | 0x110CD
+                | 0x13430..=0x1343F
+                | 0x1BCA0..=0x1BCA3
+                | 0x1D173..=0x1D17A
+                | 0xE0001
+                | 0xE0020..=0xE007F
+        )
+}
+
+/// Appends `c`, visibly escaped when it is [hidden](is_hidden): `\n`,
+/// `\t`, `\r`, else `\u{1b}`, `\u{202e}`.
+pub fn push_visible(c: char, out: &mut String) {
+    use std::fmt::Write as _;
+    match c {
+        '\n' => out.push_str("\\n"),
+        '\t' => out.push_str("\\t"),
+        '\r' => out.push_str("\\r"),
+        c if is_hidden(c) => {
+            let _ = write!(out, "\\u{{{:x}}}", c as u32);
+        }
+        c => out.push(c),
+    }
+}
+
+/// One line of text safe to print or embed in a comment or a log line:
+/// every [hidden](is_hidden) character (newlines, tabs, escape sequences,
+/// bidi overrides) is shown escaped, so what the reader sees is what is
+/// there. The one escape for text from exports, wherever it is shown.
 pub fn one_line(s: &str) -> String {
-    s.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect()
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        push_visible(c, &mut out);
+    }
+    out
+}
+
+/// JSON text with every [hidden](is_hidden) character that serde_json
+/// leaves raw (DEL, C1, format characters, separators) written as a
+/// `\uXXXX` escape: the same JSON value, with nothing in it that can
+/// garble a terminal or hide text from a reviewer. Outside strings JSON is
+/// ASCII, so only string contents change.
+pub fn json_visible(text: String) -> String {
+    use std::fmt::Write as _;
+    if !text.chars().any(is_hidden) {
+        return text;
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        // Newlines and tabs outside strings are layout; inside a string
+        // serde_json has escaped them already.
+        if is_hidden(c) && !matches!(c, '\n' | '\t' | '\r') {
+            let mut units = [0u16; 2];
+            for u in c.encode_utf16(&mut units) {
+                let _ = write!(out, "\\u{u:04x}");
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// The migration rules reference (`docs/rules.md`), generated from `rules/`.

@@ -6,19 +6,57 @@
 //! travel in quoted here-documents (no expansion), and comments and
 //! messages are reduced to one printable line.
 
-use super::{footer, one_line};
+use super::{footer, is_hidden, json_visible, one_line};
 use crate::catalog::Operation;
 use crate::model::arm_path;
 use crate::plan::{Action, Plan};
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
-/// A word for bash, single-quoted (`'it'\''s'`).
+/// A word for bash that stands for exactly `s` and shows it plainly.
+///
+/// Plain single quotes (`'a b'`) when `s` holds nothing but printable
+/// text without `'` or `\`; otherwise ANSI-C quoting (`$'it\'s'`), where
+/// `\` and `'` are escaped and control and format characters (ESC, bidi
+/// overrides, ...) are written as `\xHH` bytes: the script holds no raw
+/// control bytes, and no value can end a single-quoted word with a
+/// backslash (shellcheck SC1003) or hold a Unicode quote in `'...'` (SC1112).
 pub fn sh_quote(s: &str) -> String {
     // NUL cannot travel in a bash word; it never belongs in an ARM value.
     let s = s.replace('\0', "");
-    format!("'{}'", s.replace('\'', r"'\''"))
+    let plain = |c: char| {
+        if c.is_ascii() {
+            (' '..='~').contains(&c) && c != '\'' && c != '\\'
+        } else {
+            !is_hidden(c) && !UNICODE_QUOTES.contains(&c)
+        }
+    };
+    if s.chars().all(plain) {
+        return format!("'{s}'");
+    }
+    let mut out = String::from("$'");
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\'' => out.push_str("\\'"),
+            // Unicode quotes are plain text inside `$'...'`.
+            c if plain(c) || UNICODE_QUOTES.contains(&c) => out.push(c),
+            c => {
+                let mut buf = [0u8; 4];
+                for b in c.encode_utf8(&mut buf).bytes() {
+                    let _ = write!(out, "\\x{b:02x}");
+                }
+            }
+        }
+    }
+    out.push('\'');
+    out
 }
+
+/// The quotes shellcheck warns about inside a quoted word.
+const UNICODE_QUOTES: [char; 6] = [
+    '\u{2018}', '\u{2019}', '\u{201c}', '\u{201d}', '\u{02bc}', '\u{ff07}',
+];
 
 /// The relative ARM URL of an action's resource, every segment encoded.
 pub fn relative_url(a: &Action) -> Option<String> {
@@ -56,7 +94,8 @@ fn describe(a: &Action) -> String {
 }
 
 /// Shared by both scripts: logging, and a resource's etag ("absent" for 404).
-const COMMON_HELPERS: &str = r#"log() { printf '%s\n' "$*" >&2; }
+const COMMON_HELPERS: &str = r#"# log TEXT...: one message on stderr, without control characters.
+log() { printf '%s\n' "$*" | LC_ALL=C tr -d '\000-\010\013-\037\177' >&2; }
 
 # etag_of URL: the resource's etag, "absent" when it does not exist.
 etag_of() {
@@ -366,9 +405,10 @@ fn step(s: &mut String, n: &str, a: &Action) {
     };
     match a.operation {
         Operation::Update | Operation::Create => {
-            let body =
+            let body = json_visible(
                 serde_json::to_string_pretty(a.after.as_ref().unwrap_or(&serde_json::Value::Null))
-                    .unwrap_or_default();
+                    .unwrap_or_default(),
+            );
             let delim = delimiter(&body);
             let etag = if a.operation == Operation::Create {
                 "absent".to_string()
@@ -501,12 +541,88 @@ mod tests {
     fn quoting() {
         use crate::model::encode_segment;
         assert_eq!(sh_quote("a b"), "'a b'");
-        assert_eq!(sh_quote("it's $(x)"), r"'it'\''s $(x)'");
+        assert_eq!(sh_quote("it's $(x)"), r"$'it\'s $(x)'");
+        assert_eq!(sh_quote(r"C:\x\'"), r"$'C:\\x\\\''");
+        assert_eq!(
+            sh_quote("a\u{1b}[31m\u{202e}b"),
+            r"$'a\x1b[31m\xe2\x80\xaeb'"
+        );
+        assert_eq!(sh_quote("Règle 日本"), "'Règle 日本'");
         assert_eq!(
             encode_segment("rule with spaces/and#hash?x=1&y=%20"),
             "rule%20with%20spaces%2Fand%23hash%3Fx%3D1%26y%3D%2520"
         );
         assert_eq!(encode_segment("Règle"), "R%C3%A8gle");
+    }
+
+    /// Values that broke or could break a naive quoting.
+    pub const HOSTILE: [&str; 24] = [
+        "",
+        "'",
+        "''",
+        "\\",
+        "a\\",
+        "\\'",
+        "x\\'y",
+        "'\\''",
+        "it's",
+        "C:\\Temp\\",
+        "$(id)",
+        "`id`",
+        "\"",
+        "!!",
+        "a\nb",
+        "\t",
+        "\u{1b}[2J\u{1b}]0;t\u{7}",
+        "\u{8}\u{7f}\u{9b}",
+        "\u{202e}abc\u{202c}",
+        "\u{200b}\u{feff}",
+        "\u{2018}q\u{2019} \u{201c}d\u{201d}",
+        "$'x'",
+        "-n",
+        "Règle 日本 — ünï",
+    ];
+
+    #[test]
+    fn quoted_words_stand_for_exactly_the_value_in_bash() {
+        let alphabet: Vec<char> = "'\\\"$`!#&*?[]{}();|<> \t\nab~-=%\u{1b}\u{7}\u{8}\u{7f}\u{9b}\u{202e}\u{200b}\u{feff}\u{2018}\u{2019}\u{201c}é日"
+            .chars()
+            .collect();
+        let mut rng = fastrand::Rng::with_seed(7);
+        let mut values: Vec<String> = HOSTILE.iter().map(|s| s.to_string()).collect();
+        for _ in 0..400 {
+            let len = rng.usize(0..12);
+            values.push(
+                (0..len)
+                    .map(|_| alphabet[rng.usize(..alphabet.len())])
+                    .collect(),
+            );
+        }
+        let mut script = String::new();
+        for v in &values {
+            let q = sh_quote(v);
+            assert!(
+                !q.chars()
+                    .any(|c| c != ' ' && (c.is_control() || is_hidden(c))),
+                "{q:?}"
+            );
+            let _ = writeln!(script, "printf '%s\\0' {q}");
+        }
+        let out = std::process::Command::new("bash")
+            .arg("-c")
+            .arg(&script)
+            .output()
+            .expect("bash runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let got: Vec<&[u8]> = out.stdout.split(|b| *b == 0).collect();
+        assert_eq!(got.len(), values.len() + 1);
+        for (v, g) in values.iter().zip(got) {
+            assert_eq!(g, v.as_bytes(), "{v:?} quoted as {}", sh_quote(v));
+        }
     }
 
     #[test]

@@ -58,7 +58,8 @@ struct Loaded {
 pub fn read(paths: &[PathBuf], options: &ReadOptions) -> Result<Inputs> {
     let mut diagnostics = Vec::new();
     let mut loaded = Vec::new();
-    for file in expand(paths, &mut diagnostics) {
+    let mut walked_past = Vec::new();
+    for file in expand(paths, &mut diagnostics, &mut walked_past) {
         match load(&file, options) {
             Ok(l) => loaded.push(l),
             Err(d) => diagnostics.push(d),
@@ -73,7 +74,10 @@ pub fn read(paths: &[PathBuf], options: &ReadOptions) -> Result<Inputs> {
         }
     }
 
-    let mut inputs = Inputs::default();
+    let mut inputs = Inputs {
+        skipped: walked_past,
+        ..Inputs::default()
+    };
     let mut used_parameters = Vec::new();
     for l in &loaded {
         let params_path = parameters_path_for(&l.path);
@@ -116,6 +120,7 @@ pub fn read(paths: &[PathBuf], options: &ReadOptions) -> Result<Inputs> {
         }
     }
 
+    inputs.covered = coverage(&inputs);
     diagnostics.extend(check_duplicates(&mut inputs.resources));
     if !diagnostics.is_empty() {
         diagnostics.sort_by(|a, b| (&a.path, a.line, a.column).cmp(&(&b.path, b.line, b.column)));
@@ -123,6 +128,38 @@ pub fn read(paths: &[PathBuf], options: &ReadOptions) -> Result<Inputs> {
     }
     inputs.skipped.sort();
     Ok(inputs)
+}
+
+/// Which resource types were read for which workspace: those of the
+/// resources read, and those of lists named for a type (`dataConnectors.json`)
+/// that were empty, for the workspaces of the files beside them.
+fn coverage(inputs: &Inputs) -> std::collections::BTreeSet<(Option<String>, ResourceType)> {
+    let parent = |p: &str| Path::new(p).parent().map(Path::to_path_buf);
+    let mut covered = std::collections::BTreeSet::new();
+    let mut by_dir: BTreeMap<Option<PathBuf>, std::collections::BTreeSet<Option<String>>> =
+        BTreeMap::new();
+    for r in &inputs.resources {
+        let ws = r.workspace.as_ref().map(Workspace::key);
+        covered.insert((ws.clone(), r.resource_type));
+        by_dir.entry(parent(&r.origin.path)).or_default().insert(ws);
+    }
+    for f in &inputs.files {
+        if f.resources > 0 || !matches!(f.format, Some(Format::ArmList | Format::JsonArray)) {
+            continue;
+        }
+        let Some(t) = Path::new(&f.path)
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .and_then(ResourceType::from_type)
+        else {
+            continue;
+        };
+        // With nothing beside it, whose list it is is unknown: it covers none.
+        for ws in by_dir.get(&parent(&f.path)).into_iter().flatten() {
+            covered.insert((ws.clone(), t));
+        }
+    }
+    covered
 }
 
 /// `x.parameters.json` for `x.json`.
@@ -137,58 +174,220 @@ fn parameters_path_for(path: &str) -> Option<String> {
 }
 
 /// Files named and files under directories named, in a stable order.
-fn expand(paths: &[PathBuf], diagnostics: &mut Vec<Diagnostic>) -> Vec<PathBuf> {
+///
+/// Links under a directory are followed only when they stay inside it (a
+/// link out of the folder is skipped with a note: an export folder must not
+/// make the tool read, and print, files elsewhere); special files (FIFOs,
+/// sockets, devices) are skipped under a directory and refused when named.
+fn expand(
+    paths: &[PathBuf],
+    diagnostics: &mut Vec<Diagnostic>,
+    skipped: &mut Vec<Skipped>,
+) -> Vec<PathBuf> {
     let mut files = Vec::new();
     for path in paths {
-        if path.is_dir() {
-            let walker = walkdir::WalkDir::new(path)
-                .follow_links(true)
-                .sort_by_file_name()
-                .into_iter()
-                .filter_entry(|e| {
-                    e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.')
-                });
-            for entry in walker {
-                match entry {
-                    Ok(e) if e.file_type().is_file() => files.push(e.into_path()),
-                    Ok(_) => {}
-                    Err(e) => diagnostics.push(Diagnostic::file(
-                        e.path().unwrap_or(path).display().to_string(),
-                        format!("cannot read: {e}"),
-                    )),
-                }
+        let name = path.display().to_string();
+        let meta = match std::fs::metadata(path) {
+            Ok(m) => m,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                diagnostics.push(
+                    Diagnostic::file(&name, "no such file or directory")
+                        .expected("an export file, or a directory of them"),
+                );
+                continue;
             }
-        } else if path.exists() {
+            Err(e) => {
+                diagnostics.push(Diagnostic::file(&name, format!("cannot read: {e}")));
+                continue;
+            }
+        };
+        if meta.is_dir() {
+            walk(path, &mut files, diagnostics, skipped);
+        } else if meta.is_file() {
             files.push(path.clone());
         } else {
             diagnostics.push(
-                Diagnostic::file(path.display().to_string(), "no such file or directory")
-                    .expected("an export file, or a directory of them"),
+                Diagnostic::file(
+                    &name,
+                    format!("{}: not read", special_kind(&meta.file_type())),
+                )
+                .expected("an export file, or a directory of them")
+                .hint("save the export to a file first, then plan from the file"),
             );
         }
     }
     files
 }
 
+/// The files under one directory named on the command line.
+fn walk(
+    root: &Path,
+    files: &mut Vec<PathBuf>,
+    diagnostics: &mut Vec<Diagnostic>,
+    skipped: &mut Vec<Skipped>,
+) {
+    let real_root = match std::fs::canonicalize(root) {
+        Ok(r) => r,
+        Err(e) => {
+            diagnostics.push(Diagnostic::file(
+                root.display().to_string(),
+                format!("cannot read: {e}"),
+            ));
+            return;
+        }
+    };
+    // Not following links: each one is looked at below.
+    let walker = walkdir::WalkDir::new(root)
+        .follow_links(false)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_entry(|e| e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.'));
+    for entry in walker {
+        let e = match entry {
+            Ok(e) => e,
+            Err(e) => {
+                diagnostics.push(Diagnostic::file(
+                    e.path().unwrap_or(root).display().to_string(),
+                    format!("cannot read: {e}"),
+                ));
+                continue;
+            }
+        };
+        let ft = e.file_type();
+        if ft.is_dir() || e.depth() == 0 {
+            continue;
+        }
+        let shown = e.path().display().to_string();
+        if ft.is_file() {
+            files.push(e.into_path());
+            continue;
+        }
+        if !ft.is_symlink() {
+            skipped.push(Skipped {
+                path: shown,
+                reason: format!("{}: not read", special_kind(&ft)),
+            });
+            continue;
+        }
+        // A link: followed only if it ends inside the folder given.
+        let target = std::fs::canonicalize(e.path());
+        let meta = std::fs::metadata(e.path());
+        match (target, meta) {
+            (Ok(t), Ok(m)) if t.starts_with(&real_root) => {
+                if m.is_file() {
+                    files.push(e.into_path());
+                } else if m.is_dir() {
+                    skipped.push(Skipped {
+                        path: shown,
+                        reason: "a link to a folder inside the folder given: not followed (its files are read where they are)".into(),
+                    });
+                } else {
+                    skipped.push(Skipped {
+                        path: shown,
+                        reason: format!("a link to {}: not read", special_kind(&m.file_type())),
+                    });
+                }
+            }
+            (Ok(_), Ok(_)) => skipped.push(Skipped {
+                path: shown,
+                reason: format!(
+                    "a link out of the folder given ({}): not followed; name the file itself to read it",
+                    root.display()
+                ),
+            }),
+            _ => skipped.push(Skipped {
+                path: shown,
+                reason: "a broken link: not followed".into(),
+            }),
+        }
+    }
+}
+
+/// What a file that is neither a regular file nor a directory is.
+fn special_kind(ft: &std::fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if ft.is_fifo() {
+            return "a named pipe (FIFO), not a file";
+        } else if ft.is_socket() {
+            return "a socket, not a file";
+        } else if ft.is_char_device() {
+            return "a character device, not a file";
+        } else if ft.is_block_device() {
+            return "a block device, not a file";
+        }
+    }
+    if ft.is_symlink() {
+        "a link"
+    } else {
+        "not a regular file"
+    }
+}
+
+fn too_large(name: &str, size: Option<u64>, limit: u64) -> Diagnostic {
+    let what = match size {
+        Some(size) => format!("the file is {}", human_size(size)),
+        None => "the file is larger".to_string(),
+    };
+    Diagnostic::file(
+        name,
+        format!(
+            "{what}, more than the {} allowed for one export file",
+            human_size(limit)
+        ),
+    )
+    .expected("an export of Sentinel resources (a large workspace exports a few MB)")
+    .hint("if it really is an export, raise the limit with --max-file-size")
+}
+
+/// Opens a file for reading without blocking on a FIFO that took its
+/// place since it was looked at, and checks that what was opened is a
+/// regular file.
+fn open_regular(path: &Path, name: &str) -> Result<std::fs::File, Diagnostic> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NONBLOCK);
+    }
+    let file = options
+        .open(path)
+        .map_err(|e| Diagnostic::file(name, format!("cannot read: {e}")))?;
+    let meta = file
+        .metadata()
+        .map_err(|e| Diagnostic::file(name, format!("cannot read: {e}")))?;
+    if !meta.is_file() {
+        return Err(Diagnostic::file(
+            name,
+            format!("{}: not read", special_kind(&meta.file_type())),
+        )
+        .expected("an export file, or a directory of them"));
+    }
+    Ok(file)
+}
+
 fn load(path: &Path, options: &ReadOptions) -> Result<Loaded, Diagnostic> {
+    use std::io::Read as _;
     let name = path.display().to_string();
-    let size = std::fs::metadata(path)
+    let file = open_regular(path, &name)?;
+    let size = file
+        .metadata()
         .map_err(|e| Diagnostic::file(&name, format!("cannot read: {e}")))?
         .len();
     if size > options.max_file_size {
-        return Err(Diagnostic::file(
-            &name,
-            format!(
-                "the file is {}, more than the {} allowed for one export file",
-                human_size(size),
-                human_size(options.max_file_size)
-            ),
-        )
-        .expected("an export of Sentinel resources (a large workspace exports a few MB)")
-        .hint("if it really is an export, raise the limit with --max-file-size"));
+        return Err(too_large(&name, Some(size), options.max_file_size));
     }
-    let bytes =
-        std::fs::read(path).map_err(|e| Diagnostic::file(&name, format!("cannot read: {e}")))?;
+    // The size on `stat` is not the size read: files in /proc say 0, and a
+    // file may grow. The limit holds while reading.
+    let mut bytes = Vec::new();
+    file.take(options.max_file_size.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(|e| Diagnostic::file(&name, format!("cannot read: {e}")))?;
+    if bytes.len() as u64 > options.max_file_size {
+        return Err(too_large(&name, None, options.max_file_size));
+    }
     let sha256 = Sha256::digest(&bytes)
         .iter()
         .map(|b| format!("{b:02x}"))

@@ -59,8 +59,10 @@ fn utf8(path: &str, bytes: &[u8], skipped: usize) -> Result<String, Diagnostic> 
     }
 }
 
+/// Where binary data starts, without a snippet: what a file that is not an
+/// export holds (`/proc/self/environ`: tokens) is not shown.
 fn binary(path: &str, text: &str, line: usize, column: usize) -> Diagnostic {
-    Diagnostic::at(
+    let mut d = Diagnostic::at(
         path,
         text,
         line,
@@ -68,7 +70,9 @@ fn binary(path: &str, text: &str, line: usize, column: usize) -> Diagnostic {
         "the file holds binary data, not a text export",
     )
     .expected("JSON or YAML text in UTF-8, or UTF-16 with a byte-order mark")
-    .hint("leave binary files out of the inputs, or name the export files one by one")
+    .hint("leave binary files out of the inputs, or name the export files one by one");
+    d.snippet = None;
+    d
 }
 
 fn utf16(path: &str, bytes: &[u8], word: fn([u8; 2]) -> u16) -> Result<String, Diagnostic> {
