@@ -1,0 +1,204 @@
+//! The Azure side is safe by construction: the token goes to the endpoint
+//! only, answers are read with a size limit, applies and rollbacks of one
+//! plan never run at once, names cannot address a URL outside the resource,
+//! and exports replace the previous one only when complete.
+
+mod common;
+
+use common::run;
+use sentinel_migrate::api::{
+    self, ApiError, Client, Endpoint, RetryPolicy,
+    token::{Secret, TokenSource},
+};
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+const WS: &str =
+    "/subscriptions/s1/resourceGroups/rg/providers/Microsoft.OperationalInsights/workspaces/law";
+
+/// The head (request line and headers) of every request a [`Server`] got.
+type Heads = Arc<Mutex<Vec<String>>>;
+
+/// A bare HTTP/1.1 server on 127.0.0.1 that answers every request with
+/// what `answer` returns for its own port and the request head (status line, headers and
+/// body, without `Connection`/`Content-Length`: the body ends at close).
+struct Server {
+    port: u16,
+    heads: Heads,
+}
+
+impl Server {
+    fn start(answer: impl Fn(u16, &str) -> (String, Vec<u8>) + Send + 'static) -> Server {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let heads: Heads = Arc::default();
+        let seen = heads.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { return };
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).unwrap_or(0) == 1 {
+                    head.push(byte[0]);
+                }
+                let head = String::from_utf8_lossy(&head).into_owned();
+                seen.lock().unwrap().push(head.clone());
+                let (status_and_headers, body) = answer(port, &head);
+                let _ = stream.write_all(
+                    format!("{status_and_headers}\r\nConnection: close\r\n\r\n").as_bytes(),
+                );
+                let _ = stream.write_all(&body);
+            }
+        });
+        Server { port, heads }
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    fn heads(&self) -> Vec<String> {
+        self.heads.lock().unwrap().clone()
+    }
+}
+
+fn json_ok(body: String) -> (String, Vec<u8>) {
+    (
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json".into(),
+        body.into_bytes(),
+    )
+}
+
+fn client_with_token(url: &str) -> Client {
+    Client::new(
+        Endpoint::parse(url).unwrap(),
+        TokenSource::Fixed(Secret::new("some-test-token")),
+        RetryPolicy {
+            attempts: 2,
+            base: Duration::from_millis(5),
+            cap: Duration::from_millis(20),
+            max_retry_after: Duration::from_millis(20),
+            timeout: Duration::from_secs(20),
+        },
+    )
+    .unwrap()
+}
+
+fn list_path() -> String {
+    format!("{WS}/providers/Microsoft.SecurityInsights/alertRules?api-version=2025-09-01")
+}
+
+#[test]
+fn the_token_never_follows_a_next_link_or_a_redirect_to_another_origin() {
+    // The other host records what it receives.
+    let other = Server::start(|_, _| json_ok(r#"{"value": []}"#.into()));
+    let other_port = other.port;
+    // The endpoint pages to it through a nextLink with a user name (which a
+    // prefix check takes for the endpoint), and redirects the next call.
+    let endpoint = Server::start(move |port, head| {
+        if head.contains("redirect-me") {
+            (
+                format!(
+                    "HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:{other_port}/subscriptions/s1?api-version=2025-09-01"
+                ),
+                Vec::new(),
+            )
+        } else {
+            json_ok(format!(
+                r#"{{"value": [{{"name": "a"}}], "nextLink": "http://127.0.0.1:{port}@127.0.0.1:{other_port}/subscriptions/s1/x?api-version=2025-09-01"}}"#
+            ))
+        }
+    });
+    let client = client_with_token(&endpoint.url());
+    let rt = api::runtime().unwrap();
+
+    let err = rt.block_on(client.list(&list_path())).unwrap_err();
+    assert!(matches!(err, ApiError::Elsewhere { .. }), "{err}");
+    assert!(err.to_string().contains("another origin"), "{err}");
+    assert!(!err.to_string().contains("some-test-token"), "{err}");
+
+    let err = rt
+        .block_on(client.get("/subscriptions/s1/redirect-me?api-version=2025-09-01"))
+        .unwrap_err();
+    assert!(err.to_string().contains("redirect"), "{err}");
+
+    assert!(
+        other.heads().is_empty(),
+        "the other host was called: {:?}",
+        other.heads()
+    );
+    // The endpoint itself did get the token.
+    assert!(
+        endpoint.heads()[0]
+            .to_ascii_lowercase()
+            .contains("authorization: bearer some-test-token"),
+        "{:?}",
+        endpoint.heads()
+    );
+}
+
+#[test]
+fn an_endpoint_with_userinfo_or_plain_http_elsewhere_is_refused_by_the_cli() {
+    for bad in [
+        "http://127.0.0.1:9@evil.example",
+        "https://management.azure.com@evil.example",
+        "http://management.azure.com.evil.example",
+        "https://management.azure.com/?x=1",
+    ] {
+        let r = run(&[
+            "export",
+            "--workspace",
+            WS,
+            "--out",
+            "unused",
+            "--endpoint",
+            bad,
+        ]);
+        assert_eq!(r.code, 1, "{bad}: {}", r.transcript());
+        assert!(r.stderr.contains("--endpoint"), "{}", r.stderr);
+        assert!(!Path::new("unused").exists());
+    }
+}
+
+#[test]
+fn an_oversized_answer_is_refused_without_reading_it_all() {
+    let size = api::client::MAX_RESPONSE_BYTES + 1024 * 1024;
+    let huge = {
+        let mut body = br#"{"value": [""#.to_vec();
+        body.resize(size, b'x');
+        body.extend_from_slice(br#""]}"#);
+        Arc::new(body)
+    };
+    // Without Content-Length (read until the close) and with it.
+    let streamed = {
+        let huge = huge.clone();
+        Server::start(move |_, _| {
+            (
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json".into(),
+                huge.to_vec(),
+            )
+        })
+    };
+    let announced = Server::start(move |_, _| {
+        (
+            format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}",
+                huge.len()
+            ),
+            huge.to_vec(),
+        )
+    });
+    let rt = api::runtime().unwrap();
+    for server in [&streamed, &announced] {
+        let client = client_with_token(&server.url());
+        let err = rt.block_on(client.list(&list_path())).unwrap_err();
+        assert!(matches!(err, ApiError::TooLarge { .. }), "{err}");
+        let text = err.to_string();
+        assert!(text.contains("larger than 32 MiB"), "{text}");
+        assert!(text.contains("/alertRules?api-version"), "{text}");
+        assert_eq!(server.heads().len(), 1, "a refused answer is not retried");
+    }
+}
