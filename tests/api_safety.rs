@@ -5,14 +5,16 @@
 
 mod common;
 
+use arm_emulator::{Config, Emulator, Faults};
 use common::run;
 use sentinel_migrate::api::{
     self, ApiError, Client, Endpoint, RetryPolicy,
     token::{Secret, TokenSource},
 };
+use serde_json::Value;
 use std::io::{Read, Write};
 use std::net::TcpListener;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -201,4 +203,159 @@ fn an_oversized_answer_is_refused_without_reading_it_all() {
         assert!(text.contains("/alertRules?api-version"), "{text}");
         assert_eq!(server.heads().len(), 1, "a refused answer is not retried");
     }
+}
+
+// ---- one apply or rollback at a time -------------------------------------
+
+const CONTOSO: &str = "/subscriptions/8d6f3c21-4b7a-4e2f-9c15-2a7e0b9d4f11/resourceGroups/rg-soc-prod/providers/Microsoft.OperationalInsights/workspaces/law-contoso-soc";
+
+/// An emulator seeded with the bundled example.
+fn contoso() -> Emulator {
+    let emulator = Emulator::start(Config::default()).unwrap();
+    let dir = common::root().join("examples/contoso");
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "json") {
+            continue;
+        }
+        let list: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        for item in list["value"].as_array().unwrap() {
+            emulator.seed(item["id"].as_str().unwrap(), item.clone());
+        }
+    }
+    emulator
+}
+
+/// `export` then `plan --out`; returns the plan folder.
+fn export_and_plan(emulator: &Emulator, work: &Path) -> PathBuf {
+    let exports = work.join("exports");
+    let r = run(&[
+        "export",
+        "--workspace",
+        CONTOSO,
+        "--out",
+        exports.to_str().unwrap(),
+        "--endpoint",
+        &emulator.url(),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.transcript());
+    let out = work.join("plan-out");
+    let r = run(&[
+        "plan",
+        exports.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.transcript());
+    out
+}
+
+fn against(emulator: &Emulator, command: &str, target: &Path, extra: &[&str]) -> common::Run {
+    let url = emulator.url();
+    let mut args = vec![command, target.to_str().unwrap(), "--endpoint", &url];
+    args.extend_from_slice(extra);
+    run(&args)
+}
+
+const CONFIRM: [&str; 2] = ["--confirm", "tenant-connector"];
+
+#[test]
+fn a_second_apply_or_rollback_of_one_plan_refuses_while_one_runs() {
+    let emulator = contoso();
+    let work = tempfile::tempdir().unwrap();
+    let out = export_and_plan(&emulator, work.path());
+    let plan = out.join("plan.json");
+    let journal = out.join("apply-journal.json");
+    emulator.set_faults(Faults {
+        latency: Duration::from_millis(200),
+        ..Faults::default()
+    });
+    let mut first = std::process::Command::new(env!("CARGO_BIN_EXE_sentinel-migrate"))
+        .args([
+            "apply",
+            plan.to_str().unwrap(),
+            "--endpoint",
+            &emulator.url(),
+        ])
+        .args(["--parallelism", "1"])
+        .args(CONFIRM)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !journal.exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(journal.exists(), "the first apply started");
+    let pid = format!("pid {}", first.id());
+    for (command, target) in [("apply", &plan), ("rollback", &journal)] {
+        let started = std::time::Instant::now();
+        let r = against(
+            &emulator,
+            command,
+            target,
+            &CONFIRM[..if command == "apply" { 2 } else { 0 }],
+        );
+        assert_eq!(r.code, 1, "{command}: {}", r.transcript());
+        assert!(r.stderr.contains("is in use by apply"), "{}", r.stderr);
+        assert!(r.stderr.contains(&pid), "names the holder: {}", r.stderr);
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "refused at once"
+        );
+    }
+    assert!(first.wait().unwrap().success(), "the first apply completes");
+    let j: Value = serde_json::from_str(&std::fs::read_to_string(&journal).unwrap()).unwrap();
+    assert_eq!(
+        j["steps"].as_object().unwrap().len(),
+        7,
+        "no step lost: {j:#}"
+    );
+    emulator.set_faults(Faults::default());
+    // Released when it ended: a rollback may run now.
+    let r = against(&emulator, "rollback", &journal, &[]);
+    assert_eq!(r.code, 0, "{}", r.transcript());
+}
+
+#[test]
+fn rollback_fails_when_the_journal_lost_a_step_it_should_undo() {
+    let emulator = contoso();
+    let work = tempfile::tempdir().unwrap();
+    let out = export_and_plan(&emulator, work.path());
+    let r = against(&emulator, "apply", &out.join("plan.json"), &CONFIRM);
+    assert_eq!(r.code, 0, "{}", r.transcript());
+    // The journal keeps one step of seven (as when two applies overwrote it).
+    let journal = out.join("apply-journal.json");
+    let mut j: Value = serde_json::from_str(&std::fs::read_to_string(&journal).unwrap()).unwrap();
+    let steps = j["steps"].as_object_mut().unwrap();
+    let keep = steps.keys().next().unwrap().clone();
+    steps.retain(|k, _| *k == keep);
+    std::fs::write(&journal, serde_json::to_string_pretty(&j).unwrap()).unwrap();
+    let writes = emulator.writes();
+    let r = against(&emulator, "rollback", &journal, &[]);
+    assert_ne!(r.code, 0, "{}", r.transcript());
+    assert!(
+        r.stderr.contains("belong to no step of the journal"),
+        "{}",
+        r.stderr
+    );
+    let kept_backup = j["steps"][&keep]["backup"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let mut lost = 0;
+    for entry in std::fs::read_dir(out.join("backups")).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+        if name != kept_backup {
+            assert!(r.stderr.contains(&name), "names {name}: {}", r.stderr);
+            lost += 1;
+        }
+    }
+    assert!(lost >= 5, "{lost}");
+    assert_eq!(
+        emulator.writes(),
+        writes,
+        "nothing restored from a partial journal"
+    );
 }

@@ -191,6 +191,7 @@ pub async fn apply(
 ) -> Result<Outcome> {
     let (work, blocked) = work_of(plan);
     let journal_path = options.journal.clone();
+    let _lock = super::journal::Lock::acquire(&journal_path, "apply")?;
     let journal = match Journal::load(&journal_path)? {
         Some(j) if j.plan_sha256 != plan_sha256 => {
             return Err(Error::Usage(format!(
