@@ -359,3 +359,117 @@ fn rollback_fails_when_the_journal_lost_a_step_it_should_undo() {
         "nothing restored from a partial journal"
     );
 }
+
+// ---- names that are paths -------------------------------------------------
+
+#[test]
+fn names_and_workspace_segments_that_are_path_steps_are_refused_at_the_source() {
+    let dir = tempfile::tempdir().unwrap();
+    let rule = |id: &str, name: &str| {
+        format!(
+            r#"{{"id": "{id}", "name": "{name}", "kind": "MicrosoftSecurityIncidentCreation", "etag": "\"1\"", "properties": {{"displayName": "DfC", "enabled": true, "productFilter": "Azure Security Center"}}}}"#
+        )
+    };
+    let rules = format!("{WS}/providers/Microsoft.SecurityInsights/alertRules");
+    let bad_ws = "/subscriptions/s1/resourceGroups/../providers/Microsoft.OperationalInsights/workspaces/law";
+    let text = format!(
+        "{{\"value\": [\n  {},\n  {},\n  {}\n]}}\n",
+        rule(&format!("{rules}/.."), ".."),
+        rule(
+            &format!("{bad_ws}/providers/Microsoft.SecurityInsights/alertRules/ok"),
+            "ok"
+        ),
+        rule(&format!("{rules}/fine"), "fine"),
+    );
+    std::fs::write(dir.path().join("alertRules.json"), text).unwrap();
+    let out = dir.path().join("plan-out");
+    let r = run(&[
+        "plan",
+        dir.path().to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 1, "{}", r.transcript());
+    assert!(r.stderr.contains("2 problems"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains(
+            "alertRules.json:2:3: the alertRules \"..\" cannot be addressed in a URL: its name"
+        ),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("alertRules.json:3:3: the alertRules \"ok\" cannot be addressed in a URL: its id: the segment `..`"), "{}", r.stderr);
+    assert!(!out.exists(), "nothing planned");
+}
+
+#[test]
+fn apply_refuses_a_hand_edited_plan_whose_name_is_a_path_step() {
+    let emulator = contoso();
+    let work = tempfile::tempdir().unwrap();
+    let out = export_and_plan(&emulator, work.path());
+    let plan = out.join("plan.json");
+    let mut p: Value = serde_json::from_str(&std::fs::read_to_string(&plan).unwrap()).unwrap();
+    let action = p["actions"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|a| a["operation"] == "update")
+        .unwrap();
+    action["name"] = "..".into();
+    std::fs::write(&plan, serde_json::to_string_pretty(&p).unwrap()).unwrap();
+    emulator.clear_log();
+    for command in ["apply", "verify"] {
+        let r = against(
+            &emulator,
+            command,
+            &plan,
+            &CONFIRM[..if command == "apply" { 2 } else { 0 }],
+        );
+        assert_eq!(r.code, 1, "{}", r.transcript());
+        assert!(
+            r.stderr
+                .contains("the segment `..` would address another path"),
+            "{}",
+            r.stderr
+        );
+    }
+    assert!(
+        emulator.log().is_empty(),
+        "no request sent: {:?}",
+        emulator.log()
+    );
+    assert!(!out.join("apply-journal.json").exists());
+}
+
+#[test]
+fn export_refuses_workspace_ids_that_would_write_outside_out() {
+    let work = tempfile::tempdir().unwrap();
+    let out = work.path().join("a").join("exports");
+    let emulator = Emulator::start(Config::default()).unwrap();
+    for ws in [
+        "/subscriptions/../resourceGroups/../providers/Microsoft.OperationalInsights/workspaces/..",
+        "/subscriptions/s/resourceGroups/rg/providers/Microsoft.OperationalInsights/workspaces/.",
+    ] {
+        let r = run(&[
+            "export",
+            "--workspace",
+            ws,
+            "--out",
+            out.to_str().unwrap(),
+            "--endpoint",
+            &emulator.url(),
+        ]);
+        assert_eq!(r.code, 1, "{}", r.transcript());
+        assert!(
+            r.stderr.contains("would address another path"),
+            "{}",
+            r.stderr
+        );
+    }
+    assert!(emulator.log().is_empty());
+    assert_eq!(
+        std::fs::read_dir(work.path()).unwrap().count(),
+        0,
+        "nothing written"
+    );
+}

@@ -24,7 +24,16 @@ pub struct Exported {
 pub fn folder(out: &Path, ws: &Workspace) -> PathBuf {
     let segs: Vec<&str> = ws.id().split('/').collect();
     // /subscriptions/{s}/resourceGroups/{rg}/providers/{p}/workspaces/{w}
-    let clean = |s: &str| s.replace(['/', '\\', '\0'], "_");
+    // Never outside `out`: no separators, and `.`/`..` (which a workspace
+    // id cannot hold) would still become a plain name.
+    let clean = |s: &str| {
+        let s = s.replace(['/', '\\', '\0'], "_");
+        if s.is_empty() || crate::model::is_dot_segment(&s) {
+            format!("_{s}")
+        } else {
+            s
+        }
+    };
     out.join(clean(segs.get(2).copied().unwrap_or("subscription")))
         .join(clean(segs.get(4).copied().unwrap_or("group")))
         .join(clean(ws.name()))
@@ -42,7 +51,9 @@ pub async fn export(
     let mut jobs = Vec::new();
     for ws in workspaces {
         for t in ResourceType::ALL {
-            jobs.push((ws.clone(), t, arm_path(ws.id(), t, None, &api_version(t))));
+            let path = arm_path(ws.id(), t, None, &api_version(t))
+                .map_err(|e| Error::Usage(format!("--workspace: {e}")))?;
+            jobs.push((ws.clone(), t, path));
         }
     }
     let bar = progress.then(|| {
@@ -121,4 +132,34 @@ pub async fn export(
         }
     }
     results.into_iter().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_folder_of_a_workspace_never_leaves_out() {
+        let out = Path::new("exports");
+        for id in [
+            "/subscriptions/../resourceGroups/../providers/p/workspaces/..",
+            "/subscriptions/./resourceGroups//providers/p/workspaces/.",
+            "/subscriptions/a\\..\\b/resourceGroups/x/providers/p/workspaces/w",
+        ] {
+            // Not through Workspace::parse (which refuses these): as a plan
+            // or a resource id could carry them.
+            let ws: Workspace = serde_json::from_value(json!(id)).unwrap();
+            let dir = folder(out, &ws);
+            let parts: Vec<_> = dir.components().collect();
+            assert_eq!(parts.len(), 4, "{}", dir.display());
+            assert!(
+                parts
+                    .iter()
+                    .all(|c| matches!(c, std::path::Component::Normal(_))),
+                "{}",
+                dir.display()
+            );
+            assert!(dir.starts_with(out));
+        }
+    }
 }
