@@ -473,3 +473,91 @@ fn export_refuses_workspace_ids_that_would_write_outside_out() {
         "nothing written"
     );
 }
+
+// ---- exports replace the previous one only when complete ------------------
+
+/// Every file under `dir` with its content, by relative path.
+fn tree(dir: &Path) -> std::collections::BTreeMap<String, String> {
+    let mut files = std::collections::BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                let rel = path.strip_prefix(dir).unwrap().display().to_string();
+                files.insert(rel, std::fs::read_to_string(&path).unwrap());
+            }
+        }
+    }
+    files
+}
+
+#[test]
+fn a_failed_export_leaves_the_previous_one_intact() {
+    let emulator = contoso();
+    let work = tempfile::tempdir().unwrap();
+    let out = work.path().join("exports");
+    let export = |extra: &[&str]| {
+        let mut args = vec!["export", "--out", out.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        let url = emulator.url();
+        args.extend_from_slice(&["--endpoint", &url, "--workspace", CONTOSO]);
+        run(&args)
+    };
+    let r = export(&[]);
+    assert_eq!(r.code, 0, "{}", r.transcript());
+    let before = tree(&out);
+    assert_eq!(before.len(), 3, "{:?}", before.keys());
+
+    // Azure changes; the next export fails halfway (one list is refused).
+    let connector =
+        format!("{CONTOSO}/providers/Microsoft.SecurityInsights/dataConnectors/added-since");
+    emulator.seed(
+        &connector,
+        serde_json::json!({"kind": "AzureSecurityCenter", "properties": {"subscriptionId": "s", "dataTypes": {"alerts": {"state": "Enabled"}}}}),
+    );
+    let r = export(&["--api-version", "alertRules=1999-01-01"]);
+    assert_eq!(r.code, 1, "{}", r.transcript());
+    assert!(
+        r.stderr.contains("InvalidApiVersionParameter"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(tree(&out), before, "the previous export is untouched");
+
+    // A workspace that does not exist fails the export, naming it.
+    let missing = CONTOSO.replace("law-contoso-soc", "law-does-not-exist");
+    let r = export(&["--workspace", &missing]);
+    assert_eq!(r.code, 1, "{}", r.transcript());
+    assert!(
+        r.stderr
+            .contains(&format!("workspace {missing} does not exist")),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stdout.contains("Exported 0"), "{}", r.stdout);
+    assert_eq!(tree(&out), before, "the previous export is untouched");
+    let leftovers: Vec<_> = std::fs::read_dir(work.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(
+        leftovers,
+        vec![std::ffi::OsString::from("exports")],
+        "no temporary folder left"
+    );
+
+    // A complete export replaces it (the new connector is there).
+    let r = export(&[]);
+    assert_eq!(r.code, 0, "{}", r.transcript());
+    let after = tree(&out);
+    assert_ne!(after, before);
+    assert!(after.values().any(|t| t.contains("added-since")));
+    assert!(
+        r.stdout.contains(&format!("to {}", out.display())),
+        "{}",
+        r.stdout
+    );
+}
