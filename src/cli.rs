@@ -11,7 +11,7 @@ use std::path::PathBuf;
     name = "sentinel-migrate",
     version,
     about = "Plan and apply the switch of Microsoft Sentinel workspaces from the legacy, subscription-based Microsoft Defender for Cloud connector to the tenant-based one, without duplicate incidents.",
-    after_help = "Exit codes: 0 success; 1 error; 2 changes present (plan --detailed-exitcode) or the desired state does not hold (verify); 3 the plan is stale; 4 apply stopped before phase 3, waiting for --confirm tenant-connector."
+    after_help = "Exit codes: 0 success; 1 error; 2 changes present (plan --detailed-exitcode) or the desired state does not hold (verify); 3 the plan is stale (apply) or a resource changed since apply (rollback); 4 apply stopped before phase 3, waiting for --confirm tenant-connector."
 )]
 pub struct Cli {
     #[command(subcommand)]

@@ -154,8 +154,13 @@ pub enum Error {
     Usage(String),
 
     /// Azure no longer matches the plan: nothing (more) was changed.
-    #[error("the plan is stale: {} changed since the plan was made\n{}\n  hint: export the workspace again and plan again", count(.0.len(), "resource"), .0.iter().map(|d| format!("  - {d}")).collect::<Vec<_>>().join("\n"))]
+    #[error("the plan is stale: {} changed since the plan was made\n{}\n  hint: export the workspace again and plan again, into a new folder (`plan --out NEW`) when this plan's folder holds an apply journal (keep it: rollback needs it)", count(.0.len(), "resource"), .0.iter().map(|d| format!("  - {d}")).collect::<Vec<_>>().join("\n"))]
     Stale(Vec<String>),
+
+    /// Rollback left resources as they are: changed since apply, or not
+    /// as they were before apply after the restore.
+    #[error("rollback incomplete: {} not restored\n{}\n  hint: a resource changed since apply is restored only with `rollback --force`; otherwise fix the cause and run rollback again (it resumes)", count(.0.len(), "resource"), .0.iter().map(|d| format!("  - {d}")).collect::<Vec<_>>().join("\n"))]
+    Conflict(Vec<String>),
 
     /// A call to Azure failed; the message says what was done before it.
     #[error("{0}")]
@@ -174,7 +179,7 @@ impl Error {
     /// The exit code the binary returns for this error (docs/exit-codes.md).
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Stale(_) => 3,
+            Error::Stale(_) | Error::Conflict(_) => 3,
             _ => 1,
         }
     }

@@ -561,3 +561,122 @@ fn a_failed_export_leaves_the_previous_one_intact() {
         r.stdout
     );
 }
+
+// ---- re-planning after a stale apply ---------------------------------------
+
+#[test]
+fn after_a_stale_apply_the_hint_leads_to_a_plan_that_applies_and_the_journal_is_kept() {
+    let emulator = contoso();
+    let work = tempfile::tempdir().unwrap();
+    let out = export_and_plan(&emulator, work.path());
+    let plan = out.join("plan.json");
+    let r = against(&emulator, "apply", &plan, &[]);
+    assert_eq!(r.code, 4, "phases 1 and 2: {}", r.transcript());
+    // Someone changes a legacy connector that phase 3 deletes.
+    let (id, mut body) = emulator
+        .resources()
+        .into_iter()
+        .find(|(_, b)| b["kind"] == "AzureSecurityCenter")
+        .unwrap();
+    body["properties"]["dataTypes"]["alerts"]["state"] = "Disabled".into();
+    body.as_object_mut().unwrap().remove("etag");
+    emulator.seed(&id, body);
+    let r = against(&emulator, "apply", &plan, &CONFIRM);
+    assert_eq!(r.code, 3, "{}", r.transcript());
+    assert!(r.stderr.contains("the plan is stale"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("into a new folder (`plan --out NEW`)"),
+        "{}",
+        r.stderr
+    );
+
+    // Planning the same exports again gives the journal's plan: harmless.
+    let plan_bytes = std::fs::read(&plan).unwrap();
+    let exports = work.path().join("exports");
+    let r = run(&[
+        "plan",
+        exports.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.transcript());
+    assert_eq!(std::fs::read(&plan).unwrap(), plan_bytes);
+    // Planning a new export into it would orphan the journal: refused.
+    let r = run(&[
+        "export",
+        "--workspace",
+        CONTOSO,
+        "--out",
+        exports.to_str().unwrap(),
+        "--endpoint",
+        &emulator.url(),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.transcript());
+    let r = run(&[
+        "plan",
+        exports.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 1, "{}", r.transcript());
+    assert!(
+        r.stderr.contains("apply-journal.json records an apply"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr
+            .contains("Plan into another folder (`plan --out NEW`)"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("sentinel-migrate rollback"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(
+        std::fs::read(&plan).unwrap(),
+        plan_bytes,
+        "the plan is kept"
+    );
+
+    // Into a new folder, as the hint says: it plans and applies.
+    let next = work.path().join("plan-2");
+    let r = run(&[
+        "plan",
+        exports.to_str().unwrap(),
+        "--out",
+        next.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.transcript());
+    let r = against(&emulator, "apply", &next.join("plan.json"), &CONFIRM);
+    assert_eq!(r.code, 0, "{}", r.transcript());
+
+    // Rolling back the first apply while one of its resources changed since:
+    // a rollback conflict, not a stale plan.
+    let journal: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("apply-journal.json")).unwrap())
+            .unwrap();
+    let step = journal["steps"]
+        .as_object()
+        .unwrap()
+        .values()
+        .find(|s| s["operation"] == "update")
+        .unwrap();
+    let rid = step["resource_id"].as_str().unwrap();
+    let mut body = emulator.get(rid).unwrap();
+    body["properties"]["displayName"] = "renamed since".into();
+    body.as_object_mut().unwrap().remove("etag");
+    emulator.seed(rid, body);
+    let r = against(&emulator, "rollback", &out.join("apply-journal.json"), &[]);
+    assert_eq!(r.code, 3, "{}", r.transcript());
+    assert!(
+        r.stderr
+            .contains("rollback incomplete: 1 resource not restored"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("changed since apply"), "{}", r.stderr);
+    assert!(!r.stderr.contains("stale"), "{}", r.stderr);
+}

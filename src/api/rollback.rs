@@ -185,7 +185,7 @@ pub async fn rollback(
     );
     conflicts.extend(wrong);
     if !conflicts.is_empty() {
-        return Err(Error::Stale(conflicts));
+        return Err(Error::Conflict(conflicts));
     }
     Ok(Outcome {
         restored: restored.len(),
