@@ -409,6 +409,7 @@ fn apply_refuses_a_hand_edited_plan_whose_name_is_a_path_step() {
     let out = export_and_plan(&emulator, work.path());
     let plan = out.join("plan.json");
     let mut p: Value = serde_json::from_str(&std::fs::read_to_string(&plan).unwrap()).unwrap();
+    let original = p.clone();
     let action = p["actions"]
         .as_array_mut()
         .unwrap()
@@ -439,6 +440,39 @@ fn apply_refuses_a_hand_edited_plan_whose_name_is_a_path_step() {
         emulator.log()
     );
     assert!(!out.join("apply-journal.json").exists());
+
+    // Nor does rollback follow a journal edited the same way.
+    std::fs::write(&plan, serde_json::to_string_pretty(&original).unwrap()).unwrap();
+    let r = against(&emulator, "apply", &plan, &CONFIRM);
+    assert_eq!(r.code, 0, "{}", r.transcript());
+    let journal = out.join("apply-journal.json");
+    let mut j: Value = serde_json::from_str(&std::fs::read_to_string(&journal).unwrap()).unwrap();
+    let step = j["steps"]
+        .as_object_mut()
+        .unwrap()
+        .values_mut()
+        .next()
+        .unwrap();
+    let path = step["path"].as_str().unwrap().replacen(
+        "/providers/Microsoft.SecurityInsights/",
+        "/providers/Microsoft.SecurityInsights/../",
+        1,
+    );
+    step["path"] = path.into();
+    std::fs::write(&journal, serde_json::to_string_pretty(&j).unwrap()).unwrap();
+    emulator.clear_log();
+    let r = against(&emulator, "rollback", &journal, &[]);
+    assert_eq!(r.code, 1, "{}", r.transcript());
+    assert!(
+        r.stderr.contains("the journal was edited or damaged"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        emulator.log().is_empty(),
+        "no request sent: {:?}",
+        emulator.log()
+    );
 }
 
 #[test]

@@ -118,16 +118,29 @@ impl Endpoint {
     }
 
     /// The absolute URL of a relative one (`/...`), checked to stay on
-    /// this origin.
-    fn url(&self, path: &str) -> Option<reqwest::Url> {
+    /// this origin and to address the path as written: a segment `.` or
+    /// `..` (also percent-encoded), which URL parsers resolve, is refused.
+    fn url(&self, path: &str) -> Result<reqwest::Url, &'static str> {
         if !path.starts_with('/') || path.starts_with("//") {
-            return None;
+            return Err("not a path on the endpoint");
         }
-        let url = reqwest::Url::parse(&format!("{}{path}", self.base)).ok()?;
-        (url.origin().ascii_serialization() == self.base
+        let segments = path.split(['?', '#']).next().unwrap_or_default();
+        if segments.split('/').any(|s| {
+            let s = s.to_ascii_lowercase().replace("%2e", ".");
+            s == "." || s == ".."
+        }) {
+            return Err("a segment `.` or `..` would address another path");
+        }
+        let url = reqwest::Url::parse(&format!("{}{path}", self.base))
+            .map_err(|_| "not a path on the endpoint")?;
+        if url.origin().ascii_serialization() == self.base
             && url.username().is_empty()
-            && url.password().is_none())
-        .then_some(url)
+            && url.password().is_none()
+        {
+            Ok(url)
+        } else {
+            Err("not a path on the endpoint")
+        }
     }
 }
 
@@ -324,14 +337,12 @@ impl Client {
         path: &str,
         body: Option<&Value>,
     ) -> Result<(u16, Value), ApiError> {
-        let Some(url) = self.endpoint.url(path) else {
-            return Err(ApiError::Elsewhere {
-                method: method.to_string(),
-                path: crate::render::one_line(path),
-                origin: self.endpoint.base().into(),
-                message: "not a path on the endpoint".into(),
-            });
-        };
+        let url = self.endpoint.url(path).map_err(|why| ApiError::Elsewhere {
+            method: method.to_string(),
+            path: crate::render::one_line(path),
+            origin: self.endpoint.base().into(),
+            message: why.into(),
+        })?;
         let mut last: Option<ApiError> = None;
         let mut conflicts = 0;
         let mut unauthorized = 0;
@@ -594,8 +605,17 @@ mod tests {
             local.relative("http://127.0.0.1:4000@127.0.0.1:4001/subscriptions/s"),
             None
         );
-        assert!(local.url("//evil.example/x").is_none());
-        assert!(local.url("@evil.example/x").is_none());
+        assert!(local.url("//evil.example/x").is_err());
+        assert!(local.url("@evil.example/x").is_err());
+        for dots in [
+            "/subscriptions/s/../x?api-version=1",
+            "/subscriptions/./x",
+            "/subscriptions/s/%2E%2e/x",
+            "/subscriptions/s/.%2E",
+        ] {
+            assert!(local.url(dots).is_err(), "{dots}");
+        }
+        assert!(local.url("/subscriptions/s/.../x?a=..").is_ok());
         assert_eq!(
             local
                 .url("/subscriptions/s?api-version=1")

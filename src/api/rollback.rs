@@ -75,6 +75,16 @@ pub async fn rollback(
         .map(|(k, s)| (k.clone(), s.clone()))
         .collect();
     steps.sort_by_key(|s| std::cmp::Reverse(s.1.seq));
+    // A journal edited by hand must not address anything else.
+    if let Some((id, problem)) = steps.iter().find_map(|(id, s)| {
+        let path = s.path.split('?').next().unwrap_or_default();
+        crate::model::path_problem(path).map(|p| (id, p))
+    }) {
+        return Err(Error::Usage(format!(
+            "{}: step {id}: {problem}; the journal was edited or damaged: nothing was restored",
+            journal_path.display()
+        )));
+    }
     let mut conflicts = Vec::new();
     let mut restored = Vec::new();
     for (id, step) in steps {
