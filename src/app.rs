@@ -211,6 +211,10 @@ fn count(n: usize, what: &str) -> String {
 type Renderer = fn(&plan::Plan, &mut dyn Write) -> std::io::Result<()>;
 
 pub fn write_artifacts(plan: &plan::Plan, dir: &Path) -> Result<()> {
+    let mut plan_json = Vec::new();
+    render::json(plan, &mut plan_json)
+        .map_err(|e| Error::io("cannot render", dir.join("plan.json"), e))?;
+    keeps_the_journal(dir, &plan_json)?;
     std::fs::create_dir_all(dir).map_err(|e| Error::io("cannot create", dir, e))?;
     let files: [(&str, Renderer, bool); 4] = [
         ("plan.json", render::json, false),
@@ -236,6 +240,37 @@ pub fn write_artifacts(plan: &plan::Plan, dir: &Path) -> Result<()> {
         std::fs::rename(&tmp, &path).map_err(|e| Error::io("cannot write", &path, e))?;
     }
     Ok(())
+}
+
+/// Refuses to replace the plan an apply journal in `dir` belongs to: the
+/// journal (and `backups/`) are what rolling that apply back needs, and a
+/// new plan beside them could never be applied.
+fn keeps_the_journal(dir: &Path, plan_json: &[u8]) -> Result<()> {
+    let journal_path = dir.join("apply-journal.json");
+    let Some(journal) = api::journal::Journal::load(&journal_path)? else {
+        return Ok(());
+    };
+    if journal.plan_sha256 == sha256_hex(plan_json) {
+        return Ok(());
+    }
+    let count = |s: api::journal::Status| journal.steps.values().filter(|x| x.status == s).count();
+    Err(Error::Usage(format!(
+        "{} records an apply ({} step(s) done, {} rolled back) of another plan than this one: nothing was written, so that rollback keeps what it needs ({} and {}). Plan into another folder (`plan --out NEW`), or roll that apply back first (`sentinel-migrate rollback {}`) and then move apply-journal.json and backups/ out of {}",
+        journal_path.display(),
+        count(api::journal::Status::Done) + count(api::journal::Status::Started),
+        count(api::journal::Status::RolledBack),
+        journal_path.display(),
+        journal.backup_dir(&journal_path).display(),
+        journal_path.display(),
+        dir.display()
+    )))
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// `--explain`: renders the planner's own decision about the rules named.
@@ -338,11 +373,7 @@ fn load_plan(path: &Path) -> Result<(plan::Plan, String)> {
             plan::FORMAT_VERSION
         )));
     }
-    let sha = Sha256::digest(&bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    Ok((plan, sha))
+    Ok((plan, sha256_hex(&bytes)))
 }
 
 pub fn export_command(args: ExportArgs, out: &mut dyn Write) -> Result<Exit> {

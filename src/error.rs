@@ -165,8 +165,13 @@ pub enum Error {
     Usage(String),
 
     /// Azure no longer matches the plan: nothing (more) was changed.
-    #[error("the plan is stale: {} changed since the plan was made\n{}\n  hint: export the workspace again and plan again", count(.0.len(), "resource"), .0.iter().map(|d| format!("  - {d}")).collect::<Vec<_>>().join("\n"))]
+    #[error("the plan is stale: {} changed since the plan was made\n{}\n  hint: export the workspace again and plan again, into a new folder (`plan --out NEW`) when this plan's folder holds an apply journal (keep it: rollback needs it)", count(.0.len(), "resource"), .0.iter().map(|d| format!("  - {d}")).collect::<Vec<_>>().join("\n"))]
     Stale(Vec<String>),
+
+    /// Rollback left resources as they are: changed since apply, or not
+    /// as they were before apply after the restore.
+    #[error("rollback incomplete: {} not restored\n{}\n  hint: a resource changed since apply is restored only with `rollback --force`; otherwise fix the cause and run rollback again (it resumes)", count(.0.len(), "resource"), .0.iter().map(|d| format!("  - {d}")).collect::<Vec<_>>().join("\n"))]
+    Conflict(Vec<String>),
 
     /// A call to Azure failed; the message says what was done before it.
     #[error("{0}")]
@@ -193,7 +198,7 @@ impl Error {
     /// How the binary exits on this error (docs/exit-codes.md).
     pub fn exit(&self) -> crate::exit::Exit {
         match self {
-            Error::Stale(_) => crate::exit::Exit::Stale,
+            Error::Stale(_) | Error::Conflict(_) => crate::exit::Exit::Stale,
             _ => crate::exit::Exit::Error,
         }
     }
@@ -239,6 +244,12 @@ fn arm_hint(e: &crate::api::ApiError) -> Option<String> {
         ApiError::Auth(_) => "sign in with `az login`, or set AZURE_ACCESS_TOKEN".into(),
         ApiError::Transport { .. } => {
             "Azure could not be reached after every retry: check the network and the endpoint, then run again".into()
+        }
+        ApiError::TooLarge { .. } => {
+            "an ARM answer is far smaller: check that --endpoint is Azure Resource Manager".into()
+        }
+        ApiError::Elsewhere { .. } => {
+            "the answer pointed away from the endpoint; nothing was sent there: check --endpoint, or report it if it is Azure's own".into()
         }
         ApiError::Status { status, code, .. } => match status {
             401 => "the token was refused: sign in again with `az login`, or set a fresh AZURE_ACCESS_TOKEN for this endpoint".into(),

@@ -93,6 +93,11 @@ impl Workspace {
                 "`{id}` is not a workspace id; expected /subscriptions/<subscription>/resourceGroups/<group>/providers/Microsoft.OperationalInsights/workspaces/<name>"
             ));
         }
+        if let Some(bad) = segments[1..].iter().find(|s| is_dot_segment(s)) {
+            return Err(format!(
+                "`{id}` is not a workspace id: the segment `{bad}` would address another path (`.` and `..` are steps in a path, not names)"
+            ));
+        }
         if let Some(bad) = segments[1..].iter().find(|s| {
             s.chars()
                 .any(|c| c.is_control() || "?#%\"'`$\\ ".contains(c))
@@ -158,6 +163,34 @@ impl PartialEq for Workspace {
 }
 impl Eq for Workspace {}
 
+/// `.` or `..`: a step in a path, which URL parsers and the Azure CLI
+/// resolve (even percent-encoded, as `%2E`), so never a name in a URL.
+pub fn is_dot_segment(s: &str) -> bool {
+    matches!(s, "." | "..")
+}
+
+/// Why `s` cannot be one segment of an ARM URL, if it cannot.
+pub fn segment_problem(s: &str) -> Option<String> {
+    if s.is_empty() {
+        Some("an empty segment".into())
+    } else if is_dot_segment(s) {
+        Some(format!(
+            "the segment `{s}` would address another path (`.` and `..` are steps in a path, not names)"
+        ))
+    } else {
+        None
+    }
+}
+
+/// The first segment of an ARM id or path that would make its URL address
+/// something else (`.`, `..`), with why.
+pub fn path_problem(path: &str) -> Option<String> {
+    path.trim_start_matches('/')
+        .split('/')
+        .find(|s| is_dot_segment(s))
+        .and_then(segment_problem)
+}
+
 /// Percent-encodes one URL path segment (RFC 3986 unreserved kept).
 pub fn encode_segment(s: &str) -> String {
     use std::fmt::Write as _;
@@ -174,14 +207,25 @@ pub fn encode_segment(s: &str) -> String {
 
 /// The relative ARM URL of a Sentinel collection (`name` None) or resource
 /// in a workspace, every segment percent-encoded, with its api-version.
+/// Refused (with why) when a segment is empty, `.` or `..`: the URL would
+/// address something other than the resource.
 pub fn arm_path(
     workspace_id: &str,
     resource_type: ResourceType,
     name: Option<&str>,
     api_version: &str,
-) -> String {
+) -> Result<String, String> {
+    let segments = workspace_id.strip_prefix('/').unwrap_or(workspace_id);
+    let checked = segments.split('/').chain(name);
+    if let Some(problem) = checked.clone().find_map(segment_problem) {
+        return Err(format!(
+            "{}{}: {problem}",
+            workspace_id,
+            name.map(|n| format!(" (name `{n}`)")).unwrap_or_default()
+        ));
+    }
     let mut url = String::new();
-    for seg in workspace_id.split('/').filter(|s| !s.is_empty()) {
+    for seg in segments.split('/') {
         url.push('/');
         url.push_str(&encode_segment(seg));
     }
@@ -193,7 +237,7 @@ pub fn arm_path(
     }
     url.push_str("?api-version=");
     url.push_str(&encode_segment(api_version));
-    url
+    Ok(url)
 }
 
 /// Where a resource (or a value in it) was read from.
@@ -450,6 +494,37 @@ mod tests {
             Workspace::parse("/subscriptions/s/resourceGroups/rg/providers/p/workspaces/w/x")
                 .is_err()
         );
+    }
+
+    #[test]
+    fn names_that_are_path_steps_are_refused() {
+        for bad in [
+            "/subscriptions/../resourceGroups/rg/providers/p/workspaces/w",
+            "/subscriptions/s/resourceGroups/./providers/p/workspaces/w",
+            "/subscriptions/s/resourceGroups/rg/providers/p/workspaces/..",
+        ] {
+            let e = Workspace::parse(bad).unwrap_err();
+            assert!(e.contains("would address another path"), "{bad}: {e}");
+        }
+        let ws = "/subscriptions/s/resourceGroups/rg/providers/p/workspaces/w";
+        let t = ResourceType::AlertRules;
+        assert!(arm_path(ws, t, Some(".."), "v").is_err());
+        assert!(arm_path(ws, t, Some("."), "v").is_err());
+        assert!(arm_path(ws, t, Some(""), "v").is_err());
+        assert!(arm_path("/subscriptions/s/resourceGroups/../x", t, None, "v").is_err());
+        assert!(arm_path("/subscriptions//resourceGroups/rg", t, None, "v").is_err());
+        assert_eq!(
+            arm_path(ws, t, Some("..."), "v").unwrap(),
+            format!("{ws}/providers/Microsoft.SecurityInsights/alertRules/...?api-version=v")
+        );
+        assert_eq!(
+            arm_path(ws, t, Some("a/../b"), "v").unwrap(),
+            format!(
+                "{ws}/providers/Microsoft.SecurityInsights/alertRules/a%2F..%2Fb?api-version=v"
+            )
+        );
+        assert!(path_problem("/subscriptions/s/x/../y").is_some());
+        assert!(path_problem("/subscriptions/s/x/.../y").is_none());
     }
 
     #[test]

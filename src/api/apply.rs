@@ -66,17 +66,32 @@ pub struct Work {
 }
 
 /// The steps of a plan apply can carry out, and those it cannot (blocked).
-pub fn work_of(plan: &Plan) -> (Vec<Work>, Vec<&Action>) {
+/// A step whose URL would address anything but its resource (a name or
+/// workspace segment `.` or `..`, as only a hand-edited plan can have)
+/// refuses the whole plan.
+pub fn work_of(plan: &Plan) -> Result<(Vec<Work>, Vec<&Action>)> {
     let mut work = Vec::new();
     let mut blocked = Vec::new();
     for a in plan.actions.iter().filter(|a| a.operation.is_change()) {
         let path = match (&a.workspace, a.resource_type, &a.name, &a.resource_id) {
-            (Some(ws), Some(rt), Some(name), Some(_)) if a.blocked.is_none() => arm_path(
-                ws,
-                rt,
-                Some(name),
-                a.api_version.as_deref().unwrap_or("2025-09-01"),
-            ),
+            (Some(ws), Some(rt), Some(name), Some(id)) if a.blocked.is_none() => {
+                let path = arm_path(
+                    ws,
+                    rt,
+                    Some(name),
+                    a.api_version.as_deref().unwrap_or("2025-09-01"),
+                );
+                match path.map(|p| (p, crate::model::path_problem(id))) {
+                    Ok((p, None)) => p,
+                    Ok((_, Some(e))) | Err(e) => {
+                        return Err(Error::Usage(format!(
+                            "the plan's step {} ({}): {e}; the plan was edited or damaged: plan again",
+                            a.id,
+                            describe(a)
+                        )));
+                    }
+                }
+            }
             _ => {
                 blocked.push(a);
                 continue;
@@ -96,7 +111,7 @@ pub fn work_of(plan: &Plan) -> (Vec<Work>, Vec<&Action>) {
             desired: a.desired.clone(),
         });
     }
-    (work, blocked)
+    Ok((work, blocked))
 }
 
 fn describe(a: &Action) -> String {
@@ -197,8 +212,9 @@ pub async fn apply(
     options: Options,
     out: &mut dyn std::io::Write,
 ) -> Result<Outcome> {
-    let (work, blocked) = work_of(plan);
+    let (work, blocked) = work_of(plan)?;
     let journal_path = options.journal.clone();
+    let _lock = super::journal::Lock::acquire(&journal_path, "apply")?;
     let journal = match Journal::load(&journal_path)? {
         Some(j) if j.plan_sha256 != plan_sha256 => {
             return Err(Error::Usage(format!(

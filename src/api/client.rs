@@ -30,12 +30,27 @@ impl Cloud {
     }
 }
 
-/// An ARM endpoint: `https://...`, or `http://127.0.0.1:PORT` for a local
-/// emulator (plain http is refused anywhere else).
+/// An ARM endpoint: `https://HOST[:PORT]`, or plain `http://` on a
+/// loopback address (`127.0.0.0/8`, `::1`, `localhost`) for a local
+/// emulator. No user name or password, path, query or fragment.
+///
+/// The token is sent only to this origin (scheme, host and port, compared
+/// exactly): a `nextLink` elsewhere is refused, redirects are not followed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Endpoint {
+    /// The origin, serialised: `https://management.azure.com`,
+    /// `http://127.0.0.1:8080` (the default port left out).
     base: String,
     loopback: bool,
+}
+
+/// Whether a host (as `Url::host_str` gives it) is a loopback address.
+fn is_loopback(host: &str) -> bool {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || bare
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 impl Endpoint {
@@ -43,22 +58,35 @@ impl Endpoint {
         let url = url.trim().trim_end_matches('/');
         let parsed = reqwest::Url::parse(url).map_err(|e| format!("`{url}` is not a URL: {e}"))?;
         let host = parsed.host_str().unwrap_or_default();
-        let loopback = matches!(host, "127.0.0.1" | "localhost" | "[::1]" | "::1");
+        let loopback = is_loopback(host);
         match parsed.scheme() {
             "https" => {}
             "http" if loopback => {}
             "http" => {
                 return Err(format!(
-                    "`{url}`: plain http is allowed only for 127.0.0.1 (a local emulator); use https"
+                    "`{url}`: plain http is allowed only for a loopback address (127.0.0.0/8, ::1, localhost: a local emulator); use https"
                 ));
             }
             other => return Err(format!("`{url}`: unsupported scheme {other}")),
+        }
+        if host.is_empty() {
+            return Err(format!("`{url}`: no host"));
+        }
+        if !parsed.username().is_empty() || parsed.password().is_some() {
+            return Err(format!(
+                "`{url}`: give the endpoint without a user name or password (`user@`)"
+            ));
+        }
+        if parsed.query().is_some() || parsed.fragment().is_some() {
+            return Err(format!(
+                "`{url}`: give the endpoint without a query (`?`) or fragment (`#`)"
+            ));
         }
         if parsed.path() != "/" && !parsed.path().is_empty() {
             return Err(format!("`{url}`: give the endpoint without a path"));
         }
         Ok(Endpoint {
-            base: url.to_string(),
+            base: parsed.origin().ascii_serialization(),
             loopback: parsed.scheme() == "http" && loopback,
         })
     }
@@ -71,7 +99,54 @@ impl Endpoint {
     pub fn is_local(&self) -> bool {
         self.loopback
     }
+
+    /// The path and query of `link` when it is a URL of this origin
+    /// (scheme, host and port equal, no user name or password), or a
+    /// relative URL (`/...`); None for anything else.
+    pub fn relative(&self, link: &str) -> Option<String> {
+        if link.starts_with('/') && !link.starts_with("//") {
+            return Some(link.to_string());
+        }
+        let url = reqwest::Url::parse(link).ok()?;
+        let same = url.origin().ascii_serialization() == self.base
+            && url.username().is_empty()
+            && url.password().is_none();
+        same.then(|| match url.query() {
+            Some(q) => format!("{}?{q}", url.path()),
+            None => url.path().to_string(),
+        })
+    }
+
+    /// The absolute URL of a relative one (`/...`), checked to stay on
+    /// this origin and to address the path as written: a segment `.` or
+    /// `..` (also percent-encoded), which URL parsers resolve, is refused.
+    fn url(&self, path: &str) -> Result<reqwest::Url, &'static str> {
+        if !path.starts_with('/') || path.starts_with("//") {
+            return Err("not a path on the endpoint");
+        }
+        let segments = path.split(['?', '#']).next().unwrap_or_default();
+        if segments.split('/').any(|s| {
+            let s = s.to_ascii_lowercase().replace("%2e", ".");
+            s == "." || s == ".."
+        }) {
+            return Err("a segment `.` or `..` would address another path");
+        }
+        let url = reqwest::Url::parse(&format!("{}{path}", self.base))
+            .map_err(|_| "not a path on the endpoint")?;
+        if url.origin().ascii_serialization() == self.base
+            && url.username().is_empty()
+            && url.password().is_none()
+        {
+            Ok(url)
+        } else {
+            Err("not a path on the endpoint")
+        }
+    }
 }
+
+/// The largest response body read (32 MiB): an ARM page is a few MiB at
+/// most; a bigger answer is refused before it fills the memory.
+pub const MAX_RESPONSE_BYTES: usize = 32 * 1024 * 1024;
 
 /// How calls are retried.
 #[derive(Debug, Clone)]
@@ -116,6 +191,15 @@ pub enum ApiError {
     },
     #[error("{0}")]
     Auth(String),
+    #[error("{method} {path}: the response is larger than {} MiB: refused, not read further", MAX_RESPONSE_BYTES / (1024 * 1024))]
+    TooLarge { method: String, path: String },
+    #[error("{method} {path}: {message}: refused (the token is sent only to {origin})")]
+    Elsewhere {
+        method: String,
+        path: String,
+        origin: String,
+        message: String,
+    },
 }
 
 impl ApiError {
@@ -153,6 +237,8 @@ impl Client {
             .connect_timeout(Duration::from_secs(10))
             .timeout(retry.timeout)
             .pool_max_idle_per_host(64)
+            // A redirect could take the token elsewhere: none is followed.
+            .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("sentinel-migrate/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
@@ -225,19 +311,16 @@ impl Client {
         Ok(items)
     }
 
-    /// A nextLink made relative to the endpoint; a link to another host is refused.
+    /// A nextLink made relative to the endpoint; a link to another origin
+    /// (scheme, host, port) or with a user name is refused.
     fn relative(&self, link: &str) -> Result<String, ApiError> {
-        if link.starts_with('/') {
-            return Ok(link.to_string());
-        }
-        let base = self.endpoint.base();
-        link.strip_prefix(base)
-            .map(str::to_string)
-            .ok_or_else(|| ApiError::Transport {
+        self.endpoint
+            .relative(link)
+            .ok_or_else(|| ApiError::Elsewhere {
                 method: "GET".into(),
-                path: link.into(),
-                message: format!("nextLink points outside {base}: not followed"),
-                attempts: 1,
+                path: crate::render::one_line(link),
+                origin: self.endpoint.base().into(),
+                message: "the nextLink points to another origin".into(),
             })
     }
 
@@ -254,13 +337,18 @@ impl Client {
         path: &str,
         body: Option<&Value>,
     ) -> Result<(u16, Value), ApiError> {
-        let url = format!("{}{}", self.endpoint.base(), path);
+        let url = self.endpoint.url(path).map_err(|why| ApiError::Elsewhere {
+            method: method.to_string(),
+            path: crate::render::one_line(path),
+            origin: self.endpoint.base().into(),
+            message: why.into(),
+        })?;
         let mut last: Option<ApiError> = None;
         let mut conflicts = 0;
         let mut unauthorized = 0;
         for attempt in 0..self.retry.attempts {
             let token = self.tokens.token().map_err(ApiError::Auth)?;
-            let mut req = self.http.request(method.clone(), &url);
+            let mut req = self.http.request(method.clone(), url.clone());
             if let Some(t) = &token {
                 req = req.bearer_auth(t.expose());
             }
@@ -277,8 +365,28 @@ impl Client {
                         .and_then(|v| v.to_str().ok())
                         .and_then(|v| v.trim().parse::<u64>().ok())
                         .map(Duration::from_secs);
-                    let text = match resp.text().await {
-                        Ok(t) => t,
+                    if (300..400).contains(&status) {
+                        let to = resp
+                            .headers()
+                            .get(reqwest::header::LOCATION)
+                            .and_then(|v| v.to_str().ok())
+                            .map(crate::render::one_line)
+                            .unwrap_or_else(|| "nowhere".into());
+                        return Err(ApiError::Elsewhere {
+                            method: method.to_string(),
+                            path: path.into(),
+                            origin: self.endpoint.base().into(),
+                            message: format!("answered {status}, a redirect to {to}"),
+                        });
+                    }
+                    let text = match read_capped(resp).await {
+                        Ok(Some(t)) => t,
+                        Ok(None) => {
+                            return Err(ApiError::TooLarge {
+                                method: method.to_string(),
+                                path: path.into(),
+                            });
+                        }
                         Err(e) => {
                             last = Some(transport(&method, path, &e.to_string(), attempt + 1));
                             tokio::time::sleep(self.backoff(attempt)).await;
@@ -351,6 +459,25 @@ impl Client {
     }
 }
 
+/// The body as text, read chunk by chunk; None once it exceeds
+/// [`MAX_RESPONSE_BYTES`] (announced or actual): the rest is never read.
+async fn read_capped(mut resp: reqwest::Response) -> Result<Option<String>, reqwest::Error> {
+    if resp
+        .content_length()
+        .is_some_and(|n| n > MAX_RESPONSE_BYTES as u64)
+    {
+        return Ok(None);
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await? {
+        if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
+            return Ok(None);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Some(String::from_utf8_lossy(&body).into_owned()))
+}
+
 fn transport(method: &reqwest::Method, path: &str, message: &str, attempts: u32) -> ApiError {
     ApiError::Transport {
         method: method.to_string(),
@@ -400,8 +527,101 @@ mod tests {
         assert!(Endpoint::parse("https://management.azure.com/").is_ok());
         assert!(Endpoint::parse("http://127.0.0.1:8080").unwrap().is_local());
         let e = Endpoint::parse("http://example.com").unwrap_err();
-        assert!(e.contains("only for 127.0.0.1"), "{e}");
+        assert!(e.contains("only for a loopback address"), "{e}");
         assert!(Endpoint::parse("https://management.azure.com/x").is_err());
         assert!(Endpoint::parse("ftp://x").is_err());
+    }
+
+    #[test]
+    fn endpoints_have_no_userinfo_query_or_fragment_and_http_only_on_loopback() {
+        for bad in [
+            "https://management.azure.com@evil.example",
+            "https://user:pw@management.azure.com",
+            "http://127.0.0.1:8080@evil.example",
+            "https://management.azure.com?x=1",
+            "https://management.azure.com/?",
+            "https://management.azure.com#top",
+            "http://management.azure.com",
+            "http://127.0.0.1.evil.example",
+            "http://localhost.evil.example",
+            "http://10.0.0.1",
+            "http://[::2]",
+        ] {
+            assert!(Endpoint::parse(bad).is_err(), "{bad} was accepted");
+        }
+        for local in [
+            "http://127.0.0.1:1",
+            "http://127.1.2.3:8080",
+            "http://[::1]:8080",
+            "http://localhost:8080/",
+            "http://LOCALHOST",
+        ] {
+            let e = Endpoint::parse(local).unwrap_or_else(|e| panic!("{local}: {e}"));
+            assert!(e.is_local(), "{local}");
+        }
+        assert!(!Endpoint::parse("https://127.0.0.1").unwrap().is_local());
+        assert_eq!(
+            Endpoint::parse("https://Management.Azure.com:443/")
+                .unwrap()
+                .base(),
+            "https://management.azure.com"
+        );
+    }
+
+    #[test]
+    fn next_links_stay_on_the_origin() {
+        let azure = Endpoint::parse("https://management.azure.com").unwrap();
+        let page = "/subscriptions/s/x?api-version=1&$skipToken=a";
+        assert_eq!(azure.relative(page).as_deref(), Some(page));
+        assert_eq!(
+            azure
+                .relative(&format!("https://management.azure.com{page}"))
+                .as_deref(),
+            Some(page)
+        );
+        assert_eq!(
+            azure
+                .relative(&format!("https://MANAGEMENT.azure.com:443{page}"))
+                .as_deref(),
+            Some(page)
+        );
+        for elsewhere in [
+            "https://management.azure.com@evil.example/subscriptions/s",
+            "https://management.azure.com.evil.example/subscriptions/s",
+            "https://management.azure.com:8443/subscriptions/s",
+            "http://management.azure.com/subscriptions/s",
+            "https://x@management.azure.com/subscriptions/s",
+            "//evil.example/subscriptions/s",
+            "subscriptions/s",
+        ] {
+            assert_eq!(azure.relative(elsewhere), None, "{elsewhere}");
+        }
+        let local = Endpoint::parse("http://127.0.0.1:4000").unwrap();
+        assert_eq!(
+            local.relative("http://127.0.0.1:40001/subscriptions/s"),
+            None
+        );
+        assert_eq!(
+            local.relative("http://127.0.0.1:4000@127.0.0.1:4001/subscriptions/s"),
+            None
+        );
+        assert!(local.url("//evil.example/x").is_err());
+        assert!(local.url("@evil.example/x").is_err());
+        for dots in [
+            "/subscriptions/s/../x?api-version=1",
+            "/subscriptions/./x",
+            "/subscriptions/s/%2E%2e/x",
+            "/subscriptions/s/.%2E",
+        ] {
+            assert!(local.url(dots).is_err(), "{dots}");
+        }
+        assert!(local.url("/subscriptions/s/.../x?a=..").is_ok());
+        assert_eq!(
+            local
+                .url("/subscriptions/s?api-version=1")
+                .unwrap()
+                .as_str(),
+            "http://127.0.0.1:4000/subscriptions/s?api-version=1"
+        );
     }
 }

@@ -3,6 +3,13 @@
 //! workspace, as `az rest` list responses with etags: exactly what `plan`
 //! reads. This module alone uses indicatif (a progress bar on a terminal,
 //! plain lines otherwise).
+//!
+//! An export replaces the previous one only when it is complete: it is
+//! written into a temporary folder beside `out`, and only once every list
+//! of every workspace has been read is each workspace's folder swapped in
+//! by rename. A failed export leaves the previous one untouched. A
+//! workspace that does not exist (ARM answers 404) is an error, never
+//! "0 resources".
 
 use super::Client;
 use super::apply::for_each;
@@ -24,7 +31,16 @@ pub struct Exported {
 pub fn folder(out: &Path, ws: &Workspace) -> PathBuf {
     let segs: Vec<&str> = ws.id().split('/').collect();
     // /subscriptions/{s}/resourceGroups/{rg}/providers/{p}/workspaces/{w}
-    let clean = |s: &str| s.replace(['/', '\\', '\0'], "_");
+    // Never outside `out`: no separators, and `.`/`..` (which a workspace
+    // id cannot hold) would still become a plain name.
+    let clean = |s: &str| {
+        let s = s.replace(['/', '\\', '\0'], "_");
+        if s.is_empty() || crate::model::is_dot_segment(&s) {
+            format!("_{s}")
+        } else {
+            s
+        }
+    };
     out.join(clean(segs.get(2).copied().unwrap_or("subscription")))
         .join(clean(segs.get(4).copied().unwrap_or("group")))
         .join(clean(ws.name()))
@@ -39,10 +55,27 @@ pub async fn export(
     progress: bool,
     log: &mut dyn std::io::Write,
 ) -> Result<Vec<Exported>> {
-    let mut jobs = Vec::new();
+    let mut unique: Vec<Workspace> = Vec::new();
     for ws in workspaces {
+        if !unique.contains(ws) {
+            unique.push(ws.clone());
+        }
+    }
+    let parent = match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    std::fs::create_dir_all(parent).map_err(|e| Error::io("cannot create", parent, e))?;
+    let staging = tempfile::Builder::new()
+        .prefix(".sentinel-migrate-export-")
+        .tempdir_in(parent)
+        .map_err(|e| Error::io("cannot create a temporary folder in", parent, e))?;
+    let mut jobs = Vec::new();
+    for ws in &unique {
         for t in ResourceType::ALL {
-            jobs.push((ws.clone(), t, arm_path(ws.id(), t, None, &api_version(t))));
+            let path = arm_path(ws.id(), t, None, &api_version(t))
+                .map_err(|e| Error::Usage(format!("--workspace: {e}")))?;
+            jobs.push((ws.clone(), t, path));
         }
     }
     let bar = progress.then(|| {
@@ -56,7 +89,8 @@ pub async fn export(
         b
     });
     let lines = Arc::new(Mutex::new(Vec::new()));
-    let out_dir = out.to_path_buf();
+    let out_dir = staging.path().to_path_buf();
+    let final_dir = out.to_path_buf();
     let bar_c = bar.clone();
     let lines_c = lines.clone();
     let results = for_each(
@@ -65,13 +99,20 @@ pub async fn export(
         move |(ws, t, path): (Workspace, ResourceType, String)| {
             let client = client.clone();
             let out_dir = out_dir.clone();
+            let final_dir = final_dir.clone();
             let bar = bar_c.clone();
             let lines = lines_c.clone();
             async move {
-                let mut items = client
-                    .list(&path)
-                    .await
-                    .map_err(|e| Error::Azure(format!("exporting {t} of {}: {e}", ws.id())))?;
+                let mut items = client.list(&path).await.map_err(|e| {
+                    if e.status() == Some(404) {
+                        Error::Azure(format!(
+                            "workspace {} does not exist (or this identity cannot see it): {e}",
+                            ws.id()
+                        ))
+                    } else {
+                        Error::Azure(format!("exporting {t} of {}: {e}", ws.id()))
+                    }
+                })?;
                 items.sort_by_key(|v| {
                     v.get("name")
                         .and_then(Value::as_str)
@@ -80,11 +121,13 @@ pub async fn export(
                 });
                 let dir = folder(&out_dir, &ws);
                 std::fs::create_dir_all(&dir).map_err(|e| Error::io("cannot create", &dir, e))?;
-                let file = dir.join(format!("{}.json", t.as_str()));
+                let name = format!("{}.json", t.as_str());
+                let staged = dir.join(&name);
+                let file = folder(&final_dir, &ws).join(&name);
                 let mut text =
                     serde_json::to_string_pretty(&json!({ "value": items })).unwrap_or_default();
                 text.push('\n');
-                std::fs::write(&file, text).map_err(|e| Error::io("cannot write", &file, e))?;
+                std::fs::write(&staged, text).map_err(|e| Error::io("cannot write", &staged, e))?;
                 let line = format!(
                     "exported {} {t} of {} to {}",
                     items.len(),
@@ -115,10 +158,68 @@ pub async fn export(
     if let Some(b) = bar {
         b.finish_and_clear();
     }
-    if let Ok(l) = lines.lock() {
+    let exported = results.into_iter().collect::<Result<Vec<_>>>()?;
+    // Complete: swap each workspace's folder in.
+    for (i, ws) in unique.iter().enumerate() {
+        let aside = staging.path().join(format!(".previous-{i}"));
+        swap_in(&folder(staging.path(), ws), &folder(out, ws), &aside)?;
+    }
+    if let Ok(mut l) = lines.lock() {
+        l.sort();
         for line in l.iter() {
             let _ = writeln!(log, "{line}");
         }
     }
-    results.into_iter().collect()
+    Ok(exported)
+}
+
+/// Moves `staged` to `target`; a previous `target` is moved to `aside`
+/// first (and back if the move fails). Both sit on one file system: the
+/// staging folder is a sibling of `out`.
+fn swap_in(staged: &Path, target: &Path, aside: &Path) -> Result<()> {
+    if let Some(p) = target.parent() {
+        std::fs::create_dir_all(p).map_err(|e| Error::io("cannot create", p, e))?;
+    }
+    let had = target.exists();
+    if had {
+        std::fs::rename(target, aside)
+            .map_err(|e| Error::io("cannot move the previous export away from", target, e))?;
+    }
+    if let Err(e) = std::fs::rename(staged, target) {
+        if had {
+            let _ = std::fs::rename(aside, target);
+        }
+        return Err(Error::io("cannot move the export into", target, e));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_folder_of_a_workspace_never_leaves_out() {
+        let out = Path::new("exports");
+        for id in [
+            "/subscriptions/../resourceGroups/../providers/p/workspaces/..",
+            "/subscriptions/./resourceGroups//providers/p/workspaces/.",
+            "/subscriptions/a\\..\\b/resourceGroups/x/providers/p/workspaces/w",
+        ] {
+            // Not through Workspace::parse (which refuses these): as a plan
+            // or a resource id could carry them.
+            let ws: Workspace = serde_json::from_value(json!(id)).unwrap();
+            let dir = folder(out, &ws);
+            let parts: Vec<_> = dir.components().collect();
+            assert_eq!(parts.len(), 4, "{}", dir.display());
+            assert!(
+                parts
+                    .iter()
+                    .all(|c| matches!(c, std::path::Component::Normal(_))),
+                "{}",
+                dir.display()
+            );
+            assert!(dir.starts_with(out));
+        }
+    }
 }

@@ -1,6 +1,11 @@
 //! `apply-journal.json`: what apply did, step by step, written before it
 //! moves on, so an interrupted apply resumes and a rollback knows what to
 //! undo. The journal names the plan it belongs to by its SHA-256.
+//!
+//! One apply or rollback at a time works on a journal: [`Lock`] holds an
+//! exclusive OS lock on `apply-journal.lock` beside it for the whole run
+//! (released by the OS even when the process is killed) and writes who
+//! holds it into that file, so a second run refuses at once, naming it.
 
 use crate::catalog::Operation;
 use crate::error::{Error, Result};
@@ -97,5 +102,129 @@ impl Journal {
             .parent()
             .unwrap_or(Path::new("."))
             .join(&self.backups)
+    }
+}
+
+/// An exclusive lock on a journal, held until dropped.
+#[derive(Debug)]
+pub struct Lock {
+    _file: std::fs::File,
+}
+
+impl Lock {
+    /// The lock file of a journal: `apply-journal.lock` beside
+    /// `apply-journal.json`.
+    pub fn path(journal_path: &Path) -> PathBuf {
+        journal_path.with_extension("lock")
+    }
+
+    /// Takes the lock for `command` (`apply`, `rollback`), or refuses at
+    /// once naming the process that holds it. The file is left in place
+    /// when released (removing it would let two runs lock two files).
+    pub fn acquire(journal_path: &Path, command: &str) -> Result<Lock> {
+        use std::io::{Read, Seek, Write};
+        let path = Lock::path(journal_path);
+        let mut file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|e| Error::io("cannot open the lock file", &path, e))?;
+        match file.try_lock() {
+            Ok(()) => {
+                let holder = format!(
+                    "{command} (pid {} on {}, started {})\n",
+                    std::process::id(),
+                    hostname(),
+                    now_utc()
+                );
+                file.set_len(0)
+                    .and_then(|_| file.rewind())
+                    .and_then(|_| file.write_all(holder.as_bytes()))
+                    .map_err(|e| Error::io("cannot write", &path, e))?;
+                Ok(Lock { _file: file })
+            }
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let mut holder = String::new();
+                let _ = file.read_to_string(&mut holder);
+                let holder = crate::render::one_line(holder.trim());
+                let holder = if holder.is_empty() {
+                    "another process".to_string()
+                } else {
+                    holder
+                };
+                Err(Error::Usage(format!(
+                    "{} is in use by {holder}: wait until it ends (two runs at once would lose steps of the journal); the lock is {}, released when that process exits",
+                    journal_path.display(),
+                    path.display()
+                )))
+            }
+            Err(std::fs::TryLockError::Error(e)) => Err(Error::io("cannot lock", &path, e)),
+        }
+    }
+}
+
+fn hostname() -> String {
+    ["/proc/sys/kernel/hostname", "/etc/hostname"]
+        .iter()
+        .find_map(|p| std::fs::read_to_string(p).ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .or_else(|| std::env::var("COMPUTERNAME").ok())
+        .unwrap_or_else(|| "this host".into())
+}
+
+/// The current time as `YYYY-MM-DDTHH:MM:SSZ` (for the lock's holder only:
+/// nothing timestamped reaches an artifact).
+fn now_utc() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_second_lock_is_refused_naming_the_holder_and_released_on_drop() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = dir.path().join("apply-journal.json");
+        let held = Lock::acquire(&journal, "apply").unwrap();
+        let err = Lock::acquire(&journal, "rollback").unwrap_err().to_string();
+        assert!(err.contains("is in use by apply (pid "), "{err}");
+        assert!(err.contains(&std::process::id().to_string()), "{err}");
+        drop(held);
+        let again = Lock::acquire(&journal, "rollback").unwrap();
+        let text = std::fs::read_to_string(Lock::path(&journal)).unwrap();
+        assert!(text.starts_with("rollback (pid "), "{text}");
+        drop(again);
+    }
+
+    #[test]
+    fn civil_time() {
+        let t = now_utc();
+        assert_eq!(t.len(), 20, "{t}");
+        assert!(t.starts_with("20") && t.ends_with('Z'), "{t}");
     }
 }

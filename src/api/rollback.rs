@@ -22,19 +22,52 @@ fn etag_of(body: &Value) -> Option<String> {
     body.get("etag").and_then(Value::as_str).map(str::to_string)
 }
 
+/// Backup files (`<step>.json`) that no step of the journal names.
+fn unjournaled_backups(journal: &Journal, backups: &Path) -> Vec<String> {
+    let known: std::collections::BTreeSet<&str> = journal
+        .steps
+        .values()
+        .filter_map(|s| s.backup.as_deref())
+        .collect();
+    let mut lost: Vec<String> = std::fs::read_dir(backups)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".json") && !known.contains(n.as_str()))
+        .collect();
+    lost.sort();
+    lost
+}
+
 pub async fn rollback(
     client: Arc<Client>,
     journal_path: &Path,
     force: bool,
     out: &mut dyn std::io::Write,
 ) -> Result<Outcome> {
-    let mut journal = Journal::load(journal_path)?.ok_or_else(|| {
+    let missing = || {
         Error::Usage(format!(
             "{}: no such journal (apply writes it next to the plan)",
             journal_path.display()
         ))
-    })?;
+    };
+    if !journal_path.is_file() {
+        return Err(missing());
+    }
+    let _lock = super::journal::Lock::acquire(journal_path, "rollback")?;
+    let mut journal = Journal::load(journal_path)?.ok_or_else(missing)?;
     let backups = journal.backup_dir(journal_path);
+    let lost = unjournaled_backups(&journal, &backups);
+    if !lost.is_empty() {
+        return Err(Error::Usage(format!(
+            "{}: {} backup(s) in {} belong to no step of the journal: {}. Their steps were lost (were two applies run at once?) or never sent (an apply stopped between the backup and its journal entry), so rolling back would leave them changed. Nothing was restored: compare each resource with its backup, restore it by hand if it changed, delete the backup file, then run rollback again",
+            journal_path.display(),
+            lost.len(),
+            backups.display(),
+            lost.join(", ")
+        )));
+    }
     let mut steps: Vec<(String, Step)> = journal
         .steps
         .iter()
@@ -42,6 +75,16 @@ pub async fn rollback(
         .map(|(k, s)| (k.clone(), s.clone()))
         .collect();
     steps.sort_by_key(|s| std::cmp::Reverse(s.1.seq));
+    // A journal edited by hand must not address anything else.
+    if let Some((id, problem)) = steps.iter().find_map(|(id, s)| {
+        let path = s.path.split('?').next().unwrap_or_default();
+        crate::model::path_problem(path).map(|p| (id, p))
+    }) {
+        return Err(Error::Usage(format!(
+            "{}: step {id}: {problem}; the journal was edited or damaged: nothing was restored",
+            journal_path.display()
+        )));
+    }
     let mut conflicts = Vec::new();
     let mut restored = Vec::new();
     for (id, step) in steps {
@@ -152,7 +195,7 @@ pub async fn rollback(
     );
     conflicts.extend(wrong);
     if !conflicts.is_empty() {
-        return Err(Error::Stale(conflicts));
+        return Err(Error::Conflict(conflicts));
     }
     Ok(Outcome {
         restored: restored.len(),

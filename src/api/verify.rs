@@ -21,7 +21,7 @@ pub struct Check {
 }
 
 pub async fn verify(client: Arc<Client>, plan: &Plan, parallelism: usize) -> Result<Vec<Check>> {
-    let (work, blocked) = work_of(plan);
+    let (work, blocked) = work_of(plan)?;
     let results = for_each(work, parallelism, {
         let client = client.clone();
         move |w: super::apply::Work| {

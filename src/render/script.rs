@@ -61,12 +61,15 @@ const UNICODE_QUOTES: [char; 6] = [
 /// The relative ARM URL of an action's resource, every segment encoded.
 pub fn relative_url(a: &Action) -> Option<String> {
     a.resource_id.as_ref()?;
-    Some(arm_path(
+    // Never a URL outside the resource: the readers refuse such names, and
+    // a step whose name is `.` or `..` gets no URL at all.
+    arm_path(
         a.workspace.as_deref()?,
         a.resource_type?,
         Some(a.name.as_deref()?),
         a.api_version.as_deref().unwrap_or("2025-09-01"),
-    ))
+    )
+    .ok()
 }
 
 /// A here-document delimiter that cannot occur in the body.

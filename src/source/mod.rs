@@ -120,6 +120,7 @@ pub fn read(paths: &[PathBuf], options: &ReadOptions) -> Result<Inputs> {
         }
     }
 
+    diagnostics.extend(check_addressable(&inputs.resources, &loaded));
     inputs.covered = coverage(&inputs);
     diagnostics.extend(check_duplicates(&mut inputs.resources));
     if !diagnostics.is_empty() {
@@ -475,6 +476,40 @@ fn check_duplicates(resources: &mut Vec<Resource>) -> Vec<Diagnostic> {
     }
     let mut it = keep.into_iter();
     resources.retain(|_| it.next().unwrap_or(true));
+    diagnostics
+}
+
+/// Resources whose URL would address something else: a name, or a segment
+/// of their id or workspace, that is `.` or `..` (URL parsers and the Azure
+/// CLI resolve those, even percent-encoded).
+fn check_addressable(resources: &[Resource], loaded: &[Loaded]) -> Vec<Diagnostic> {
+    let mut diagnostics = Vec::new();
+    for r in resources {
+        let id = r.body.get("id").and_then(serde_json::Value::as_str);
+        let problem = crate::model::segment_problem(&r.name)
+            .map(|p| format!("its name: {p}"))
+            .or_else(|| {
+                r.workspace
+                    .as_ref()
+                    .and_then(|w| crate::model::path_problem(w.id()))
+                    .or_else(|| id.and_then(crate::model::path_problem))
+                    .map(|p| format!("its id: {p}"))
+            });
+        let Some(problem) = problem else { continue };
+        let message = format!(
+            "the {} {:?} cannot be addressed in a URL: {problem}",
+            r.resource_type, r.name
+        );
+        let o = &r.origin;
+        let d = match loaded.iter().find(|l| l.path == o.path) {
+            Some(l) => Diagnostic::at(&o.path, &l.text, o.line, o.column, message),
+            None => Diagnostic::at_origin(o, message),
+        };
+        diagnostics.push(
+            d.expected("a resource name and an ARM id whose segments are not `.` or `..`")
+                .hint("fix or remove this resource in the export; the real resource cannot have that name"),
+        );
+    }
     diagnostics
 }
 

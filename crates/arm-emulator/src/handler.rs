@@ -39,6 +39,9 @@ impl Entry {
 #[derive(Default)]
 struct Store {
     map: BTreeMap<Key, Entry>,
+    /// Workspaces that exist (keys as `Route::workspace_key`): seeded,
+    /// written to, or added.
+    workspaces: std::collections::BTreeSet<String>,
     /// Etags handed out so far.
     etags: u64,
     /// State-changing PUT/DELETE requests so far (also the fake clock).
@@ -70,6 +73,7 @@ pub(super) struct Shared {
     page_size: usize,
     api_versions: Vec<String>,
     conflict_status: StatusCode,
+    all_workspaces_exist: bool,
     pub faults: Mutex<Faults>,
     rng: Mutex<fastrand::Rng>,
     budget: Mutex<Budget>,
@@ -128,6 +132,7 @@ impl Shared {
             api_versions: config.api_versions,
             conflict_status: StatusCode::from_u16(config.conflict_status)
                 .unwrap_or(StatusCode::CONFLICT),
+            all_workspaces_exist: config.all_workspaces_exist,
             faults: Mutex::new(config.faults),
             rng: Mutex::new(fastrand::Rng::with_seed(config.seed)),
             budget: Mutex::new(Budget::default()),
@@ -154,8 +159,13 @@ impl Shared {
         body.insert("type".into(), Value::String(route.ty.arm_type()));
         body.insert("etag".into(), Value::String(etag.clone()));
         let body = Value::Object(body);
+        store.workspaces.insert(route.workspace_key());
         store.map.insert(key, Entry { id, name, body });
         etag
+    }
+
+    pub fn add_workspace(&self, route: &Route) {
+        lock(&self.store).workspaces.insert(route.workspace_key());
     }
 
     pub fn get(&self, route: &Route) -> Option<Value> {
@@ -392,6 +402,16 @@ impl Shared {
     fn list(&self, route: &Route, path: &str, query: &str) -> Resp {
         let ws = route.workspace_key();
         let ty = route.ty;
+        if !self.all_workspaces_exist && !lock(&self.store).workspaces.contains(&ws) {
+            return error(
+                StatusCode::NOT_FOUND,
+                "ResourceNotFound",
+                format!(
+                    "The Resource 'Microsoft.OperationalInsights/workspaces/{}' under resource group '{}' was not found.",
+                    route.workspace, route.resource_group
+                ),
+            );
+        }
         let lower = match query_param(query, "$skipToken") {
             Some(after) => Bound::Excluded((ws.clone(), ty, after.to_lowercase())),
             None => Bound::Included((ws.clone(), ty, String::new())),
@@ -542,6 +562,7 @@ impl Shared {
             },
             &body,
         );
+        store.workspaces.insert(route.workspace_key());
         store.map.insert(
             key,
             Entry {

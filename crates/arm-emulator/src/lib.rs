@@ -47,8 +47,14 @@
 //! **Errors** are ARM's `{"error": {"code": "...", "message": "..."}}` with
 //! `Content-Type: application/json`; codes: `MissingApiVersionParameter`,
 //! `InvalidApiVersionParameter`, `NotFound`, `BadRequest`,
-//! `InvalidRequestContent`, `Conflict` (also when [`Config::conflict_status`]
+//! `InvalidRequestContent`, `ResourceNotFound`, `Conflict` (also when [`Config::conflict_status`]
 //! is 412), `TooManyRequests`, `InternalServerError`, `MethodNotAllowed`.
+//!
+//! **Workspaces** exist once a resource of theirs is seeded or written, or
+//! once [`Emulator::add_workspace`] adds them (they stay when their
+//! resources are deleted). A list under any other workspace is a 404
+//! `ResourceNotFound` naming it, as ARM answers for a workspace that does
+//! not exist, unless [`Config::all_workspaces_exist`].
 //!
 //! **GET** of an item: 200 and the stored body. GET of a collection: 200
 //! `{"value": [...]}` with the workspace's resources of that type, sorted by
@@ -182,6 +188,9 @@ pub struct Config {
     /// Status for a stale etag: 409 (default) or 412. A value that is not a
     /// valid HTTP status is taken as 409.
     pub conflict_status: u16,
+    /// Lists of any workspace answer 200 (default false: a workspace that
+    /// was never seeded, written to or added is a 404 `ResourceNotFound`).
+    pub all_workspaces_exist: bool,
 }
 
 impl Default for Config {
@@ -196,6 +205,7 @@ impl Default for Config {
             faults: Faults::default(),
             seed: 1,
             conflict_status: 409,
+            all_workspaces_exist: false,
         }
     }
 }
@@ -301,6 +311,22 @@ impl Emulator {
             panic!("emulator seed: the body of {id} is not a JSON object");
         };
         self.shared.seed(&route, body)
+    }
+
+    /// Makes a workspace exist with no resources, so that its lists answer
+    /// 200 (`id` is its ARM id,
+    /// `/subscriptions/{s}/resourceGroups/{rg}/providers/{ns}/workspaces/{w}`).
+    ///
+    /// # Panics
+    /// When `id` is not a workspace id.
+    pub fn add_workspace(&self, id: &str) {
+        let probe = format!(
+            "{}/providers/Microsoft.SecurityInsights/alertRules/_",
+            id.trim_end_matches('/')
+        );
+        let route = route::Route::from_id(&probe)
+            .unwrap_or_else(|| panic!("emulator add_workspace: not a workspace id: {id}"));
+        self.shared.add_workspace(&route);
     }
 
     /// The stored body (with its etag); ids compare case-insensitively.

@@ -202,6 +202,7 @@ fn url_and_port_agree() {
 #[test]
 fn api_version_missing_or_unsupported_is_400() {
     let em = start();
+    em.add_workspace(WS.trim_end_matches("/providers/Microsoft.SecurityInsights"));
     for target in [
         format!("{WS}/alertRules"),
         format!("{WS}/alertRules?api-version="),
@@ -549,6 +550,38 @@ fn lists_page_with_next_link_across_three_pages() {
         &format!("{}/ALERTRULES/?api-version={V}", WS.to_uppercase()),
     );
     assert_eq!(r.json()["value"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn lists_of_a_workspace_that_does_not_exist_are_404() {
+    let em = start();
+    let r = get(&em, &at("alertRules"));
+    assert_eq!(r.status, 404);
+    let (code, message) = r.arm_error();
+    assert_eq!(code, "ResourceNotFound");
+    assert!(message.contains("myWorkspace"), "{message}");
+    // Added, seeded or written to: it exists, also once emptied again.
+    em.add_workspace(&WS.replace("/providers/Microsoft.SecurityInsights", ""));
+    assert_eq!(get(&em, &at("alertRules")).status, 200);
+    let other = WS.replace("myWorkspace", "other");
+    let r = put(
+        &em,
+        &format!("{other}/alertRules/r?api-version={V}"),
+        &scheduled("r"),
+    );
+    assert_eq!(r.status, 201);
+    assert_eq!(
+        delete(&em, &format!("{other}/alertRules/r?api-version={V}")).status,
+        200
+    );
+    let r = get(&em, &format!("{other}/dataConnectors?api-version={V}"));
+    assert_eq!(r.status, 200);
+    // Unless configured otherwise.
+    let em = start_with(|c| c.all_workspaces_exist = true);
+    assert_eq!(
+        get(&em, &at("automationRules")).json(),
+        json!({"value": []})
+    );
 }
 
 #[test]
