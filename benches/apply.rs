@@ -103,7 +103,6 @@ fn main() {
     );
     let rt = api::runtime().unwrap();
     let start = Instant::now();
-    let mut log = Vec::new();
     let outcome = rt
         .block_on(api::apply::apply(
             client.clone(),
@@ -115,8 +114,12 @@ fn main() {
                 confirmed: true,
                 ask: None,
                 journal: work.path().join("apply-journal.json"),
+                progress: Arc::new(api::progress::Progress::new(
+                    api::progress::Mode::Quiet,
+                    0,
+                    "",
+                )),
             },
-            &mut log,
         ))
         .unwrap();
     let elapsed = start.elapsed().as_secs_f64();

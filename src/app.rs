@@ -326,6 +326,7 @@ fn rules_command(args: RulesArgs, out: &mut dyn Write) -> Result<Exit> {
 
 // ---- Azure ---------------------------------------------------------------
 
+use crate::api::progress::{Mode as ProgressMode, Progress};
 use crate::api::{self, Client, RetryPolicy, token::TokenSource};
 use crate::cli::{ApplyArgs, ConnectionArgs, ExportArgs, RehearseArgs, RollbackArgs, VerifyArgs};
 use sha2::{Digest, Sha256};
@@ -340,9 +341,38 @@ fn client_for(conn: &ConnectionArgs) -> Result<Arc<Client>> {
         endpoint.is_local(),
         conn.az,
     );
-    Client::new(endpoint, tokens, RetryPolicy::default())
-        .map(Arc::new)
-        .map_err(Error::Azure)
+    let client = Client::new(endpoint, tokens, RetryPolicy::default()).map_err(Error::Azure)?;
+    Ok(Arc::new(if conn.verbose {
+        client.with_request_log(Arc::new(|line: &str| eprintln!("{line}")))
+    } else {
+        client
+    }))
+}
+
+/// Progress on stderr: a bar on a terminal, a line per step otherwise, and
+/// lines always under `-v` (the request log is line by line).
+fn progress(conn: &ConnectionArgs, total: usize, what: &str) -> Arc<Progress> {
+    let mode = match ProgressMode::for_stderr() {
+        ProgressMode::Bar if conn.verbose => ProgressMode::Lines,
+        m => m,
+    };
+    Arc::new(Progress::new(mode, total as u64, what))
+}
+
+/// Whether apply may ask on the terminal: not in CI, not for JSON output.
+fn may_ask(format: OutputFormat) -> bool {
+    format == OutputFormat::Human
+        && std::env::var_os("CI").is_none_or(|v| v.is_empty() || v == "false")
+        && std::io::stdin().is_terminal()
+        && std::io::stderr().is_terminal()
+}
+
+/// Writes a JSON result on stdout.
+fn write_json(out: &mut dyn Write, value: &impl serde::Serialize) -> Result<()> {
+    write_out(out, |w| {
+        serde_json::to_writer_pretty(&mut *w, value)?;
+        writeln!(w)
+    })
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
@@ -432,17 +462,21 @@ pub fn apply_command(args: ApplyArgs, out: &mut dyn Write) -> Result<Exit> {
         .parent()
         .unwrap_or(Path::new("."))
         .join("apply-journal.json");
-    let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
-    let ask: Option<Box<dyn Fn() -> bool + Send + Sync>> = interactive.then(|| {
+    let ask: Option<Box<dyn Fn() -> bool + Send + Sync>> = may_ask(args.format).then(|| {
         Box::new(|| {
             eprint!(
-                "Phase 3 disconnects the legacy Defender for Cloud connectors. Is the tenant-based connector connected and are its alerts arriving? Type yes to continue: "
+                "The next phase disconnects the legacy Defender for Cloud connectors. Is the tenant-based connector connected and are its alerts arriving? Type yes to continue: "
             );
             let mut line = String::new();
             std::io::stdin().read_line(&mut line).is_ok() && line.trim().eq_ignore_ascii_case("yes")
         }) as Box<dyn Fn() -> bool + Send + Sync>
     });
-    let outcome = runtime()?.block_on(api::apply::apply(
+    let steps = plan
+        .actions
+        .iter()
+        .filter(|a| a.operation.is_change())
+        .count();
+    let report = runtime()?.block_on(api::apply::apply(
         client,
         &plan,
         &args.plan,
@@ -452,10 +486,14 @@ pub fn apply_command(args: ApplyArgs, out: &mut dyn Write) -> Result<Exit> {
             confirmed: args.confirm.is_some(),
             ask,
             journal,
+            progress: progress(&args.connection, steps, "applying"),
         },
-        out,
     ))?;
-    Ok(match outcome {
+    match args.format {
+        OutputFormat::Human => write_out(out, |w| report.human(w))?,
+        OutputFormat::Json => write_json(out, &report)?,
+    }
+    Ok(match report.outcome {
         api::apply::Outcome::Complete { .. } => Exit::Ok,
         api::apply::Outcome::AwaitingConfirmation { .. } => Exit::AwaitingConfirmation,
     })
@@ -464,26 +502,43 @@ pub fn apply_command(args: ApplyArgs, out: &mut dyn Write) -> Result<Exit> {
 pub fn verify_command(args: VerifyArgs, out: &mut dyn Write) -> Result<Exit> {
     let client = client_for(&args.connection)?;
     let (plan, _) = load_plan(&args.plan)?;
+    let steps = plan
+        .actions
+        .iter()
+        .filter(|a| a.operation.is_change())
+        .count();
     let checks = runtime()?.block_on(api::verify::verify(
         client,
         &plan,
         args.connection.parallelism as usize,
+        progress(&args.connection, steps, "verifying"),
     ))?;
-    Ok(if api::verify::report(&checks, out) {
-        Exit::Ok
-    } else {
-        Exit::Changes
-    })
+    let all_hold = checks.iter().all(|c| c.holds != Some(false));
+    match args.format {
+        OutputFormat::Human => {
+            let mut buf = Vec::new();
+            api::verify::report(&checks, &mut buf);
+            write_out(out, |w| w.write_all(&buf))?;
+        }
+        OutputFormat::Json => write_json(out, &api::verify::json(&checks))?,
+    }
+    Ok(if all_hold { Exit::Ok } else { Exit::Changes })
 }
 
 pub fn rollback_command(args: RollbackArgs, out: &mut dyn Write) -> Result<Exit> {
     let client = client_for(&args.connection)?;
-    runtime()?.block_on(api::rollback::rollback(
+    let progress = progress(&args.connection, 0, "rolling back");
+    let outcome = runtime()?.block_on(api::rollback::rollback(
         client,
         &args.journal,
         args.force,
-        out,
+        &progress,
     ))?;
+    progress.finish();
+    match args.format {
+        OutputFormat::Human => write_out(out, |w| outcome.human(w))?,
+        OutputFormat::Json => write_json(out, &outcome.json())?,
+    }
     Ok(Exit::Ok)
 }
 

@@ -94,6 +94,10 @@ pub struct ConnectionArgs {
     /// on Windows).
     #[arg(long, value_name = "PATH", env = "SENTINEL_MIGRATE_AZ")]
     pub az: Option<PathBuf>,
+    /// Show each request on stderr: method, URL, status and time (never a
+    /// header, so never the token).
+    #[arg(short, long)]
+    pub verbose: bool,
 }
 
 /// When to colour the output.
@@ -157,6 +161,9 @@ pub struct ApplyArgs {
     /// Confirms the manual step, so phase 3 runs.
     #[arg(long, value_enum)]
     pub confirm: Option<Confirmation>,
+    /// What to print on stdout when done (progress goes to stderr).
+    #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
+    pub format: OutputFormat,
     #[command(flatten)]
     pub connection: ConnectionArgs,
 }
@@ -165,6 +172,9 @@ pub struct ApplyArgs {
 pub struct VerifyArgs {
     /// A plan.json written by `plan --out`.
     pub plan: PathBuf,
+    /// What to print on stdout when done (progress goes to stderr).
+    #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
+    pub format: OutputFormat,
     #[command(flatten)]
     pub connection: ConnectionArgs,
 }
@@ -176,6 +186,9 @@ pub struct RollbackArgs {
     /// Restore resources even if someone changed them since apply.
     #[arg(long)]
     pub force: bool,
+    /// What to print on stdout when done (progress goes to stderr).
+    #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
+    pub format: OutputFormat,
     #[command(flatten)]
     pub connection: ConnectionArgs,
 }
@@ -378,6 +391,7 @@ pub const CHINA_RETIRED: &str = "Microsoft Sentinel and Microsoft Defender for C
 #[derive(Debug, Clone)]
 pub struct Connection {
     pub endpoint: Endpoint,
+    pub verbose: bool,
     /// The Azure CLI to get tokens from.
     pub az: PathBuf,
     pub parallelism: usize,
@@ -413,6 +427,7 @@ impl ConnectionArgs {
         }
         Ok(Connection {
             endpoint,
+            verbose: self.verbose,
             az: crate::api::token::find_az(self.az.as_deref()),
             parallelism: self.parallelism as usize,
         })

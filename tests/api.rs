@@ -218,8 +218,8 @@ fn round_trip_with_faults_and_a_write_budget() {
     });
     let rt = api::runtime().unwrap();
     let client = fast_client(&emulator);
-    let mut log = Vec::new();
-    let outcome = rt
+    let (progress, log) = api::progress::Progress::buffered("applying");
+    let report = rt
         .block_on(api::apply::apply(
             client.clone(),
             &plan,
@@ -230,14 +230,19 @@ fn round_trip_with_faults_and_a_write_budget() {
                 confirmed: true,
                 ask: None,
                 journal: out.join("apply-journal.json"),
+                progress: Arc::new(progress),
             },
-            &mut log,
         ))
-        .unwrap_or_else(|e| panic!("{e}\n{}", String::from_utf8_lossy(&log)));
+        .unwrap_or_else(|e| panic!("{e}\n{}", log.text()));
     assert!(
-        matches!(outcome, api::apply::Outcome::Complete { done: 7, .. }),
-        "{outcome:?}"
+        matches!(
+            report.outcome,
+            api::apply::Outcome::Complete { done: 7, .. }
+        ),
+        "{report:?}"
     );
+    // Each step was reported as it finished.
+    assert_eq!(log.text().matches(" done ").count(), 7, "{}", log.text());
     let faulted = emulator
         .log()
         .iter()
@@ -246,7 +251,12 @@ fn round_trip_with_faults_and_a_write_budget() {
     assert!(faulted > 0, "faults were injected");
 
     let checks = rt
-        .block_on(api::verify::verify(client.clone(), &plan, 8))
+        .block_on(api::verify::verify(
+            client.clone(),
+            &plan,
+            8,
+            Arc::new(api::progress::Progress::buffered("verifying").0),
+        ))
         .unwrap();
     assert!(checks.iter().all(|c| c.holds != Some(false)), "{checks:#?}");
     // Nothing lost or duplicated: each resource was changed by exactly one
@@ -274,15 +284,15 @@ fn round_trip_with_faults_and_a_write_budget() {
         "three legacy connectors deleted"
     );
 
-    let mut log = Vec::new();
+    let (progress, log) = api::progress::Progress::buffered("rolling back");
     let rolled = rt
         .block_on(api::rollback::rollback(
             client.clone(),
             &out.join("apply-journal.json"),
             false,
-            &mut log,
+            &progress,
         ))
-        .unwrap_or_else(|e| panic!("{e}\n{}", String::from_utf8_lossy(&log)));
+        .unwrap_or_else(|e| panic!("{e}\n{}", log.text()));
     assert_eq!(rolled.restored, 7);
     assert_eq!(rolled.verified, 7);
     emulator.set_faults(Faults::default());
@@ -331,7 +341,9 @@ fn an_apply_killed_halfway_resumes_without_repeating_a_step() {
     emulator.set_faults(Faults::default());
     let r = against(&emulator, "apply", &plan, &CONFIRM);
     assert_eq!(r.code, 0, "{}", r.transcript());
-    assert!(r.stdout.contains("Resuming"), "{}", r.stdout);
+    // Progress (resuming, each step) is on stderr; the result on stdout.
+    assert!(r.stderr.contains("Resuming"), "{}", r.stderr);
+    assert!(r.stdout.contains("Applied: 7 step(s) done"), "{}", r.stdout);
     assert_eq!(
         emulator.writes(),
         7,
@@ -626,4 +638,82 @@ fn a_hand_edited_plan_cannot_move_a_delete_past_the_confirmation() {
     let r = against(&emulator, "apply", &plan, &CONFIRM);
     assert_eq!(r.code, 0, "{}", r.transcript());
     assert_eq!(exists(&emulator), 0, "confirmed, the connectors are gone");
+}
+
+/// apply, verify and rollback report each step on stderr as it goes (a
+/// line per step off a terminal), print their result on stdout, as JSON
+/// with `--format json`; `-v` logs every request without a header value.
+#[test]
+fn progress_json_results_and_a_request_log_without_the_token() {
+    let emulator = contoso_emulator(Config::default());
+    let work = tempfile::tempdir().unwrap();
+    let out = export_and_plan(&emulator, work.path());
+    let plan = out.join("plan.json");
+    let url = emulator.url();
+    let token = "tok-SECRET-a1b2c3";
+    let cli = |args: &[&str]| {
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend_from_slice(&["--endpoint", &url]);
+        run_in(&common::root(), &all, &[("AZURE_ACCESS_TOKEN", token)])
+    };
+    let p = plan.to_str().unwrap();
+
+    let r = cli(&["apply", p, "--format", "json", "-v"]);
+    assert_eq!(r.code, 4, "{}", r.transcript());
+    let report: Value = serde_json::from_str(&r.stdout).expect("stdout is the JSON result");
+    assert_eq!(report["result"], "awaiting-confirmation");
+    assert_eq!(report["waiting"]["confirm"], "tenant-connector");
+    assert_eq!(report["done"], 4);
+    assert_eq!(report["steps"].as_array().unwrap().len(), 7);
+    // One line per step, as it finished; then the request log.
+    assert_eq!(r.stderr.matches("~ done ").count(), 4, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .lines()
+            .any(|l| l.starts_with(&format!("GET {url}/subscriptions/"))
+                && l.contains(" 200 ")
+                && l.ends_with(" ms")),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.lines().any(|l| l.starts_with("PUT ")),
+        "{}",
+        r.stderr
+    );
+    for text in [&r.stdout, &r.stderr] {
+        assert!(!text.contains(token) && !text.contains("Bearer"), "{text}");
+    }
+
+    let r = cli(&[
+        "apply",
+        p,
+        "--confirm",
+        "tenant-connector",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.transcript());
+    let report: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(report["result"], "complete");
+    assert_eq!(report["done"], 7);
+    assert_eq!(r.stderr.matches("- done ").count(), 3, "{}", r.stderr);
+    assert!(!r.stderr.contains("GET "), "no request log without -v");
+
+    let r = cli(&["verify", p, "--format", "json"]);
+    assert_eq!(r.code, 0, "{}", r.transcript());
+    let v: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v["all_hold"], true);
+    assert_eq!(v["hold"], 7);
+    assert_eq!(r.stderr.matches("checked ").count(), 7, "{}", r.stderr);
+
+    let journal = out.join("apply-journal.json");
+    let r = cli(&["rollback", journal.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(r.code, 0, "{}", r.transcript());
+    let v: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(
+        (v["restored"].as_u64(), v["verified"].as_u64()),
+        (Some(7), Some(7))
+    );
+    assert_eq!(r.stderr.matches("restored ").count(), 7, "{}", r.stderr);
 }

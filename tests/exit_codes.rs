@@ -236,7 +236,7 @@ fn rehearse_stops_before_phase_3_unless_confirmed_and_is_deterministic() {
     let first = run(&["rehearse", plan]);
     assert_eq!(first.code, 4, "{}", first.transcript());
     assert!(
-        first.stdout.contains("stopped before phase 3"),
+        first.stdout.contains("Stopped before phase 3"),
         "{}",
         first.stdout
     );

@@ -19,11 +19,13 @@
 //! delete) is recorded as done rather than sent again.
 
 use super::journal::{Journal, Status, Step};
+use super::progress::Progress;
 use super::{ApiError, Client, value_at};
 use crate::catalog::{Gate, Operation, Phase};
 use crate::error::{Error, Result};
 use crate::model::arm_path;
 use crate::plan::{Action, Desired, Plan};
+use serde::Serialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -36,6 +38,81 @@ pub struct Options {
     /// Asks on the terminal when a gated step is reached unconfirmed.
     pub ask: Option<Box<dyn Fn() -> bool + Send + Sync>>,
     pub journal: PathBuf,
+    /// Where steps are reported as they finish (stderr: a bar on a
+    /// terminal, a line per step otherwise).
+    pub progress: Arc<Progress>,
+}
+
+/// What an apply did, for `--format json` and the closing lines of the
+/// human output (`docs/azure.md`).
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub format_version: &'static str,
+    pub command: &'static str,
+    #[serde(skip)]
+    pub outcome: Outcome,
+    /// `complete` or `awaiting-confirmation`.
+    pub result: &'static str,
+    /// Steps done, in this run and earlier ones.
+    pub done: usize,
+    /// Steps already done by an earlier run when this one started.
+    pub resumed: usize,
+    /// Why the apply stopped before a phase, if it did.
+    pub waiting: Option<Waiting>,
+    /// Manual steps of the phases reached.
+    pub manual: Vec<Note>,
+    /// Changes the plan cannot apply (from templates or YAML, ...).
+    pub skipped: Vec<Note>,
+    /// Every appliable step and its state in the journal.
+    pub steps: Vec<StepState>,
+    pub journal: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Waiting {
+    pub phase: u8,
+    /// Steps waiting for the confirmation.
+    pub steps: usize,
+    /// The confirmation to give: `--confirm <this>`.
+    pub confirm: &'static str,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Note {
+    pub id: String,
+    pub display: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StepState {
+    pub id: String,
+    pub display: String,
+    pub phase: u8,
+    pub operation: Operation,
+    /// `done`, `started` (sent, effect unknown: run again), `rolled-back`,
+    /// or null (not reached).
+    pub status: Option<Status>,
+}
+
+impl Report {
+    /// The closing lines of `apply` (the steps were reported as they went).
+    pub fn human(&self, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+        match &self.waiting {
+            Some(w) => writeln!(
+                out,
+                "Stopped before phase {}: {} step(s) (the legacy connectors' disconnection) run only once the tenant-based Defender for Cloud connector is connected and its alerts arrive. Check, then run apply again with --confirm {}. {} step(s) done so far; journal {}",
+                w.phase, w.steps, w.confirm, self.done, self.journal
+            ),
+            None => writeln!(
+                out,
+                "Applied: {} step(s) done, {} skipped; journal {}",
+                self.done,
+                self.skipped.len(),
+                self.journal
+            ),
+        }
+    }
 }
 
 /// How an apply ended.
@@ -176,7 +253,7 @@ struct Run {
     journal: Mutex<Journal>,
     journal_path: PathBuf,
     backups: PathBuf,
-    log: Mutex<Vec<String>>,
+    progress: Arc<Progress>,
 }
 
 impl Run {
@@ -196,10 +273,9 @@ impl Run {
         self.journal.lock().ok()?.steps.get(id).map(|s| s.status)
     }
 
+    /// Reports a step at once.
     fn say(&self, line: String) {
-        if let Ok(mut l) = self.log.lock() {
-            l.push(line);
-        }
+        self.progress.line(&line);
     }
 }
 
@@ -210,8 +286,7 @@ pub async fn apply(
     plan_path: &Path,
     plan_sha256: &str,
     options: Options,
-    out: &mut dyn std::io::Write,
-) -> Result<Outcome> {
+) -> Result<Report> {
     let (work, blocked) = work_of(plan)?;
     let journal_path = options.journal.clone();
     let _lock = super::journal::Lock::acquire(&journal_path, "apply")?;
@@ -243,28 +318,44 @@ pub async fn apply(
         journal: Mutex::new(journal),
         journal_path,
         backups,
-        log: Mutex::new(Vec::new()),
+        progress: options.progress.clone(),
     });
     if resumed > 0 {
-        let _ = writeln!(
-            out,
+        run.say(format!(
             "Resuming: {resumed} step(s) already done in {}",
             run.journal_path.display()
-        );
+        ));
     }
-    for a in &blocked {
-        let _ = writeln!(
-            out,
-            "skipped {} {}: {}",
-            a.reason.code,
-            describe(a),
-            a.blocked.as_deref().unwrap_or("no resource id")
-        );
+    let skipped: Vec<Note> = blocked
+        .iter()
+        .map(|a| Note {
+            id: a.id.clone(),
+            display: describe(a),
+            message: crate::render::one_line(a.blocked.as_deref().unwrap_or("no resource id")),
+        })
+        .collect();
+    for n in &skipped {
+        run.say(format!("skipped {} {}: {}", n.id, n.display, n.message));
     }
+    let mut report = Report {
+        format_version: "1",
+        command: "apply",
+        outcome: Outcome::Complete {
+            done: 0,
+            skipped: skipped.len(),
+        },
+        result: "complete",
+        done: 0,
+        resumed,
+        waiting: None,
+        manual: Vec::new(),
+        skipped,
+        steps: Vec::new(),
+        journal: run.journal_path.display().to_string(),
+    };
 
     preflight(&run, &work, options.parallelism).await?;
 
-    let mut done = 0;
     for phase in Phase::ALL {
         let steps: Vec<Work> = work.iter().filter(|w| w.phase == phase).cloned().collect();
         let gated = steps
@@ -274,15 +365,16 @@ pub async fn apply(
         if gated > 0 && !options.confirmed {
             let asked = options.ask.as_ref().is_some_and(|ask| ask());
             if !asked {
-                flush(&run, out);
-                let _ = writeln!(
-                    out,
-                    "Stopped before phase {phase}: {gated} legacy connector(s) are disconnected only once the tenant-based Defender for Cloud connector is connected and its alerts arrive. Check, then run apply again with --confirm {}.",
-                    Gate::TenantConnector.as_str()
-                );
-                return Ok(Outcome::AwaitingConfirmation {
-                    done: done_count(&run),
+                report.waiting = Some(Waiting {
+                    phase: phase.number(),
+                    steps: gated,
+                    confirm: Gate::TenantConnector.as_str(),
                 });
+                report.result = "awaiting-confirmation";
+                report.done = done_count(&run);
+                report.outcome = Outcome::AwaitingConfirmation { done: report.done };
+                report.steps = states(&run, &work);
+                return Ok(report);
             }
         }
         for m in plan
@@ -290,28 +382,41 @@ pub async fn apply(
             .iter()
             .filter(|a| a.phase == phase && a.operation == Operation::Manual)
         {
-            let _ = writeln!(
-                out,
-                "manual step ({}): {}",
-                m.reason.code,
-                crate::render::one_line(&m.reason.message)
-            );
+            let note = Note {
+                id: m.id.clone(),
+                display: crate::render::one_line(m.display_name.as_deref().unwrap_or_default()),
+                message: crate::render::one_line(&m.reason.message),
+            };
+            run.say(format!("manual step ({}): {}", m.reason.code, note.message));
+            report.manual.push(note);
         }
         let result = run_phase(&run, steps, options.parallelism).await;
-        flush(&run, out);
+        if result.is_err() {
+            run.progress.finish();
+        }
         result?;
-        done = done_count(&run);
     }
-    let _ = writeln!(
-        out,
-        "Applied: {done} step(s) done, {} skipped; journal {}",
-        blocked.len(),
-        run.journal_path.display()
-    );
-    Ok(Outcome::Complete {
-        done,
-        skipped: blocked.len(),
-    })
+    run.progress.finish();
+    report.done = done_count(&run);
+    report.outcome = Outcome::Complete {
+        done: report.done,
+        skipped: report.skipped.len(),
+    };
+    report.steps = states(&run, &work);
+    Ok(report)
+}
+
+/// Each appliable step with its state in the journal.
+fn states(run: &Run, work: &[Work]) -> Vec<StepState> {
+    work.iter()
+        .map(|w| StepState {
+            id: w.id.clone(),
+            display: w.display.clone(),
+            phase: w.phase.number(),
+            operation: w.operation,
+            status: run.status(&w.id),
+        })
+        .collect()
 }
 
 fn done_count(run: &Run) -> usize {
@@ -324,17 +429,6 @@ fn done_count(run: &Run) -> usize {
                 .count()
         })
         .unwrap_or(0)
-}
-
-/// Writes the lines steps logged, sorted: concurrent steps finish in any
-/// order, the output must not depend on it.
-fn flush(run: &Run, out: &mut dyn std::io::Write) {
-    if let Ok(mut l) = run.log.lock() {
-        l.sort();
-        for line in l.drain(..) {
-            let _ = writeln!(out, "{line}");
-        }
-    }
 }
 
 /// Reads every resource a pending step writes; any drift stops the apply.
@@ -551,7 +645,16 @@ where
     F: Fn(T) -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<Output = R> + Send + 'static,
 {
-    let limit = Arc::new(tokio::sync::Semaphore::new(parallelism.max(1)));
+    if parallelism <= 1 {
+        // One at a time, in order: what each step reports comes out in
+        // the plan's order (rehearse relies on it).
+        let mut out = Vec::with_capacity(items.len());
+        for item in items {
+            out.push(f(item).await);
+        }
+        return out;
+    }
+    let limit = Arc::new(tokio::sync::Semaphore::new(parallelism));
     let f = Arc::new(f);
     let mut set = tokio::task::JoinSet::new();
     for (i, item) in items.into_iter().enumerate() {

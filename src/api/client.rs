@@ -216,6 +216,10 @@ impl ApiError {
     }
 }
 
+/// Where `-v` sends one line per request (method, URL, status, time):
+/// never a header, so never a token.
+pub type RequestLog = std::sync::Arc<dyn Fn(&str) + Send + Sync>;
+
 pub struct Client {
     http: reqwest::Client,
     endpoint: Endpoint,
@@ -223,6 +227,7 @@ pub struct Client {
     retry: RetryPolicy,
     rng: Mutex<fastrand::Rng>,
     requests: AtomicUsize,
+    request_log: Option<RequestLog>,
 }
 
 impl Client {
@@ -249,7 +254,29 @@ impl Client {
             retry,
             rng: Mutex::new(fastrand::Rng::with_seed(0x5eed)),
             requests: AtomicUsize::new(0),
+            request_log: None,
         })
+    }
+
+    /// Logs every request sent, retries included (`-v`).
+    pub fn with_request_log(mut self, log: RequestLog) -> Client {
+        self.request_log = Some(log);
+        self
+    }
+
+    fn log_request(
+        &self,
+        method: &reqwest::Method,
+        url: &reqwest::Url,
+        outcome: &str,
+        started: std::time::Instant,
+    ) {
+        if let Some(log) = &self.request_log {
+            log(&crate::render::one_line(&format!(
+                "{method} {url} {outcome} {} ms",
+                started.elapsed().as_millis()
+            )));
+        }
     }
 
     pub fn endpoint(&self) -> &Endpoint {
@@ -356,7 +383,15 @@ impl Client {
                 req = req.json(b);
             }
             self.requests.fetch_add(1, Ordering::Relaxed);
-            let wait = match req.send().await {
+            let started = std::time::Instant::now();
+            let sent = req.send().await;
+            match &sent {
+                Ok(resp) => self.log_request(&method, &url, resp.status().as_str(), started),
+                Err(e) => {
+                    self.log_request(&method, &url, &format!("failed ({})", describe(e)), started)
+                }
+            }
+            let wait = match sent {
                 Ok(resp) => {
                     let status = resp.status().as_u16();
                     let retry_after = resp

@@ -42,6 +42,15 @@ impl Progress {
         Progress::with_sink(mode, total, what, Box::new(std::io::stderr()))
     }
 
+    /// Lines into a buffer the caller reads afterwards (rehearse).
+    pub fn buffered(what: &str) -> (Progress, Buffer) {
+        let buf = Buffer::default();
+        (
+            Progress::with_sink(Mode::Lines, 0, what, Box::new(buf.clone())),
+            buf,
+        )
+    }
+
     pub fn with_sink(mode: Mode, total: u64, what: &str, sink: Box<dyn Write + Send>) -> Progress {
         let bar = (mode == Mode::Bar).then(|| {
             let b = indicatif::ProgressBar::new(total);
@@ -90,6 +99,31 @@ impl Progress {
     }
 }
 
+/// A shared buffer of progress lines.
+#[derive(Clone, Default)]
+pub struct Buffer(std::sync::Arc<Mutex<Vec<u8>>>);
+
+impl Buffer {
+    pub fn text(&self) -> String {
+        self.0
+            .lock()
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default()
+    }
+}
+
+impl Write for Buffer {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        if let Ok(mut v) = self.0.lock() {
+            v.extend_from_slice(b);
+        }
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 impl Drop for Progress {
     fn drop(&mut self) {
         self.finish();
@@ -99,32 +133,17 @@ impl Drop for Progress {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Arc;
-
-    #[derive(Clone, Default)]
-    struct Shared(Arc<Mutex<Vec<u8>>>);
-    impl Write for Shared {
-        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(b);
-            Ok(b.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
 
     #[test]
     fn lines_off_a_terminal_and_nothing_when_quiet() {
-        let buf = Shared::default();
-        let p = Progress::with_sink(Mode::Lines, 2, "applying", Box::new(buf.clone()));
+        let (p, buf) = Progress::buffered("applying");
         p.line("~ done a");
         p.inc("a");
         p.line("- done b");
-        let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
-        assert_eq!(text, "~ done a\n- done b\n");
-        let quiet = Shared::default();
+        assert_eq!(buf.text(), "~ done a\n- done b\n");
+        let quiet = Buffer::default();
         let p = Progress::with_sink(Mode::Quiet, 1, "x", Box::new(quiet.clone()));
         p.line("hidden");
-        assert!(quiet.0.lock().unwrap().is_empty());
+        assert!(quiet.text().is_empty());
     }
 }

@@ -97,8 +97,8 @@ pub async fn rehearse(
     let awaiting = match runner {
         Runner::Native => {
             // One step at a time: the log comes out in the plan's order.
-            let mut log = Vec::new();
-            let outcome = apply::apply(
+            let (progress, log) = super::progress::Progress::buffered("rehearsing");
+            let report = apply::apply(
                 client.clone(),
                 plan,
                 plan_path,
@@ -108,29 +108,17 @@ pub async fn rehearse(
                     confirmed,
                     ask: None,
                     journal: work.path().join("apply-journal.json"),
+                    progress: Arc::new(progress),
                 },
-                &mut log,
             )
             .await;
-            let text = String::from_utf8_lossy(&log)
-                .replace(&work.path().display().to_string(), WORK_LABEL);
-            let _ = out.write_all(text.as_bytes());
-            match outcome? {
-                apply::Outcome::Complete { done, skipped } => {
-                    let _ = writeln!(
-                        out,
-                        "Native apply: complete, {done} step(s) done, {skipped} not appliable from this plan."
-                    );
-                    false
-                }
-                apply::Outcome::AwaitingConfirmation { done } => {
-                    let _ = writeln!(
-                        out,
-                        "Native apply: stopped before phase 3 after {done} step(s), as apply does without --confirm tenant-connector."
-                    );
-                    true
-                }
-            }
+            let shown = |t: &str| t.replace(&work.path().display().to_string(), WORK_LABEL);
+            let _ = out.write_all(shown(&log.text()).as_bytes());
+            let report = report?;
+            let mut closing = Vec::new();
+            let _ = report.human(&mut closing);
+            let _ = out.write_all(shown(&String::from_utf8_lossy(&closing)).as_bytes());
+            report.waiting.is_some()
         }
         Runner::Script { az } => {
             let dir = plan_path.parent().unwrap_or(Path::new("."));
@@ -173,7 +161,17 @@ pub async fn rehearse(
             code == Some(4)
         }
     };
-    let mut checks = verify::verify(client, plan, 4).await?;
+    let mut checks = verify::verify(
+        client,
+        plan,
+        4,
+        Arc::new(super::progress::Progress::new(
+            super::progress::Mode::Quiet,
+            0,
+            "",
+        )),
+    )
+    .await?;
     if awaiting {
         // Apply stops before the first phase holding a step that waits for
         // the confirmation: that phase and later ones were not meant to run.

@@ -16,6 +16,29 @@ use std::sync::Arc;
 pub struct Outcome {
     pub restored: usize,
     pub verified: usize,
+    /// The steps undone, newest first: (step id, what).
+    pub steps: Vec<(String, String)>,
+}
+
+impl Outcome {
+    pub fn human(&self, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+        writeln!(
+            out,
+            "Rollback: {} step(s) restored, {} verified.",
+            self.restored, self.verified
+        )
+    }
+
+    /// `--format json`.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "format_version": "1",
+            "command": "rollback",
+            "restored": self.restored,
+            "verified": self.verified,
+            "steps": self.steps.iter().map(|(id, display)| serde_json::json!({"id": id, "display": display})).collect::<Vec<_>>(),
+        })
+    }
 }
 
 fn etag_of(body: &Value) -> Option<String> {
@@ -44,7 +67,7 @@ pub async fn rollback(
     client: Arc<Client>,
     journal_path: &Path,
     force: bool,
-    out: &mut dyn std::io::Write,
+    progress: &super::progress::Progress,
 ) -> Result<Outcome> {
     let missing = || {
         Error::Usage(format!(
@@ -162,13 +185,13 @@ pub async fn rollback(
             s.status = Status::RolledBack;
         }
         journal.save(journal_path)?;
-        let _ = writeln!(out, "restored {id}: {}", step.display);
-        restored.push((step, backup));
+        progress.line(&format!("restored {id}: {}", step.display));
+        restored.push((id, step, backup));
     }
     // Read everything back.
     let mut verified = 0;
     let mut wrong = Vec::new();
-    for (step, backup) in &restored {
+    for (_, step, backup) in &restored {
         let now = client
             .get(&step.path)
             .await
@@ -188,17 +211,21 @@ pub async fn rollback(
             wrong.push(format!("{}: not as it was before apply", step.display));
         }
     }
-    let _ = writeln!(
-        out,
-        "Rollback: {} step(s) restored, {verified} verified.",
-        restored.len()
-    );
-    conflicts.extend(wrong);
-    if !conflicts.is_empty() {
-        return Err(Error::Conflict(conflicts));
-    }
-    Ok(Outcome {
+    let outcome = Outcome {
         restored: restored.len(),
         verified,
-    })
+        steps: restored
+            .iter()
+            .map(|(id, step, _)| (id.clone(), step.display.clone()))
+            .collect(),
+    };
+    conflicts.extend(wrong);
+    if !conflicts.is_empty() {
+        progress.line(&format!(
+            "Rollback: {} step(s) restored, {verified} verified.",
+            outcome.restored
+        ));
+        return Err(Error::Conflict(conflicts));
+    }
+    Ok(outcome)
 }

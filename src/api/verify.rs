@@ -20,12 +20,18 @@ pub struct Check {
     pub detail: String,
 }
 
-pub async fn verify(client: Arc<Client>, plan: &Plan, parallelism: usize) -> Result<Vec<Check>> {
+pub async fn verify(
+    client: Arc<Client>,
+    plan: &Plan,
+    parallelism: usize,
+    progress: Arc<super::progress::Progress>,
+) -> Result<Vec<Check>> {
     let (work, blocked) = work_of(plan)?;
     let results = for_each(work, parallelism, {
         let client = client.clone();
         move |w: super::apply::Work| {
             let client = client.clone();
+            let progress = progress.clone();
             async move {
                 let now = client
                     .get(&w.path)
@@ -61,6 +67,13 @@ pub async fn verify(client: Arc<Client>, plan: &Plan, parallelism: usize) -> Res
                         (false, wrong.join("; "))
                     }
                 };
+                progress.line(&format!(
+                    "checked {} {}: {}",
+                    w.id,
+                    w.display,
+                    if ok { "holds" } else { "does not hold" }
+                ));
+                progress.inc(&w.display);
                 Ok::<_, Error>(Check {
                     action: w.id.clone(),
                     display: w.display.clone(),
@@ -113,6 +126,20 @@ fn shown(a: &crate::plan::Action) -> String {
             .or(a.name.as_deref())
             .unwrap_or_default(),
     )
+}
+
+/// `--format json`: every check and the counts.
+pub fn json(checks: &[Check]) -> serde_json::Value {
+    let count = |h: Option<bool>| checks.iter().filter(|c| c.holds == h).count();
+    serde_json::json!({
+        "format_version": "1",
+        "command": "verify",
+        "all_hold": count(Some(false)) == 0,
+        "hold": count(Some(true)),
+        "do_not_hold": count(Some(false)),
+        "cannot_be_checked": count(None),
+        "checks": checks,
+    })
 }
 
 /// Writes the checks, one per line, and a footer; returns whether all hold.
