@@ -425,7 +425,11 @@ pub fn export_command(args: ExportArgs, out: &mut dyn Write) -> Result<Exit> {
         overrides.insert(t, v.to_string());
     }
     let client = client_for(&args.connection)?;
-    let progress = std::io::stderr().is_terminal();
+    let export_progress = progress(
+        &args.connection,
+        workspaces.len() * ResourceType::ALL.len(),
+        "exporting",
+    );
     let parallelism = args.connection.parallelism as usize;
     let files = runtime()?.block_on(api::export::export(
         client,
@@ -438,8 +442,7 @@ pub fn export_command(args: ExportArgs, out: &mut dyn Write) -> Result<Exit> {
         },
         &args.out,
         parallelism,
-        progress,
-        out,
+        export_progress,
     ))?;
     let total: usize = files.iter().map(|f| f.count).sum();
     write_out(out, |w| {

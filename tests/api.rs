@@ -658,6 +658,22 @@ fn progress_json_results_and_a_request_log_without_the_token() {
     };
     let p = plan.to_str().unwrap();
 
+    let again = work.path().join("again");
+    let r = cli(&[
+        "export",
+        "--workspace",
+        CONTOSO,
+        "--out",
+        again.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.transcript());
+    assert_eq!(r.stderr.matches("exported ").count(), 3, "{}", r.stderr);
+    assert!(
+        r.stdout.starts_with("Exported 26 resources"),
+        "{}",
+        r.stdout
+    );
+
     let r = cli(&["apply", p, "--format", "json", "-v"]);
     assert_eq!(r.code, 4, "{}", r.transcript());
     let report: Value = serde_json::from_str(&r.stdout).expect("stdout is the JSON result");

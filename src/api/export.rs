@@ -1,8 +1,8 @@
 //! Lists the data connectors, analytics rules and automation rules of
 //! workspaces (following `nextLink`), concurrently, into one folder per
 //! workspace, as `az rest` list responses with etags: exactly what `plan`
-//! reads. This module alone uses indicatif (a progress bar on a terminal,
-//! plain lines otherwise).
+//! reads. Each list is reported as it is written (`progress`: a bar on a
+//! terminal, a line per list otherwise).
 //!
 //! An export replaces the previous one only when it is complete: it is
 //! written into a temporary folder beside `out`, and only once every list
@@ -17,7 +17,7 @@ use crate::error::{Error, Result};
 use crate::model::{ResourceType, Workspace, arm_path};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Exported {
@@ -52,8 +52,7 @@ pub async fn export(
     api_version: impl Fn(ResourceType) -> String,
     out: &Path,
     parallelism: usize,
-    progress: bool,
-    log: &mut dyn std::io::Write,
+    progress: Arc<super::progress::Progress>,
 ) -> Result<Vec<Exported>> {
     let mut unique: Vec<Workspace> = Vec::new();
     for ws in workspaces {
@@ -78,21 +77,8 @@ pub async fn export(
             jobs.push((ws.clone(), t, path));
         }
     }
-    let bar = progress.then(|| {
-        let b = indicatif::ProgressBar::new(jobs.len() as u64);
-        b.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{spinner} exporting {pos}/{len} lists {wide_msg}",
-            )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-        );
-        b
-    });
-    let lines = Arc::new(Mutex::new(Vec::new()));
     let out_dir = staging.path().to_path_buf();
     let final_dir = out.to_path_buf();
-    let bar_c = bar.clone();
-    let lines_c = lines.clone();
     let results = for_each(
         jobs,
         parallelism,
@@ -100,8 +86,7 @@ pub async fn export(
             let client = client.clone();
             let out_dir = out_dir.clone();
             let final_dir = final_dir.clone();
-            let bar = bar_c.clone();
-            let lines = lines_c.clone();
+            let progress = progress.clone();
             async move {
                 let mut items = client.list(&path).await.map_err(|e| {
                     if e.status() == Some(404) {
@@ -134,17 +119,8 @@ pub async fn export(
                     ws.id(),
                     file.display()
                 );
-                match &bar {
-                    Some(b) => {
-                        b.set_message(format!("{t} of {}", ws.name()));
-                        b.inc(1);
-                    }
-                    None => {
-                        if let Ok(mut l) = lines.lock() {
-                            l.push(line);
-                        }
-                    }
-                }
+                progress.line(&crate::render::one_line(&line));
+                progress.inc(&format!("{t} of {}", ws.name()));
                 Ok::<_, Error>(Exported {
                     workspace: ws.id().to_string(),
                     resource_type: t,
@@ -155,20 +131,11 @@ pub async fn export(
         },
     )
     .await;
-    if let Some(b) = bar {
-        b.finish_and_clear();
-    }
     let exported = results.into_iter().collect::<Result<Vec<_>>>()?;
     // Complete: swap each workspace's folder in.
     for (i, ws) in unique.iter().enumerate() {
         let aside = staging.path().join(format!(".previous-{i}"));
         swap_in(&folder(staging.path(), ws), &folder(out, ws), &aside)?;
-    }
-    if let Ok(mut l) = lines.lock() {
-        l.sort();
-        for line in l.iter() {
-            let _ = writeln!(log, "{line}");
-        }
     }
     Ok(exported)
 }
