@@ -17,9 +17,18 @@ fn main() -> ExitCode {
     match app::run(cli, &mut stdout.lock(), is_terminal) {
         Ok(exit) => exit.into(),
         Err(e) => {
-            eprintln!("error: {e}");
+            // Messages may quote Azure's answers: shown escaped, line by line.
+            let text = format!("{e}");
+            for (i, line) in text.lines().enumerate() {
+                let shown = sentinel_migrate::render::one_line(line);
+                if i == 0 {
+                    eprintln!("error: {shown}");
+                } else {
+                    eprintln!("{shown}");
+                }
+            }
             if let Some(hint) = e.hint() {
-                eprintln!("  hint: {hint}");
+                eprintln!("  hint: {}", sentinel_migrate::render::one_line(&hint));
             }
             e.exit().into()
         }

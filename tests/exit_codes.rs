@@ -256,3 +256,43 @@ fn rehearse_stops_before_phase_3_unless_confirmed_and_is_deterministic() {
         run(&["rehearse", plan, "--confirm", "tenant-connector"]).stdout
     );
 }
+
+#[test]
+fn errors_show_controls_escaped_and_azure_errors_carry_a_hint() {
+    let r = run(&[
+        "plan",
+        "examples/contoso",
+        "--workspace",
+        "\u{1b}[31mred\u{7}",
+    ]);
+    assert_eq!(r.code, 1, "{}", r.transcript());
+    assert!(
+        !r.stderr.contains('\u{1b}') && !r.stderr.contains('\u{7}'),
+        "{:?}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("\\u{1b}[31mred\\u{7}"), "{}", r.stderr);
+
+    // A workspace the endpoint does not know: ARM's status and code, and a hint.
+    let emulator = arm_emulator::Emulator::start(arm_emulator::Config::default()).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let ws = "/subscriptions/8d6f3c21-4b7a-4e2f-9c15-2a7e0b9d4f11/resourceGroups/rg/providers/Microsoft.OperationalInsights/workspaces/nowhere";
+    let r = run(&[
+        "export",
+        "--workspace",
+        ws,
+        "--out",
+        out.path().join("x").to_str().unwrap(),
+        "--endpoint",
+        &emulator.url(),
+    ]);
+    assert_eq!(r.code, 1, "{}", r.transcript());
+    assert!(r.stderr.contains("does not exist"), "{}", r.stderr);
+    assert!(r.stderr.contains(": 404 "), "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("  hint: it does not exist at this endpoint"),
+        "{}",
+        r.stderr
+    );
+}

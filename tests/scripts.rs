@@ -438,3 +438,72 @@ fn scripts_pass_shellcheck_for_every_hostile_value() {
         }
     }
 }
+
+/// A backup folder belongs to the plan whose apply.sh wrote it: step 001 of
+/// another plan is another resource, and its rollback.sh would put a backup
+/// body back at the wrong URL. Both scripts refuse such a folder before
+/// calling Azure; a folder holding no begun step is taken over.
+#[test]
+fn scripts_refuse_a_backup_folder_of_another_plan() {
+    let a = plan_into(&["examples/contoso"], &[]);
+    let b = plan_into(
+        &["examples/contoso"],
+        &["--scheduled-rules", "stop-incidents"],
+    );
+    let fake = tempfile::tempdir().unwrap();
+    let calls = fake.path().join("calls.log");
+    write_exec(
+        &fake.path().join("az"),
+        "#!/bin/sh\nprintf '%s\\n' \"$*\" >>\"$AZ_CALLS\"\nexit 1\n",
+    );
+    let backup = fake.path().join("backup");
+    std::fs::create_dir(&backup).unwrap();
+    let script = |dir: &Path, name: &str| {
+        Command::new("bash")
+            .arg(dir.join(name))
+            .arg("--backup-dir")
+            .arg(&backup)
+            .env(
+                "PATH",
+                format!(
+                    "{}:{}",
+                    fake.path().display(),
+                    std::env::var("PATH").unwrap()
+                ),
+            )
+            .env("AZ_CALLS", &calls)
+            .output()
+            .unwrap()
+    };
+    // What a.apply.sh leaves after its first step began: its plan-id, 001.started.
+    let a_apply = read(a.path(), "apply.sh");
+    let a_id = a_apply
+        .lines()
+        .find_map(|l| l.strip_prefix("plan_id="))
+        .unwrap()
+        .to_string();
+    assert!(!read(b.path(), "apply.sh").contains(&format!("plan_id={a_id}")));
+    std::fs::write(backup.join("plan-id"), format!("{a_id}\n")).unwrap();
+    std::fs::write(backup.join("001.started"), "").unwrap();
+    std::fs::write(backup.join("001.done"), "put\n").unwrap();
+    for name in ["apply.sh", "rollback.sh"] {
+        let o = script(b.path(), name);
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{name}: {stderr}");
+        assert!(
+            stderr.contains("holds steps of another plan"),
+            "{name}: {stderr}"
+        );
+        assert!(!calls.exists(), "{name} called az before refusing");
+    }
+    // Its own rollback.sh goes ahead (and reaches az).
+    let o = script(a.path(), "rollback.sh");
+    assert!(calls.exists(), "{}", String::from_utf8_lossy(&o.stderr));
+    // A folder with no begun step is taken over by another plan.
+    std::fs::remove_file(&calls).unwrap();
+    for f in ["001.started", "001.done"] {
+        std::fs::remove_file(backup.join(f)).unwrap();
+    }
+    let o = script(b.path(), "apply.sh");
+    assert!(calls.exists(), "{}", String::from_utf8_lossy(&o.stderr));
+}

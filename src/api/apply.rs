@@ -497,7 +497,7 @@ fn took_effect(w: &Work, now: Option<&Value>) -> bool {
 }
 
 fn azure(w: &Work, e: ApiError) -> Error {
-    Error::Azure(format!("{}: {e}", w.display))
+    Error::arm(&w.display, e)
 }
 
 async fn run_phase(run: &Arc<Run>, steps: Vec<Work>, parallelism: usize) -> Result<()> {
@@ -515,7 +515,10 @@ async fn run_phase(run: &Arc<Run>, steps: Vec<Work>, parallelism: usize) -> Resu
         match r {
             Ok(()) => {}
             Err(Error::Stale(mut s)) => stale.append(&mut s),
-            Err(e) => errors.push(e.to_string()),
+            Err(e) => errors.push(match e.hint() {
+                Some(hint) => format!("{e}\n  hint: {hint}"),
+                None => e.to_string(),
+            }),
         }
     }
     let done = done_count(run);

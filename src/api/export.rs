@@ -90,12 +90,15 @@ pub async fn export(
             async move {
                 let mut items = client.list(&path).await.map_err(|e| {
                     if e.status() == Some(404) {
-                        Error::Azure(format!(
-                            "workspace {} does not exist (or this identity cannot see it): {e}",
-                            ws.id()
-                        ))
+                        Error::arm(
+                            format!(
+                                "workspace {} does not exist (or this identity cannot see it)",
+                                ws.id()
+                            ),
+                            e,
+                        )
                     } else {
-                        Error::Azure(format!("exporting {t} of {}: {e}", ws.id()))
+                        Error::arm(format!("exporting {t} of {}", ws.id()), e)
                     }
                 })?;
                 items.sort_by_key(|v| {

@@ -112,11 +112,14 @@ pub async fn rollback(
     let mut restored = Vec::new();
     for (id, step) in steps {
         let now = client.get(&step.path).await.map_err(|e| {
-            Error::Azure(format!(
-                "{}: {e}; {} step(s) restored so far",
-                step.display,
-                restored.len()
-            ))
+            Error::arm(
+                format!(
+                    "{} ({} step(s) restored so far; run rollback again to resume)",
+                    step.display,
+                    restored.len()
+                ),
+                e,
+            )
         })?;
         let backup: Option<Value> =
             match &step.backup {
@@ -160,7 +163,7 @@ pub async fn rollback(
             ));
             continue;
         }
-        let fail = |e: super::ApiError| Error::Azure(format!("{}: {e}", step.display));
+        let fail = |e: super::ApiError| Error::arm(&step.display, e);
         match step.operation {
             Operation::Create if now.is_some() => {
                 client.delete(&step.path).await.map_err(fail)?;
@@ -195,7 +198,7 @@ pub async fn rollback(
         let now = client
             .get(&step.path)
             .await
-            .map_err(|e| Error::Azure(format!("{}: {e}", step.display)))?;
+            .map_err(|e| Error::arm(&step.display, e))?;
         let ok = match (step.operation, &now, backup) {
             (Operation::Create, None, _) => true,
             (Operation::Delete, Some(_), _) => true,

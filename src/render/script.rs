@@ -81,6 +81,41 @@ fn delimiter(body: &str) -> String {
     d
 }
 
+/// The plan a backup folder belongs to: a hash of the plan, written into
+/// the folder by apply.sh and checked by both scripts. Step numbers only
+/// mean something within one plan: another plan's rollback.sh would put a
+/// backup body back at another resource's URL.
+fn plan_id(plan: &Plan) -> String {
+    use sha2::{Digest, Sha256};
+    let bytes = serde_json::to_vec(plan).unwrap_or_default();
+    Sha256::digest(&bytes)
+        .iter()
+        .take(8)
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The check both scripts make before touching anything: a backup folder
+/// holding steps begun under another plan (or under none recorded) is
+/// refused; one that holds none is taken over.
+fn same_plan_check(plan: &Plan, apply: bool) -> String {
+    let id = plan_id(plan);
+    let mut s = format!(
+        r#"
+# The backup folder belongs to one plan: its step numbers mean nothing to another.
+plan_id={id}
+if compgen -G "$backup_dir/*.started" >/dev/null && [ "$(cat "$backup_dir/plan-id" 2>/dev/null)" != "$plan_id" ]; then
+  log "$backup_dir holds steps of another plan (plan-id $(cat "$backup_dir/plan-id" 2>/dev/null || printf 'not recorded'), this one $plan_id): the rollback.sh generated with that plan needs them. Use another --backup-dir, or roll that apply back with its own rollback.sh first."
+  exit 1
+fi
+"#
+    );
+    if apply {
+        s.push_str("printf '%s\\n' \"$plan_id\" >\"$backup_dir/plan-id\"\n");
+    }
+    s
+}
+
 fn step_number(i: usize) -> String {
     format!("{:03}", i + 1)
 }
@@ -263,6 +298,7 @@ mkdir -p "$backup_dir"
     s.push('\n');
     s.push_str(COMMON_HELPERS);
     s.push_str(HELPERS);
+    s.push_str(&same_plan_check(plan, true));
 
     // Preflight: every resource the script writes, checked before any write.
     let steps: Vec<(usize, &Action)> = plan
@@ -294,7 +330,7 @@ mkdir -p "$backup_dir"
     }
     s.push_str(
         r#"if [ "$stale" -ne 0 ]; then
-  log "The plan is stale: nothing was changed. Export the workspace and plan again."
+  log "The plan is stale: nothing was changed. Export the workspace again and plan into a new folder (plan --out NEW)."
   exit 3
 fi
 "#,
@@ -512,6 +548,7 @@ fi
     );
     s.push_str(COMMON_HELPERS);
     s.push_str(ROLLBACK_HELPERS);
+    s.push_str(&same_plan_check(plan, false));
     s.push('\n');
     let steps: Vec<(usize, &Action)> = plan
         .actions
