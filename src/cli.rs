@@ -83,8 +83,9 @@ pub struct ConnectionArgs {
     /// The Azure cloud whose Resource Manager endpoint to use.
     #[arg(long, value_enum, default_value_t = CloudArg::Public)]
     pub cloud: CloudArg,
-    /// The Resource Manager endpoint, instead of --cloud (plain http only
-    /// for 127.0.0.1, a local emulator).
+    /// The Resource Manager endpoint (an origin: scheme, host, port),
+    /// instead of --cloud; plain http only for a loopback address (a local
+    /// emulator).
     #[arg(long, value_name = "URL")]
     pub endpoint: Option<String>,
     /// Requests in flight at once.
