@@ -10,16 +10,21 @@
 //! the template gives it; a `defaultValue` is a placeholder for whoever
 //! deploys the template, so a value resting on one is not pinned.
 
-use crate::model::Origin;
+use crate::model::{Origin, Segment, TextSpan, Unfixed};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
 /// Where a parameter's value comes from.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Parameter {
     pub value: Option<Value>,
     /// The parameters file (and place) that pins the value, if any.
     pub pinned_by: Option<Origin>,
+    /// Where a string value sits in the parameters file (for mapping
+    /// positions in it).
+    pub span: Option<TextSpan>,
+    /// The parameters file gives a Key Vault reference here instead of a value.
+    pub reference: Option<Origin>,
 }
 
 /// What an expression needs to be evaluated.
@@ -44,10 +49,14 @@ pub struct Evaluated {
     pub value: Option<Value>,
     /// The string pieces, for names built with `concat`.
     pub pieces: Vec<Piece>,
-    /// Whether every parameter the value rests on is pinned by a parameters file.
-    pub pinned: bool,
+    /// What the value rests on that the inputs do not fix: parameters with
+    /// no value or only a defaultValue, Key Vault references, expressions
+    /// not evaluated. Empty when every parameter is pinned by a parameters file.
+    pub unfixed: Vec<Unfixed>,
     /// The parameters file that pinned it (the first one met).
     pub pinned_by: Option<Origin>,
+    /// Which parts of a string value a parameters file gives.
+    pub segments: Vec<Segment>,
 }
 
 impl Evaluated {
@@ -59,18 +68,50 @@ impl Evaluated {
         Evaluated {
             value: Some(value),
             pieces,
-            pinned: true,
+            unfixed: Vec::new(),
             pinned_by: None,
+            segments: Vec::new(),
         }
     }
 
     fn unknown(text: &str) -> Self {
+        Self::not_fixed(
+            text,
+            Unfixed::Unevaluated {
+                expression: text.to_string(),
+            },
+        )
+    }
+
+    fn not_fixed(text: &str, why: Unfixed) -> Self {
         Evaluated {
             value: None,
             pieces: vec![Piece::Unknown(text.to_string())],
-            pinned: false,
+            unfixed: vec![why],
             pinned_by: None,
+            segments: Vec::new(),
         }
+    }
+
+    /// Whether the inputs fix the value: every parameter it rests on is
+    /// pinned by a parameters file.
+    pub fn pinned(&self) -> bool {
+        self.unfixed.is_empty()
+    }
+
+    /// Takes what `parts` rest on (a value built from them).
+    fn rests_on(mut self, parts: &[Evaluated]) -> Self {
+        for p in parts {
+            for u in &p.unfixed {
+                if !self.unfixed.contains(u) {
+                    self.unfixed.push(u.clone());
+                }
+            }
+            if self.pinned_by.is_none() {
+                self.pinned_by = p.pinned_by.clone();
+            }
+        }
+        self
     }
 }
 
@@ -232,16 +273,72 @@ fn parse(expression: &str) -> Option<Expr> {
 
 /// Evaluates an expression string (`[...]`) in `scope`.
 pub fn evaluate(expression: &str, scope: &Scope) -> Evaluated {
+    evaluate_at(expression, scope, 0)
+}
+
+fn evaluate_at(expression: &str, scope: &Scope, depth: usize) -> Evaluated {
     match parse(expression) {
-        Some(e) => eval(&e, scope, 0),
+        Some(e) => eval(&e, scope, depth),
         None => Evaluated::unknown(expression.trim()),
     }
 }
 
-fn combine(parts: Vec<Evaluated>) -> (bool, Option<Origin>) {
-    let pinned = parts.iter().all(|p| p.pinned);
-    let by = parts.into_iter().find_map(|p| p.pinned_by);
-    (pinned, by)
+/// Evaluates a JSON value that may hold expressions (a variable's value):
+/// strings that are expressions are evaluated, objects and arrays member
+/// by member.
+fn eval_json(v: &Value, scope: &Scope, depth: usize) -> Evaluated {
+    if depth > MAX_DEPTH {
+        return Evaluated::unknown("…");
+    }
+    match v {
+        Value::String(s) if is_expression(s) => evaluate_at(s, scope, depth + 1),
+        Value::String(s) => Evaluated::known(Value::String(unescape_literal(s))),
+        Value::Array(items) => {
+            let parts: Vec<Evaluated> = items
+                .iter()
+                .map(|i| eval_json(i, scope, depth + 1))
+                .collect();
+            let value = parts
+                .iter()
+                .map(|p| p.value.clone())
+                .collect::<Option<Vec<_>>>();
+            whole(value.map(Value::Array), v, &parts)
+        }
+        Value::Object(map) => {
+            let parts: Vec<(String, Evaluated)> = map
+                .iter()
+                .map(|(k, i)| (k.clone(), eval_json(i, scope, depth + 1)))
+                .collect();
+            let value = parts
+                .iter()
+                .map(|(k, p)| p.value.clone().map(|v| (k.clone(), v)))
+                .collect::<Option<serde_json::Map<_, _>>>();
+            let parts: Vec<Evaluated> = parts.into_iter().map(|(_, p)| p).collect();
+            whole(value.map(Value::Object), v, &parts)
+        }
+        other => Evaluated::known(other.clone()),
+    }
+}
+
+/// A composite value from its parts (unknown if any part is).
+fn whole(value: Option<Value>, written: &Value, parts: &[Evaluated]) -> Evaluated {
+    let base = match value {
+        Some(v) => Evaluated::known(v),
+        None => Evaluated {
+            value: None,
+            pieces: vec![Piece::Unknown(written.to_string())],
+            unfixed: Vec::new(),
+            pinned_by: None,
+            segments: Vec::new(),
+        },
+    };
+    base.rests_on(parts)
+}
+
+/// A value picked out of `from` (a member, an element), resting on what
+/// `from` and the index rest on.
+fn picked(found: Value, parts: &[Evaluated]) -> Evaluated {
+    Evaluated::known(found).rests_on(parts)
 }
 
 fn eval(e: &Expr, scope: &Scope, depth: usize) -> Evaluated {
@@ -253,13 +350,9 @@ fn eval(e: &Expr, scope: &Scope, depth: usize) -> Evaluated {
         Expr::Num(n) => Evaluated::known(Value::from(*n)),
         Expr::Member(inner, name) => {
             let v = eval(inner, scope, depth + 1);
-            match v.value.as_ref().and_then(|v| v.get(name)) {
-                Some(found) => Evaluated {
-                    value: Some(found.clone()),
-                    pieces: Evaluated::known(found.clone()).pieces,
-                    ..v
-                },
-                None => Evaluated::unknown(&format!("{}.{name}", describe(inner))),
+            match v.value.as_ref().and_then(|o| o.get(name)) {
+                Some(found) => picked(found.clone(), std::slice::from_ref(&v)),
+                None => unknown_from(&format!("{}.{name}", describe(inner)), &[v]),
             }
         }
         Expr::Index(inner, index) => {
@@ -273,19 +366,23 @@ fn eval(e: &Expr, scope: &Scope, depth: usize) -> Evaluated {
                 _ => None,
             };
             match found {
-                Some(f) => {
-                    let (pinned, pinned_by) = combine(vec![v, i]);
-                    Evaluated {
-                        pieces: Evaluated::known(f.clone()).pieces,
-                        value: Some(f),
-                        pinned,
-                        pinned_by,
-                    }
-                }
-                None => Evaluated::unknown(&describe(e)),
+                Some(f) => picked(f, &[v, i]),
+                None => unknown_from(&describe(e), &[v, i]),
             }
         }
         Expr::Call(name, args, text) => call(name, args, text, scope, depth),
+    }
+}
+
+/// An unknown value: what its parts rest on when they say, else the
+/// expression itself.
+fn unknown_from(text: &str, parts: &[Evaluated]) -> Evaluated {
+    if parts.iter().any(|p| !p.unfixed.is_empty()) {
+        let mut ev = Evaluated::unknown(text);
+        ev.unfixed.clear();
+        ev.rests_on(parts)
+    } else {
+        Evaluated::unknown(text)
     }
 }
 
@@ -299,51 +396,101 @@ fn describe(e: &Expr) -> String {
     }
 }
 
+/// String parts joined: the value when every part is known, the segments
+/// shifted to where each part lands.
+fn joined(parts: &[Evaluated]) -> (Option<String>, Vec<Segment>) {
+    let mut out = String::new();
+    let mut segments = Vec::new();
+    let mut at = 0;
+    for p in parts {
+        let Some(v) = &p.value else {
+            return (None, Vec::new());
+        };
+        let text = scalar_text(v);
+        segments.extend(p.segments.iter().map(|s| Segment {
+            start: s.start + at,
+            ..s.clone()
+        }));
+        at += text.chars().count();
+        out.push_str(&text);
+    }
+    (Some(out), segments)
+}
+
 fn call(name: &str, args: &[Expr], text: &str, scope: &Scope, depth: usize) -> Evaluated {
     let lower = name.to_ascii_lowercase();
     let arg_values: Vec<Evaluated> = args.iter().map(|a| eval(a, scope, depth + 1)).collect();
     match lower.as_str() {
         "parameters" => {
             let Some(Value::String(key)) = arg_values.first().and_then(|a| a.value.clone()) else {
-                return Evaluated::unknown(text);
+                return unknown_from(text, &arg_values);
             };
-            match scope.parameters.get(&key) {
-                Some(Parameter {
-                    value: Some(v),
-                    pinned_by,
-                }) => {
-                    // A default may itself be an expression (`[newGuid()]`).
-                    if let Value::String(s) = v
-                        && is_expression(s)
-                    {
-                        let mut inner = evaluate(s, scope);
-                        if inner.value.is_none() {
-                            return Evaluated::unknown(text);
-                        }
-                        inner.pinned = inner.pinned && pinned_by.is_some();
-                        return inner;
-                    }
+            let Some(p) = scope.parameters.get(&key) else {
+                return Evaluated::not_fixed(text, Unfixed::NoValue { parameter: key });
+            };
+            if let Some(at) = &p.reference {
+                return Evaluated::not_fixed(
+                    text,
+                    Unfixed::Reference {
+                        parameter: key,
+                        at: at.clone(),
+                    },
+                );
+            }
+            match (&p.value, &p.pinned_by) {
+                (None, _) => Evaluated::not_fixed(text, Unfixed::NoValue { parameter: key }),
+                (Some(v), Some(by)) => {
                     let mut ev = Evaluated::known(v.clone());
-                    ev.pinned = pinned_by.is_some();
-                    ev.pinned_by = pinned_by.clone();
+                    ev.pinned_by = Some(by.clone());
+                    if let (Value::String(s), Some(span)) = (v, &p.span) {
+                        ev.segments.push(Segment {
+                            start: 0,
+                            len: s.chars().count(),
+                            path: by.path.clone(),
+                            span: span.clone(),
+                        });
+                    }
                     ev
                 }
-                _ => Evaluated::unknown(text),
+                (Some(v), None) => {
+                    let why = Unfixed::DefaultOnly {
+                        parameter: key,
+                        default: v.clone(),
+                    };
+                    // A default may itself be an expression (`[newGuid()]`).
+                    let mut ev = if let Value::String(s) = v
+                        && is_expression(s)
+                    {
+                        let inner = evaluate_at(s, scope, depth + 1);
+                        if inner.value.is_none() {
+                            Evaluated::not_fixed(text, why.clone())
+                        } else {
+                            inner
+                        }
+                    } else {
+                        Evaluated::known(v.clone())
+                    };
+                    if !ev.unfixed.contains(&why) {
+                        ev.unfixed.insert(0, why);
+                    }
+                    ev.segments.clear();
+                    ev
+                }
             }
         }
         "variables" => {
             let Some(Value::String(key)) = arg_values.first().and_then(|a| a.value.clone()) else {
-                return Evaluated::unknown(text);
+                return unknown_from(text, &arg_values);
             };
             match scope.variables.get(&key) {
-                Some(Value::String(s)) if is_expression(s) => {
-                    let inner = parse(s).map(|e| eval(&e, scope, depth + 1));
-                    match inner {
-                        Some(ev) if ev.value.is_some() => ev,
-                        _ => Evaluated::unknown(text),
+                Some(v) => {
+                    let ev = eval_json(v, scope, depth + 1);
+                    if ev.value.is_none() {
+                        unknown_from(text, &[ev])
+                    } else {
+                        ev
                     }
                 }
-                Some(v) => Evaluated::known(v.clone()),
                 None => Evaluated::unknown(text),
             }
         }
@@ -357,77 +504,106 @@ fn call(name: &str, args: &[Expr], text: &str, scope: &Scope, depth: usize) -> E
                 for a in &arg_values {
                     match &a.value {
                         Some(Value::Array(items)) => out.extend(items.iter().cloned()),
-                        _ => return Evaluated::unknown(text),
+                        _ => return unknown_from(text, &arg_values),
                     }
                 }
-                let (pinned, pinned_by) = combine(arg_values);
-                let mut ev = Evaluated::known(Value::Array(out));
-                ev.pinned = pinned;
-                ev.pinned_by = pinned_by;
-                return ev;
+                return Evaluated::known(Value::Array(out)).rests_on(&arg_values);
             }
             let mut pieces = Vec::new();
             for a in &arg_values {
                 pieces.extend(a.pieces.iter().cloned());
             }
-            let value = if arg_values.iter().all(|a| a.value.is_some()) {
-                Some(Value::String(
-                    arg_values
-                        .iter()
-                        .map(|a| scalar_text(a.value.as_ref().unwrap_or(&Value::Null)))
-                        .collect(),
-                ))
-            } else {
-                None
-            };
-            let (pinned, pinned_by) = combine(arg_values);
+            let (value, segments) = joined(&arg_values);
             Evaluated {
-                value,
+                value: value.map(Value::String),
                 pieces,
-                pinned,
-                pinned_by,
+                unfixed: Vec::new(),
+                pinned_by: None,
+                segments,
             }
+            .rests_on(&arg_values)
         }
         "format" => {
             let Some(Value::String(fmt)) = arg_values.first().and_then(|a| a.value.clone()) else {
-                return Evaluated::unknown(text);
+                return unknown_from(text, &arg_values);
             };
-            let rest = &arg_values[1..];
-            if rest.iter().any(|a| a.value.is_none()) {
-                return Evaluated::unknown(text);
+            match format_parts(&fmt, &arg_values[1..]) {
+                Some(parts) => match joined(&parts) {
+                    (Some(v), segments) => {
+                        let mut ev = Evaluated::known(Value::String(v));
+                        ev.segments = segments;
+                        ev.rests_on(&arg_values)
+                    }
+                    (None, _) => unknown_from(text, &arg_values),
+                },
+                None => unknown_from(text, &arg_values),
             }
-            let mut out = fmt.clone();
-            for (i, a) in rest.iter().enumerate() {
-                out = out.replace(
-                    &format!("{{{i}}}"),
-                    &scalar_text(a.value.as_ref().unwrap_or(&Value::Null)),
-                );
-            }
-            let (pinned, pinned_by) = combine(arg_values);
-            let mut ev = Evaluated::known(Value::String(out));
-            ev.pinned = pinned;
-            ev.pinned_by = pinned_by;
-            ev
         }
         "tolower" | "toupper" | "string" => match arg_values.into_iter().next() {
             Some(a) if a.value.is_some() => {
                 let s = scalar_text(a.value.as_ref().unwrap_or(&Value::Null));
-                let s = match lower.as_str() {
+                let s2 = match lower.as_str() {
                     "tolower" => s.to_lowercase(),
                     "toupper" => s.to_uppercase(),
-                    _ => s,
+                    _ => s.clone(),
                 };
-                let mut ev = Evaluated::known(Value::String(s));
-                ev.pinned = a.pinned;
-                ev.pinned_by = a.pinned_by;
-                ev
+                let mut ev = Evaluated::known(Value::String(s2.clone()));
+                // Positions carry over only when no character changed width.
+                if s.chars().count() == s2.chars().count()
+                    && a.value.as_ref().is_some_and(Value::is_string)
+                {
+                    ev.segments = a.segments.clone();
+                }
+                ev.rests_on(&[a])
             }
-            _ => Evaluated::unknown(text),
+            Some(a) => unknown_from(text, &[a]),
+            None => Evaluated::unknown(text),
         },
         "true" if args.is_empty() => Evaluated::known(Value::Bool(true)),
         "false" if args.is_empty() => Evaluated::known(Value::Bool(false)),
-        _ => Evaluated::unknown(text),
+        _ => unknown_from(text, &arg_values),
     }
+}
+
+/// The parts `format` joins: literal text between the `{n}` placeholders
+/// (`{{` and `}}` stand for braces) and the arguments they name. `None`
+/// when the format names an argument not given or uses a format specifier.
+fn format_parts(fmt: &str, args: &[Evaluated]) -> Option<Vec<Evaluated>> {
+    let mut parts = Vec::new();
+    let mut literal = String::new();
+    let mut chars = fmt.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '{' if chars.peek() == Some(&'{') => {
+                chars.next();
+                literal.push('{');
+            }
+            '}' if chars.peek() == Some(&'}') => {
+                chars.next();
+                literal.push('}');
+            }
+            '{' => {
+                let mut n = String::new();
+                loop {
+                    match chars.next()? {
+                        '}' => break,
+                        d if d.is_ascii_digit() => n.push(d),
+                        _ => return None,
+                    }
+                }
+                let arg = args.get(n.parse::<usize>().ok()?)?;
+                parts.push(Evaluated::known(Value::String(std::mem::take(
+                    &mut literal,
+                ))));
+                let mut arg = arg.clone();
+                arg.unfixed.clear();
+                parts.push(arg);
+            }
+            other => literal.push(other),
+        }
+    }
+    parts.push(Evaluated::known(Value::String(literal)));
+    Some(parts)
 }
 
 fn scalar_text(v: &Value) -> String {
@@ -477,6 +653,7 @@ mod tests {
             Parameter {
                 value: None,
                 pinned_by: None,
+                ..Default::default()
             },
         );
         s.parameters.insert(
@@ -484,6 +661,7 @@ mod tests {
             Parameter {
                 value: Some(json!("Azure Security Center")),
                 pinned_by: None,
+                ..Default::default()
             },
         );
         s.parameters.insert(
@@ -495,6 +673,7 @@ mod tests {
                     line: 3,
                     column: 5,
                 }),
+                ..Default::default()
             },
         );
         s.parameters.insert(
@@ -502,6 +681,7 @@ mod tests {
             Parameter {
                 value: Some(json!("[newGuid()]")),
                 pinned_by: None,
+                ..Default::default()
             },
         );
         s.variables.insert(
@@ -543,14 +723,14 @@ mod tests {
     fn defaults_are_not_pinned_but_parameter_files_are() {
         let ev = evaluate("[parameters('productFilter')]", &scope());
         assert_eq!(ev.value, Some(json!("Azure Security Center")));
-        assert!(!ev.pinned);
+        assert!(!ev.pinned());
         let ev = evaluate("[toLower(parameters('pinned'))]", &scope());
         assert_eq!(ev.value, Some(json!("abc")));
-        assert!(ev.pinned);
+        assert!(ev.pinned());
         assert_eq!(ev.pinned_by.unwrap().line, 3);
         let ev = evaluate("[format('{0}-{1}', 'a', 2)]", &scope());
         assert_eq!(ev.value, Some(json!("a-2")));
-        assert!(ev.pinned);
+        assert!(ev.pinned());
     }
 
     #[test]
