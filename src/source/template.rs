@@ -752,6 +752,105 @@ mod tests {
         assert_eq!(evaluate(&deep, &scope()).value, None);
     }
 
+    fn given(value: Value, line: usize) -> Parameter {
+        Parameter {
+            value: Some(value),
+            pinned_by: Some(Origin {
+                path: "t.parameters.json".into(),
+                line,
+                column: 16,
+            }),
+            span: Some(TextSpan::JsonString {
+                line,
+                column: 17,
+                raw: String::new(),
+            }),
+            reference: None,
+        }
+    }
+
+    #[test]
+    fn what_a_value_rests_on_is_named() {
+        let mut s = scope();
+        s.variables
+            .insert("q".into(), json!("[parameters('ruleQuery')]"));
+        s.variables
+            .insert("cfg".into(), json!({"query": "[parameters('ruleQuery')]"}));
+        // Through a variable, a member of an object variable, concat, format.
+        for expression in [
+            "[variables('q')]",
+            "[variables('cfg').query]",
+            "[concat('SecurityAlert | where ProductName == ', parameters('ruleQuery'))]",
+            "[format('{0} | where {1}', 'SecurityAlert', parameters('ruleQuery'))]",
+            "[toLower(parameters('ruleQuery'))]",
+        ] {
+            let ev = evaluate(expression, &s);
+            assert_eq!(ev.value, None, "{expression}");
+            assert_eq!(
+                ev.unfixed,
+                vec![Unfixed::NoValue {
+                    parameter: "ruleQuery".into()
+                }],
+                "{expression}"
+            );
+        }
+        // A default gives a value, but not a fixed one.
+        let ev = evaluate("[concat('x', parameters('productFilter'))]", &s);
+        assert_eq!(ev.value, Some(json!("xAzure Security Center")));
+        assert!(
+            matches!(&ev.unfixed[..], [Unfixed::DefaultOnly { parameter, .. }] if parameter == "productFilter")
+        );
+        // A Key Vault reference overrides the default: unknown.
+        s.parameters.get_mut("productFilter").unwrap().reference = Some(Origin {
+            path: "p.json".into(),
+            line: 4,
+            column: 20,
+        });
+        let ev = evaluate("[parameters('productFilter')]", &s);
+        assert_eq!(ev.value, None);
+        assert!(
+            matches!(&ev.unfixed[..], [Unfixed::Reference { parameter, .. }] if parameter == "productFilter")
+        );
+        // A function not evaluated is named as written.
+        let ev = evaluate("[reference('x').query]", &s);
+        assert!(
+            matches!(&ev.unfixed[..], [Unfixed::Unevaluated { expression }] if expression == "reference('x')")
+        );
+    }
+
+    #[test]
+    fn given_values_keep_where_each_part_sits() {
+        let mut s = scope();
+        s.parameters
+            .insert("table".into(), given(json!("SecurityAlert"), 5));
+        s.parameters
+            .insert("filter".into(), given(json!("ProductName == \"x\""), 8));
+        s.variables
+            .insert("q".into(), json!("[parameters('filter')]"));
+        let ev = evaluate(
+            "[format('{0}\n| where {1} {{}}', parameters('table'), variables('q'))]",
+            &s,
+        );
+        assert_eq!(
+            ev.value,
+            Some(json!("SecurityAlert\n| where ProductName == \"x\" {}"))
+        );
+        assert!(ev.pinned());
+        let at: Vec<(usize, usize, usize)> = ev
+            .segments
+            .iter()
+            .map(|g| match g.span {
+                TextSpan::JsonString { line, .. } => (g.start, g.len, line),
+                _ => unreachable!(),
+            })
+            .collect();
+        assert_eq!(at, vec![(0, 13, 5), (22, 18, 8)]);
+        let ev = evaluate("[concat('| ', parameters('table'))]", &s);
+        assert_eq!(ev.segments[0].start, 2);
+        // A format that names an argument not given is not guessed at.
+        assert_eq!(evaluate("[format('{1}', 'a')]", &s).value, None);
+    }
+
     #[test]
     fn escapes() {
         assert!(!is_expression("[[not an expression]"));
