@@ -336,12 +336,16 @@ impl fmt::Display for Unfixed {
     }
 }
 
-/// A part of a string value that a parameters file gives: characters
-/// `start..start + len` of the value are the string literal at `span`.
+/// Where a part of a string value sits: characters `start..start + len`
+/// of the value are those from 1-based `line` and `column` of the decoded
+/// string at `span` in `path` (a value a parameters file gives, or a
+/// literal in the template's expression).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Segment {
     pub start: usize,
     pub len: usize,
+    pub line: usize,
+    pub column: usize,
     pub path: String,
     pub span: TextSpan,
 }
@@ -515,9 +519,15 @@ impl Resource {
                 .iter()
                 .find(|s| offset >= s.start && offset < s.start + s.len)
             {
-                let before = &chars[seg.start..offset];
-                let l = 1 + before.iter().filter(|c| **c == '\n').count();
-                let c = 1 + before.iter().rev().take_while(|c| **c != '\n').count();
+                let (mut l, mut c) = (seg.line, seg.column);
+                for ch in &chars[seg.start..offset] {
+                    if *ch == '\n' {
+                        l += 1;
+                        c = 1;
+                    } else {
+                        c += 1;
+                    }
+                }
                 return Some(at_span(&seg.span, &seg.path, l, c));
             }
         }

@@ -6,7 +6,7 @@ use super::template::{self, Parameter, Scope};
 use super::{Content, ReadOptions};
 use crate::error::Diagnostic;
 use crate::model::{
-    Format, Origin, Resource, ResourceType, Skipped, TemplateValue, TextSpan, Workspace,
+    Format, Origin, Resource, ResourceType, Segment, Skipped, TemplateValue, TextSpan, Workspace,
 };
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
@@ -661,6 +661,28 @@ fn template_resource(
     })
 }
 
+/// Where the parts of an evaluated string sit: in a parameters file, or in
+/// the literals of the expression at `node`.
+fn segments(parts: Vec<template::Part>, node: &Node) -> Vec<Segment> {
+    parts
+        .into_iter()
+        .filter_map(|p| {
+            let (path, span) = match p.given {
+                Some(given) => given,
+                None => (node.doc().path.to_string(), node.text_span()?),
+            };
+            Some(Segment {
+                start: p.start,
+                len: p.len,
+                line: p.line,
+                column: p.column,
+                path,
+                span,
+            })
+        })
+        .collect()
+}
+
 /// Replaces ARM expressions in a template resource's properties with their
 /// values where known, recording each one with where it sits.
 fn resolve(node: &Node, pointer: &str, scope: &Scope, out: &mut Vec<TemplateValue>) -> Value {
@@ -683,7 +705,11 @@ fn resolve(node: &Node, pointer: &str, scope: &Scope, out: &mut Vec<TemplateValu
             known,
             pinned_by: if known { ev.pinned_by.clone() } else { None },
             unfixed: ev.unfixed,
-            segments: if known { ev.segments } else { Vec::new() },
+            segments: if known {
+                segments(ev.segments, node)
+            } else {
+                Vec::new()
+            },
         });
         return ev.value.unwrap_or_else(|| Value::String(s.to_string()));
     }

@@ -10,7 +10,7 @@
 //! the template gives it; a `defaultValue` is a placeholder for whoever
 //! deploys the template, so a value resting on one is not pinned.
 
-use crate::model::{Origin, Segment, TextSpan, Unfixed};
+use crate::model::{Origin, TextSpan, Unfixed};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -42,6 +42,19 @@ pub enum Piece {
     Unknown(String),
 }
 
+/// Characters `start..start + len` of a string value and where they sit:
+/// from 1-based `line` and `column` of the string a parameters file gives
+/// (`given`: its path and span), or, when `given` is None, of the
+/// expression evaluated (a literal in it).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Part {
+    pub start: usize,
+    pub len: usize,
+    pub line: usize,
+    pub column: usize,
+    pub given: Option<(String, TextSpan)>,
+}
+
 /// The result of evaluating an expression.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Evaluated {
@@ -55,8 +68,9 @@ pub struct Evaluated {
     pub unfixed: Vec<Unfixed>,
     /// The parameters file that pinned it (the first one met).
     pub pinned_by: Option<Origin>,
-    /// Which parts of a string value a parameters file gives.
-    pub segments: Vec<Segment>,
+    /// Where the parts of a string value sit: in a parameters file, or in
+    /// the expression's literals.
+    pub segments: Vec<Part>,
 }
 
 impl Evaluated {
@@ -133,22 +147,45 @@ pub fn unescape_literal(s: &str) -> String {
 
 #[derive(Debug, Clone)]
 enum Expr {
-    Str(String),
+    /// A string literal and where its runs of characters sit in the
+    /// expression (a `''` escape ends a run).
+    Str(String, Vec<Run>),
     Num(i64),
     Call(String, Vec<Expr>, String),
     Member(Box<Expr>, String),
     Index(Box<Expr>, Box<Expr>),
 }
 
+/// Characters `start..start + len` of a literal's value, which begin at
+/// 1-based `line` and `column` of the expression text.
+#[derive(Debug, Clone)]
+struct Run {
+    start: usize,
+    len: usize,
+    line: usize,
+    column: usize,
+}
+
 const MAX_DEPTH: usize = 64;
 
 struct Parser<'a> {
     src: &'a str,
+    /// The whole expression text and where `src` starts in it (bytes).
+    full: &'a str,
+    base: usize,
     pos: usize,
     depth: usize,
 }
 
 impl<'a> Parser<'a> {
+    /// The 1-based line and column of the current position in the whole text.
+    fn line_col(&self) -> (usize, usize) {
+        let before = &self.full[..(self.base + self.pos).min(self.full.len())];
+        let line = 1 + before.matches('\n').count();
+        let column = 1 + before.rsplit('\n').next().unwrap_or("").chars().count();
+        (line, column)
+    }
+
     fn peek(&self) -> Option<char> {
         self.src[self.pos..].chars().next()
     }
@@ -184,21 +221,37 @@ impl<'a> Parser<'a> {
             '\'' => {
                 self.pos += 1;
                 let mut s = String::new();
+                let mut runs = Vec::new();
+                let (mut run_start, mut n) = (0, 0);
+                let mut at = self.line_col();
                 loop {
                     let c = self.peek()?;
-                    self.pos += c.len_utf8();
                     if c == '\'' {
+                        if n > run_start {
+                            runs.push(Run {
+                                start: run_start,
+                                len: n - run_start,
+                                line: at.0,
+                                column: at.1,
+                            });
+                        }
+                        self.pos += 1;
                         if self.peek() == Some('\'') {
                             self.pos += 1;
                             s.push('\'');
+                            n += 1;
+                            run_start = n;
+                            at = self.line_col();
                         } else {
                             break;
                         }
                     } else {
+                        self.pos += c.len_utf8();
                         s.push(c);
+                        n += 1;
                     }
                 }
-                Expr::Str(s)
+                Expr::Str(s, runs)
             }
             c if c.is_ascii_digit() || c == '-' => {
                 self.pos += 1;
@@ -260,9 +313,12 @@ impl<'a> Parser<'a> {
 }
 
 fn parse(expression: &str) -> Option<Expr> {
-    let inner = expression.trim().strip_prefix('[')?.strip_suffix(']')?;
+    let trimmed = expression.trim();
+    let inner = trimmed.strip_prefix('[')?.strip_suffix(']')?;
     let mut p = Parser {
         src: inner,
+        full: expression,
+        base: expression.len() - expression.trim_start().len() + 1,
         pos: 0,
         depth: 0,
     };
@@ -346,7 +402,20 @@ fn eval(e: &Expr, scope: &Scope, depth: usize) -> Evaluated {
         return Evaluated::unknown("…");
     }
     match e {
-        Expr::Str(s) => Evaluated::known(Value::String(s.clone())),
+        Expr::Str(s, runs) => {
+            let mut ev = Evaluated::known(Value::String(s.clone()));
+            ev.segments = runs
+                .iter()
+                .map(|r| Part {
+                    start: r.start,
+                    len: r.len,
+                    line: r.line,
+                    column: r.column,
+                    given: None,
+                })
+                .collect();
+            ev
+        }
         Expr::Num(n) => Evaluated::known(Value::from(*n)),
         Expr::Member(inner, name) => {
             let v = eval(inner, scope, depth + 1);
@@ -388,7 +457,7 @@ fn unknown_from(text: &str, parts: &[Evaluated]) -> Evaluated {
 
 fn describe(e: &Expr) -> String {
     match e {
-        Expr::Str(s) => format!("'{}'", s.replace('\'', "''")),
+        Expr::Str(s, _) => format!("'{}'", s.replace('\'', "''")),
         Expr::Num(n) => n.to_string(),
         Expr::Call(_, _, text) => text.clone(),
         Expr::Member(inner, name) => format!("{}.{name}", describe(inner)),
@@ -398,7 +467,7 @@ fn describe(e: &Expr) -> String {
 
 /// String parts joined: the value when every part is known, the segments
 /// shifted to where each part lands.
-fn joined(parts: &[Evaluated]) -> (Option<String>, Vec<Segment>) {
+fn joined(parts: &[Evaluated]) -> (Option<String>, Vec<Part>) {
     let mut out = String::new();
     let mut segments = Vec::new();
     let mut at = 0;
@@ -407,7 +476,7 @@ fn joined(parts: &[Evaluated]) -> (Option<String>, Vec<Segment>) {
             return (None, Vec::new());
         };
         let text = scalar_text(v);
-        segments.extend(p.segments.iter().map(|s| Segment {
+        segments.extend(p.segments.iter().map(|s| Part {
             start: s.start + at,
             ..s.clone()
         }));
@@ -443,11 +512,12 @@ fn call(name: &str, args: &[Expr], text: &str, scope: &Scope, depth: usize) -> E
                     let mut ev = Evaluated::known(v.clone());
                     ev.pinned_by = Some(by.clone());
                     if let (Value::String(s), Some(span)) = (v, &p.span) {
-                        ev.segments.push(Segment {
+                        ev.segments.push(Part {
                             start: 0,
                             len: s.chars().count(),
-                            path: by.path.clone(),
-                            span: span.clone(),
+                            line: 1,
+                            column: 1,
+                            given: Some((by.path.clone(), span.clone())),
                         });
                     }
                     ev
@@ -484,7 +554,9 @@ fn call(name: &str, args: &[Expr], text: &str, scope: &Scope, depth: usize) -> E
             };
             match scope.variables.get(&key) {
                 Some(v) => {
-                    let ev = eval_json(v, scope, depth + 1);
+                    let mut ev = eval_json(v, scope, depth + 1);
+                    // Its literals sit in the variable, not in this expression.
+                    ev.segments.retain(|p| p.given.is_some());
                     if ev.value.is_none() {
                         unknown_from(text, &[ev])
                     } else {
@@ -527,7 +599,7 @@ fn call(name: &str, args: &[Expr], text: &str, scope: &Scope, depth: usize) -> E
             let Some(Value::String(fmt)) = arg_values.first().and_then(|a| a.value.clone()) else {
                 return unknown_from(text, &arg_values);
             };
-            match format_parts(&fmt, &arg_values[1..]) {
+            match format_parts(&arg_values[0], &fmt, &arg_values[1..]) {
                 Some(parts) => match joined(&parts) {
                     (Some(v), segments) => {
                         let mut ev = Evaluated::known(Value::String(v));
@@ -566,44 +638,72 @@ fn call(name: &str, args: &[Expr], text: &str, scope: &Scope, depth: usize) -> E
 }
 
 /// The parts `format` joins: literal text between the `{n}` placeholders
-/// (`{{` and `}}` stand for braces) and the arguments they name. `None`
-/// when the format names an argument not given or uses a format specifier.
-fn format_parts(fmt: &str, args: &[Evaluated]) -> Option<Vec<Evaluated>> {
+/// (`{{` and `}}` stand for braces), keeping where each literal sits, and
+/// the arguments they name. `None` when the format names an argument not
+/// given or uses a format specifier.
+fn format_parts(format: &Evaluated, fmt: &str, args: &[Evaluated]) -> Option<Vec<Evaluated>> {
+    let chars: Vec<char> = fmt.chars().collect();
     let mut parts = Vec::new();
-    let mut literal = String::new();
-    let mut chars = fmt.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '{' if chars.peek() == Some(&'{') => {
-                chars.next();
-                literal.push('{');
-            }
-            '}' if chars.peek() == Some(&'}') => {
-                chars.next();
-                literal.push('}');
+    let mut chunk_start = 0;
+    let flush = |parts: &mut Vec<Evaluated>, from: usize, to: usize| {
+        let mut ev = Evaluated::known(Value::String(chars[from..to].iter().collect()));
+        ev.segments = slice(&format.segments, &chars, from, to - from);
+        parts.push(ev);
+    };
+    let mut i = 0;
+    while i < chars.len() {
+        match chars[i] {
+            c @ ('{' | '}') if chars.get(i + 1) == Some(&c) => {
+                flush(&mut parts, chunk_start, i);
+                parts.push(Evaluated::known(Value::String(c.to_string())));
+                i += 2;
+                chunk_start = i;
             }
             '{' => {
-                let mut n = String::new();
-                loop {
-                    match chars.next()? {
-                        '}' => break,
-                        d if d.is_ascii_digit() => n.push(d),
-                        _ => return None,
-                    }
+                flush(&mut parts, chunk_start, i);
+                let close = i + chars[i..].iter().position(|c| *c == '}')?;
+                let n: String = chars[i + 1..close].iter().collect();
+                if n.is_empty() || !n.chars().all(|c| c.is_ascii_digit()) {
+                    return None;
                 }
-                let arg = args.get(n.parse::<usize>().ok()?)?;
-                parts.push(Evaluated::known(Value::String(std::mem::take(
-                    &mut literal,
-                ))));
-                let mut arg = arg.clone();
-                arg.unfixed.clear();
-                parts.push(arg);
+                parts.push(args.get(n.parse::<usize>().ok()?)?.clone());
+                i = close + 1;
+                chunk_start = i;
             }
-            other => literal.push(other),
+            _ => i += 1,
         }
     }
-    parts.push(Evaluated::known(Value::String(literal)));
+    flush(&mut parts, chunk_start, chars.len());
     Some(parts)
+}
+
+/// The parts of `parts` (over `text`) within characters `from..from + len`,
+/// counted from `from`.
+fn slice(parts: &[Part], text: &[char], from: usize, len: usize) -> Vec<Part> {
+    let end = from + len;
+    parts
+        .iter()
+        .filter(|p| len > 0 && p.start < end && p.start + p.len > from)
+        .map(|p| {
+            let start = p.start.max(from);
+            let (mut line, mut column) = (p.line, p.column);
+            for c in text.get(p.start..start).unwrap_or_default() {
+                if *c == '\n' {
+                    line += 1;
+                    column = 1;
+                } else {
+                    column += 1;
+                }
+            }
+            Part {
+                start: start - from,
+                len: (p.start + p.len).min(end) - start,
+                line,
+                column,
+                given: p.given.clone(),
+            }
+        })
+        .collect()
 }
 
 fn scalar_text(v: &Value) -> String {
@@ -836,17 +936,33 @@ mod tests {
             Some(json!("SecurityAlert\n| where ProductName == \"x\" {}"))
         );
         assert!(ev.pinned());
-        let at: Vec<(usize, usize, usize)> = ev
+        // Given parts: where in the parameters file; literal parts: where
+        // in the expression (line and column of its text).
+        let at: Vec<(usize, usize, usize, usize, Option<usize>)> = ev
             .segments
             .iter()
-            .map(|g| match g.span {
-                TextSpan::JsonString { line, .. } => (g.start, g.len, line),
-                _ => unreachable!(),
+            .map(|g| {
+                let file_line = g.given.as_ref().map(|(_, span)| match span {
+                    TextSpan::JsonString { line, .. } => *line,
+                    TextSpan::YamlBlock { line, .. } => *line,
+                });
+                (g.start, g.len, g.line, g.column, file_line)
             })
             .collect();
-        assert_eq!(at, vec![(0, 13, 5), (22, 18, 8)]);
+        assert_eq!(
+            at,
+            vec![
+                (0, 13, 1, 1, Some(5)),
+                (13, 9, 1, 13, None),
+                (22, 18, 1, 1, Some(8)),
+                // The space before `{{}}`, on the expression's second line;
+                // the escaped braces have no place of their own.
+                (40, 1, 2, 12, None),
+            ]
+        );
         let ev = evaluate("[concat('| ', parameters('table'))]", &s);
-        assert_eq!(ev.segments[0].start, 2);
+        assert_eq!((ev.segments[0].start, ev.segments[0].column), (0, 10));
+        assert_eq!(ev.segments[1].start, 2);
         // A format that names an argument not given is not guessed at.
         assert_eq!(evaluate("[format('{1}', 'a')]", &s).value, None);
     }
