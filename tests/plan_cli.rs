@@ -538,6 +538,13 @@ fn template_parameters_decide_only_when_given() {
         ),
         ("Query concatenated", "update", None),
         (
+            "Query from an object parameter",
+            "update",
+            Some("query-object-parameter.parameters.json"),
+        ),
+        ("Alert names from a parameter", "update", None),
+        ("incidentConfiguration from a parameter", "update", None),
+        (
             "Incidents from a product parameter",
             "update",
             Some("msic-product-parameter.parameters.json"),
@@ -566,6 +573,7 @@ fn template_parameters_decide_only_when_given() {
         "Query from a variable",
         "Query formatted",
         "Query concatenated",
+        "Query from an object parameter",
     ] {
         for e in pinned[rule]["evidence"].as_array().unwrap() {
             let path = e["source"]["path"].as_str().unwrap();
@@ -603,6 +611,9 @@ fn template_parameters_decide_only_when_given() {
         ("Query from a variable", "`ruleQuery`"),
         ("Query formatted", "`filter`"),
         ("Query concatenated", "`product`"),
+        ("Query from an object parameter", "`rule`"),
+        ("Alert names from a parameter", "`alertName`"),
+        ("incidentConfiguration from a parameter", "`incidents`"),
         ("Incidents from a product parameter", "`productFilter`"),
         ("Severities from a parameter", "`severities`"),
         ("Enabled from a parameter", "`ruleEnabled`"),
@@ -617,5 +628,5 @@ fn template_parameters_decide_only_when_given() {
         let message = a["reason"]["message"].as_str().unwrap();
         assert!(message.contains(names), "{rule}: {message}");
     }
-    assert_eq!(unfixed.len(), 10);
+    assert_eq!(unfixed.len(), 13);
 }

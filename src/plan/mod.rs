@@ -458,27 +458,30 @@ impl Planner<'_> {
         if why.is_empty() {
             why.push("its value cannot be worked out from the inputs".into());
         }
-        let holder = if tv.pointer == pointer {
-            String::new()
+        // The value itself, or a value that holds it or a part of it.
+        let explanation = if tv.pointer == pointer {
+            format!(
+                "{field} is {}: {}; the deployed rule may differ",
+                tv.expression,
+                why.join("; ")
+            )
         } else {
             format!(
-                " (through {})",
+                "{field} rests on {} (at {}): {}; the deployed rule may differ",
+                tv.expression,
                 tv.pointer
                     .trim_start_matches("/properties/")
-                    .replace('/', ".")
+                    .replace('/', "."),
+                why.join("; ")
             )
         };
-        let explanation = format!(
-            "{field} is {}{holder}: {}; the deployed rule may differ",
-            tv.expression,
-            why.join("; ")
-        );
         let written = tv.pointer.rsplit('/').next().unwrap_or(field);
-        let mut evidence = vec![evidence_at(
-            &tv.at,
-            format!("\"{written}\": \"{}\"", tv.expression),
-            explanation.clone(),
-        )];
+        let text = if written.parse::<usize>().is_ok() {
+            format!("\"{}\"", tv.expression)
+        } else {
+            format!("\"{written}\": \"{}\"", tv.expression)
+        };
+        let mut evidence = vec![evidence_at(&tv.at, text, explanation.clone())];
         for u in &tv.unfixed {
             if let Unfixed::Reference { parameter, at } = u {
                 evidence.push(evidence_at(

@@ -18,8 +18,9 @@ pub struct ParametersFile {
 
 /// What a parameters file gives for one parameter.
 pub enum Given {
-    /// A value, where it sits, and for a string where its text starts.
-    Value(Value, Origin, Option<TextSpan>),
+    /// A value, where it sits, and where each string in it is written (by
+    /// JSON pointer inside the value, `""` for a string value itself).
+    Value(Value, Origin, BTreeMap<String, (Origin, TextSpan)>),
     /// A Key Vault reference (`"reference": {"keyVault": ...}`): the value is
     /// read at deployment, unknown here.
     Reference(Origin),
@@ -53,13 +54,41 @@ pub fn parameters_file(path: &str, text: &str) -> Option<ParametersFile> {
         if let Some(v) = p.get("value") {
             values.insert(
                 key.to_string(),
-                Given::Value(v.to_value(), origin(&v), v.text_span()),
+                Given::Value(v.to_value(), origin(&v), {
+                    let mut leaves = BTreeMap::new();
+                    string_leaves(&v, String::new(), &mut leaves);
+                    leaves
+                }),
             );
         } else if let Some(r) = p.get("reference") {
             values.insert(key.to_string(), Given::Reference(origin(&r)));
         }
     }
     Some(ParametersFile { values })
+}
+
+/// Where each string in a value is written, by JSON pointer.
+fn string_leaves(node: &Node, pointer: String, out: &mut BTreeMap<String, (Origin, TextSpan)>) {
+    if let Some(span) = node.text_span() {
+        let (line, column) = node.line_col();
+        let origin = Origin {
+            path: node.doc().path.to_string(),
+            line,
+            column,
+        };
+        out.insert(pointer, (origin, span));
+    } else if let Some(items) = node.elements() {
+        for (i, item) in items.iter().enumerate() {
+            string_leaves(item, format!("{pointer}/{i}"), out);
+        }
+    } else if node.is_object() {
+        for key in node.keys() {
+            if let Some(v) = node.get(key) {
+                let escaped = key.replace('~', "~0").replace('/', "~1");
+                string_leaves(&v, format!("{pointer}/{escaped}"), out);
+            }
+        }
+    }
 }
 
 fn schema(root: &Node) -> String {
@@ -488,10 +517,10 @@ fn read_template(
             scope.parameters.insert(
                 key.to_string(),
                 match given {
-                    Some(Given::Value(v, origin, span)) => Parameter {
+                    Some(Given::Value(v, origin, leaves)) => Parameter {
                         value: Some(v.clone()),
                         pinned_by: Some(origin.clone()),
-                        span: span.clone(),
+                        leaves: leaves.clone(),
                         reference: None,
                     },
                     // The reference, not the default, is what gets deployed.
@@ -615,9 +644,16 @@ fn template_resource(
     // A value a parameters file gives sits there, not in the template.
     let mut places = places(props_node.as_ref());
     for (key, place) in places.iter_mut() {
+        let pointer = format!("/properties/{key}");
+        let under = |t: &TemplateValue| {
+            t.pointer == pointer
+                || t.pointer
+                    .strip_prefix(&pointer)
+                    .is_some_and(|rest| rest.starts_with('/'))
+        };
         if let Some(by) = template_values
             .iter()
-            .find(|t| t.pointer == format!("/properties/{key}") && t.known)
+            .find(|t| under(t) && t.known)
             .and_then(|t| t.pinned_by.clone())
         {
             *place = by;

@@ -20,9 +20,9 @@ pub struct Parameter {
     pub value: Option<Value>,
     /// The parameters file (and place) that pins the value, if any.
     pub pinned_by: Option<Origin>,
-    /// Where a string value sits in the parameters file (for mapping
-    /// positions in it).
-    pub span: Option<TextSpan>,
+    /// Where each string in the value a parameters file gives is written,
+    /// by JSON pointer inside the value (`""`: the value itself).
+    pub leaves: BTreeMap<String, (Origin, TextSpan)>,
     /// The parameters file gives a Key Vault reference here instead of a value.
     pub reference: Option<Origin>,
 }
@@ -71,6 +71,9 @@ pub struct Evaluated {
     /// Where the parts of a string value sit: in a parameters file, or in
     /// the expression's literals.
     pub segments: Vec<Part>,
+    /// A value a parameters file gives, or a part of one: the parameter and
+    /// the JSON pointer inside its value.
+    given_at: Option<(String, String)>,
 }
 
 impl Evaluated {
@@ -85,6 +88,7 @@ impl Evaluated {
             unfixed: Vec::new(),
             pinned_by: None,
             segments: Vec::new(),
+            given_at: None,
         }
     }
 
@@ -104,6 +108,7 @@ impl Evaluated {
             unfixed: vec![why],
             pinned_by: None,
             segments: Vec::new(),
+            given_at: None,
         }
     }
 
@@ -111,6 +116,43 @@ impl Evaluated {
     /// pinned by a parameters file.
     pub fn pinned(&self) -> bool {
         self.unfixed.is_empty()
+    }
+
+    /// For a string a parameters file gives (or one inside an object or
+    /// array it gives): where it is written.
+    fn at_leaf(&mut self, scope: &Scope) {
+        let Some((key, pointer)) = &self.given_at else {
+            return;
+        };
+        let Some(Value::String(s)) = &self.value else {
+            return;
+        };
+        if let Some((origin, span)) = scope
+            .parameters
+            .get(key)
+            .and_then(|p| p.leaves.get(pointer))
+        {
+            self.pinned_by = Some(origin.clone());
+            self.segments = vec![Part {
+                start: 0,
+                len: s.chars().count(),
+                line: 1,
+                column: 1,
+                given: Some((origin.path.clone(), span.clone())),
+            }];
+        }
+    }
+
+    /// A member or element of a value a parameters file gives: where it is.
+    fn descend(&mut self, from: &Evaluated, step: &Value, scope: &Scope) {
+        if let Some((key, pointer)) = &from.given_at {
+            let step = match step {
+                Value::String(s) => s.replace('~', "~0").replace('/', "~1"),
+                other => other.to_string(),
+            };
+            self.given_at = Some((key.clone(), format!("{pointer}/{step}")));
+            self.at_leaf(scope);
+        }
     }
 
     /// Takes what `parts` rest on (a value built from them).
@@ -386,6 +428,7 @@ fn whole(value: Option<Value>, written: &Value, parts: &[Evaluated]) -> Evaluate
             unfixed: Vec::new(),
             pinned_by: None,
             segments: Vec::new(),
+            given_at: None,
         },
     };
     base.rests_on(parts)
@@ -420,7 +463,11 @@ fn eval(e: &Expr, scope: &Scope, depth: usize) -> Evaluated {
         Expr::Member(inner, name) => {
             let v = eval(inner, scope, depth + 1);
             match v.value.as_ref().and_then(|o| o.get(name)) {
-                Some(found) => picked(found.clone(), std::slice::from_ref(&v)),
+                Some(found) => {
+                    let mut ev = picked(found.clone(), std::slice::from_ref(&v));
+                    ev.descend(&v, &Value::String(name.clone()), scope);
+                    ev
+                }
                 None => unknown_from(&format!("{}.{name}", describe(inner)), &[v]),
             }
         }
@@ -435,7 +482,13 @@ fn eval(e: &Expr, scope: &Scope, depth: usize) -> Evaluated {
                 _ => None,
             };
             match found {
-                Some(f) => picked(f, &[v, i]),
+                Some(f) => {
+                    let mut ev = picked(f, &[v.clone(), i.clone()]);
+                    if let Some(step) = &i.value {
+                        ev.descend(&v, step, scope);
+                    }
+                    ev
+                }
                 None => unknown_from(&describe(e), &[v, i]),
             }
         }
@@ -511,15 +564,8 @@ fn call(name: &str, args: &[Expr], text: &str, scope: &Scope, depth: usize) -> E
                 (Some(v), Some(by)) => {
                     let mut ev = Evaluated::known(v.clone());
                     ev.pinned_by = Some(by.clone());
-                    if let (Value::String(s), Some(span)) = (v, &p.span) {
-                        ev.segments.push(Part {
-                            start: 0,
-                            len: s.chars().count(),
-                            line: 1,
-                            column: 1,
-                            given: Some((by.path.clone(), span.clone())),
-                        });
-                    }
+                    ev.given_at = Some((key, String::new()));
+                    ev.at_leaf(scope);
                     ev
                 }
                 (Some(v), None) => {
@@ -592,6 +638,7 @@ fn call(name: &str, args: &[Expr], text: &str, scope: &Scope, depth: usize) -> E
                 unfixed: Vec::new(),
                 pinned_by: None,
                 segments,
+                given_at: None,
             }
             .rests_on(&arg_values)
         }
@@ -860,11 +907,22 @@ mod tests {
                 line,
                 column: 16,
             }),
-            span: Some(TextSpan::JsonString {
-                line,
-                column: 17,
-                raw: String::new(),
-            }),
+            leaves: [(
+                String::new(),
+                (
+                    Origin {
+                        path: "t.parameters.json".into(),
+                        line,
+                        column: 16,
+                    },
+                    TextSpan::JsonString {
+                        line,
+                        column: 17,
+                        raw: String::new(),
+                    },
+                ),
+            )]
+            .into(),
             reference: None,
         }
     }
