@@ -564,8 +564,10 @@ fn template_parameters_decide_only_when_given() {
             assert_eq!(*first, format!("{dir}/{file}"), "{rule}: {a}");
         }
     }
-    // createIncident given as false: it creates no incidents, nothing to do.
+    // createIncident given as false, or a rule turned off: it creates no
+    // incidents, nothing to do.
     assert!(!pinned.contains_key("createIncident from a parameter"));
+    assert!(!pinned.contains_key("Turned off, product from a parameter"));
     // Each query evidence item sits where its text is: in the parameters
     // file's string, or in a literal of the template's expression.
     for rule in [
@@ -628,5 +630,7 @@ fn template_parameters_decide_only_when_given() {
         let message = a["reason"]["message"].as_str().unwrap();
         assert!(message.contains(names), "{rule}: {message}");
     }
+    // Turned off in the template itself: no incidents whatever the product.
+    assert!(!unfixed.contains_key("Turned off, product from a parameter"));
     assert_eq!(unfixed.len(), 13);
 }

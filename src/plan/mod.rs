@@ -410,7 +410,7 @@ impl Planner<'_> {
             if self.fixed_false(rule, "/properties/enabled", rule.enabled()) {
                 RuleDecision::none(
                     format!(
-                        "it is turned off (enabled is false), so it creates no incidents; its {}",
+                        "it is turned off (enabled is false), so it creates no incidents, whatever its {}",
                         reason.0
                     ),
                     false,
@@ -460,14 +460,10 @@ impl Planner<'_> {
         }
         // The value itself, or a value that holds it or a part of it.
         let explanation = if tv.pointer == pointer {
-            format!(
-                "{field} is {}: {}; the deployed rule may differ",
-                tv.expression,
-                why.join("; ")
-            )
+            format!("{field} is {}: {}", tv.expression, why.join("; "))
         } else {
             format!(
-                "{field} rests on {} (at {}): {}; the deployed rule may differ",
+                "{field} rests on {} (at {}): {}",
                 tv.expression,
                 tv.pointer
                     .trim_start_matches("/properties/")
@@ -481,7 +477,11 @@ impl Planner<'_> {
         } else {
             format!("\"{written}\": \"{}\"", tv.expression)
         };
-        let mut evidence = vec![evidence_at(&tv.at, text, explanation.clone())];
+        let mut evidence = vec![evidence_at(
+            &tv.at,
+            text,
+            format!("{explanation}{MAY_DIFFER}"),
+        )];
         for u in &tv.unfixed {
             if let Unfixed::Reference { parameter, at } = u {
                 evidence.push(evidence_at(
@@ -513,6 +513,7 @@ impl Planner<'_> {
         (explanation, evidence): (String, Vec<Evidence>),
         dfc: bool,
     ) -> RuleDecision {
+        let explanation = format!("{explanation}{MAY_DIFFER}");
         let mut values = vec![("explanation", explanation.clone())];
         if kind == RuleKind::ScheduledReview {
             values.push(("kind", rule.kind.clone().unwrap_or_default()));
@@ -544,7 +545,7 @@ impl Planner<'_> {
             if off {
                 return RuleDecision::none(
                     format!(
-                        "it is turned off (enabled is false), so it creates no incidents; its {}",
+                        "it is turned off (enabled is false), so it creates no incidents, whatever its {}",
                         reason.0
                     ),
                     dfc,
@@ -666,7 +667,7 @@ impl Planner<'_> {
             if off {
                 return RuleDecision::none(
                     format!(
-                        "it creates no incidents (turned off, or createIncident is false); its {}",
+                        "it creates no incidents (turned off, or createIncident is false), whatever its {}",
                         reason.0
                     ),
                     false,
@@ -1193,6 +1194,9 @@ fn strip_read_only(mut body: Value) -> Value {
 }
 
 const PROPERTY_ENABLED: &str = "properties.enabled";
+
+/// How a review resting on a template value the inputs do not fix ends.
+const MAY_DIFFER: &str = "; the deployed rule may differ";
 
 impl Action {
     /// Makes the step set the value at a dotted path: `after` is `before`
