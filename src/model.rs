@@ -277,12 +277,14 @@ pub enum Format {
 }
 
 /// A value in a template resource that an ARM expression decides.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TemplateValue {
     /// JSON pointer into the resource body, e.g. `/properties/productFilter`.
     pub pointer: String,
     /// The expression as written, e.g. `[parameters('productFilter')]`.
     pub expression: String,
+    /// Where the expression sits in the template.
+    pub at: Origin,
     /// The value used in the body, when one could be worked out.
     pub value: Option<Value>,
     /// Whether the inputs fix the value: it rests on literals and on
@@ -291,6 +293,61 @@ pub struct TemplateValue {
     pub known: bool,
     /// The parameters file that pins it, if a parameter decides it.
     pub pinned_by: Option<Origin>,
+    /// What the value rests on that the inputs do not fix (empty when known).
+    pub unfixed: Vec<Unfixed>,
+    /// Which parts of a string value a parameters file gives, and where.
+    pub segments: Vec<Segment>,
+}
+
+/// Why a template value is not fixed by the inputs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unfixed {
+    /// A parameter nothing gives a value: no parameters file, no `defaultValue`.
+    NoValue { parameter: String },
+    /// A parameter only its `defaultValue` gives: a placeholder.
+    DefaultOnly { parameter: String, default: Value },
+    /// A parameter the parameters file gives as a Key Vault reference:
+    /// known only at deployment.
+    Reference { parameter: String, at: Origin },
+    /// An expression this tool does not evaluate (`newGuid()`,
+    /// `reference(...)`, an undefined variable).
+    Unevaluated { expression: String },
+}
+
+impl fmt::Display for Unfixed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Unfixed::NoValue { parameter } => write!(
+                f,
+                "the template parameter `{parameter}` has no value in the inputs (no parameters file gives one, and it has no defaultValue)"
+            ),
+            Unfixed::DefaultOnly { parameter, default } => write!(
+                f,
+                "only the defaultValue of the template parameter `{parameter}` gives {default}, a placeholder for whoever deploys the template"
+            ),
+            Unfixed::Reference { parameter, at } => write!(
+                f,
+                "the parameters file gives the template parameter `{parameter}` as a Key Vault reference ({at}): its value is known only at deployment"
+            ),
+            Unfixed::Unevaluated { expression } => {
+                write!(f, "`{expression}` cannot be worked out from the inputs")
+            }
+        }
+    }
+}
+
+/// Where a part of a string value sits: characters `start..start + len`
+/// of the value are those from 1-based `line` and `column` of the decoded
+/// string at `span` in `path` (a value a parameters file gives, or a
+/// literal in the template's expression).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Segment {
+    pub start: usize,
+    pub len: usize,
+    pub line: usize,
+    pub column: usize,
+    pub path: String,
+    pub span: TextSpan,
 }
 
 /// A text value (a KQL query) and how its characters map back to the file.
@@ -434,6 +491,65 @@ impl Resource {
     pub fn template_value(&self, pointer: &str) -> Option<&TemplateValue> {
         self.template_values.iter().find(|t| t.pointer == pointer)
     }
+
+    /// Where a position (1-based line and column) in the query sits in the
+    /// files: in the string that holds it, or, for a query a template
+    /// expression builds, in the parameters file that gives that part, else
+    /// at the expression.
+    pub fn query_source(&self, line: usize, column: usize) -> Option<Origin> {
+        let at_span = |span: &TextSpan, path: &str, line: usize, column: usize| {
+            let (line, column) = span.map(line, column);
+            Origin {
+                path: path.to_string(),
+                line,
+                column,
+            }
+        };
+        let Some(tv) = self.template_value("/properties/query") else {
+            return self
+                .query_span
+                .as_ref()
+                .map(|span| at_span(span, &self.origin.path, line, column));
+        };
+        if let Some(Value::String(query)) = &tv.value {
+            let chars: Vec<char> = query.chars().collect();
+            let offset = char_offset(&chars, line, column);
+            if let Some(seg) = tv
+                .segments
+                .iter()
+                .find(|s| offset >= s.start && offset < s.start + s.len)
+            {
+                let (mut l, mut c) = (seg.line, seg.column);
+                for ch in &chars[seg.start..offset] {
+                    if *ch == '\n' {
+                        l += 1;
+                        c = 1;
+                    } else {
+                        c += 1;
+                    }
+                }
+                return Some(at_span(&seg.span, &seg.path, l, c));
+            }
+        }
+        // A value picked out of an object parameter: where the parameter is given.
+        match (&tv.pinned_by, tv.segments.is_empty()) {
+            (Some(by), true) => Some(by.clone()),
+            _ => Some(tv.at.clone()),
+        }
+    }
+}
+
+/// The character offset of a 1-based (line, column) in `chars`.
+fn char_offset(chars: &[char], line: usize, column: usize) -> usize {
+    let mut offset = 0;
+    let mut l = 1;
+    while l < line && offset < chars.len() {
+        if chars[offset] == '\n' {
+            l += 1;
+        }
+        offset += 1;
+    }
+    offset + column.saturating_sub(1)
 }
 
 /// One file read.

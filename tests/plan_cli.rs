@@ -479,3 +479,158 @@ fn resource_types_not_read_are_noted_in_the_plan() {
         p["workspaces"][0]["notes"]
     );
 }
+
+/// Template parameters, twinned: the same templates planned with their
+/// parameters files (the decision is made on the values given, and the
+/// evidence points into the parameters file where they sit) and without
+/// (every decided-on property resting on a parameter is an unknown: a
+/// review naming the parameter, never a value read as a literal).
+#[test]
+fn template_parameters_decide_only_when_given() {
+    let dir = "tests/fixtures/scenarios/template-parameters";
+    let ws = format!("{SUB}/law-params");
+    let templates: Vec<String> = {
+        let mut t: Vec<String> = std::fs::read_dir(common::root().join(dir))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|n| n.ends_with(".json") && !n.ends_with(".parameters.json"))
+            .map(|n| format!("{dir}/{n}"))
+            .collect();
+        t.sort();
+        t
+    };
+    let plan_json = |inputs: &[&str]| -> serde_json::Value {
+        let mut args = vec!["plan", "--workspace", &ws, "--format", "json"];
+        args.extend_from_slice(inputs);
+        let r = run(&args);
+        assert_eq!(r.code, 0, "{}", r.transcript());
+        serde_json::from_str(&r.stdout).unwrap()
+    };
+    let by_name =
+        |plan: &serde_json::Value| -> std::collections::BTreeMap<String, serde_json::Value> {
+            plan["actions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|a| a["resource_type"] == "alertRules")
+                .map(|a| (a["display_name"].as_str().unwrap().to_string(), a.clone()))
+                .collect()
+        };
+
+    // With the parameters files: decided on the values they give.
+    snapshot_plan("template-parameters", &[dir], &["--workspace", &ws]);
+    let pinned = by_name(&plan_json(&[dir]));
+    for (rule, operation, evidence_in) in [
+        (
+            "Query from a parameter",
+            "update",
+            Some("query-parameter.parameters.json"),
+        ),
+        (
+            "Query from a variable",
+            "update",
+            Some("query-variable.parameters.json"),
+        ),
+        (
+            "Query formatted",
+            "update",
+            Some("query-format.parameters.json"),
+        ),
+        ("Query concatenated", "update", None),
+        (
+            "Query from an object parameter",
+            "update",
+            Some("query-object-parameter.parameters.json"),
+        ),
+        ("Alert names from a parameter", "update", None),
+        ("incidentConfiguration from a parameter", "update", None),
+        (
+            "Incidents from a product parameter",
+            "update",
+            Some("msic-product-parameter.parameters.json"),
+        ),
+        ("Severities from a parameter", "update", None),
+        ("Enabled from a parameter", "update", None),
+        ("Kind from a parameter", "update", None),
+        // A Key Vault reference is known only at deployment.
+        ("Product from a Key Vault reference", "review", None),
+    ] {
+        let a = pinned
+            .get(rule)
+            .unwrap_or_else(|| panic!("no action for {rule}"));
+        assert_eq!(a["operation"], operation, "{rule}: {a}");
+        if let Some(file) = evidence_in {
+            let first = &a["evidence"][0]["source"]["path"];
+            assert_eq!(*first, format!("{dir}/{file}"), "{rule}: {a}");
+        }
+    }
+    // createIncident given as false, or a rule turned off: it creates no
+    // incidents, nothing to do.
+    assert!(!pinned.contains_key("createIncident from a parameter"));
+    assert!(!pinned.contains_key("Turned off, product from a parameter"));
+    // Each query evidence item sits where its text is: in the parameters
+    // file's string, or in a literal of the template's expression.
+    for rule in [
+        "Query from a parameter",
+        "Query from a variable",
+        "Query formatted",
+        "Query concatenated",
+        "Query from an object parameter",
+    ] {
+        for e in pinned[rule]["evidence"].as_array().unwrap() {
+            let path = e["source"]["path"].as_str().unwrap();
+            let line = e["source"]["line"].as_u64().unwrap() as usize;
+            let column = e["source"]["column"].as_u64().unwrap() as usize;
+            let text = std::fs::read_to_string(common::root().join(path)).unwrap();
+            let at: String = text
+                .lines()
+                .nth(line - 1)
+                .unwrap()
+                .chars()
+                .skip(column - 1)
+                .collect();
+            let word = e["text"]
+                .as_str()
+                .unwrap()
+                .split([' ', '('])
+                .next()
+                .unwrap();
+            assert!(at.starts_with(word), "{rule}: {e}: `{at}`");
+        }
+    }
+
+    // Without them: the same templates, every rule a review naming what it
+    // rests on.
+    let inputs: Vec<&str> = templates.iter().map(String::as_str).collect();
+    let mut args = vec!["plan", "--workspace", &ws];
+    args.extend_from_slice(&inputs);
+    let r = run(&args);
+    assert_eq!(r.code, 0, "{}", r.transcript());
+    insta::assert_snapshot!("template-parameters-unfixed__summary", r.transcript());
+    let unfixed = by_name(&plan_json(&inputs));
+    for (rule, names) in [
+        ("Query from a parameter", "`query`"),
+        ("Query from a variable", "`ruleQuery`"),
+        ("Query formatted", "`filter`"),
+        ("Query concatenated", "`product`"),
+        ("Query from an object parameter", "`rule`"),
+        ("Alert names from a parameter", "`alertName`"),
+        ("incidentConfiguration from a parameter", "`incidents`"),
+        ("Incidents from a product parameter", "`productFilter`"),
+        ("Severities from a parameter", "`severities`"),
+        ("Enabled from a parameter", "`ruleEnabled`"),
+        ("Kind from a parameter", "`ruleKind`"),
+        ("Product from a Key Vault reference", "`productFilter`"),
+        ("createIncident from a parameter", "`createIncident`"),
+    ] {
+        let a = unfixed
+            .get(rule)
+            .unwrap_or_else(|| panic!("no action for {rule}"));
+        assert_eq!(a["operation"], "review", "{rule}: {a}");
+        let message = a["reason"]["message"].as_str().unwrap();
+        assert!(message.contains(names), "{rule}: {message}");
+    }
+    // Turned off in the template itself: no incidents whatever the product.
+    assert!(!unfixed.contains_key("Turned off, product from a parameter"));
+    assert_eq!(unfixed.len(), 13);
+}

@@ -16,7 +16,7 @@ pub use types::*;
 
 use crate::catalog::{self, Catalog, Family, Mode, Operation, RuleKind};
 use crate::kql::{Classifier, Verdict};
-use crate::model::{Format, Inputs, Origin, Resource, ResourceType, Workspace};
+use crate::model::{Format, Inputs, Origin, Resource, ResourceType, Unfixed, Workspace};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -404,7 +404,23 @@ impl Planner<'_> {
     /// The one decision about an analytics rule: what it is, and what the
     /// plan does with it (nothing when opting out: rules stay as they are).
     fn rule<'r>(&self, rule: &'r Resource) -> RuleOutcome<'r> {
-        let mut decision = if rule.is_kind("MicrosoftSecurityIncidentCreation") {
+        let kind_unfixed = self.unfixed(rule, "/kind");
+        let mut decision = if let Some(reason) = kind_unfixed {
+            // Which properties matter depends on the kind: unknown, review.
+            if self.fixed_false(rule, "/properties/enabled", rule.enabled()) {
+                RuleDecision::none(
+                    format!(
+                        "it is turned off (enabled is false), so it creates no incidents, whatever its {}",
+                        reason.0
+                    ),
+                    false,
+                )
+            } else if rule.prop("productFilter").is_some() {
+                self.review(rule, RuleKind::MsicReview, reason, false)
+            } else {
+                self.review(rule, RuleKind::ScheduledReview, reason, false)
+            }
+        } else if rule.is_kind("MicrosoftSecurityIncidentCreation") {
             self.msic(rule)
         } else if rule.is_kind("Scheduled") || rule.is_kind("NRT") {
             self.scheduled(rule)
@@ -423,26 +439,96 @@ impl Planner<'_> {
         RuleOutcome { rule, decision }
     }
 
-    /// A template value the inputs do not fix, as a review reason.
+    /// What the inputs leave unfixed in the value at `pointer` (the value
+    /// itself, a part of it such as one element of an array, or a value
+    /// that holds it), as a review reason naming the parameters it rests on.
     fn unfixed(&self, rule: &Resource, pointer: &str) -> Option<(String, Vec<Evidence>)> {
-        let tv = rule.template_value(pointer).filter(|t| !t.known)?;
-        let field = pointer.rsplit('/').next().unwrap_or(pointer);
-        let value = match &tv.value {
-            Some(v) => format!(
-                "only its defaultValue gives {v}, a placeholder for whoever deploys the template"
-            ),
-            None => "its value cannot be worked out from the inputs".into(),
+        let within = |outer: &str, inner: &str| {
+            inner == outer
+                || inner
+                    .strip_prefix(outer)
+                    .is_some_and(|rest| rest.starts_with('/'))
         };
-        let explanation = format!(
-            "{field} is {}: {value}; the deployed rule may differ",
-            tv.expression
-        );
-        let ev = evidence_at(
-            rule.place(field),
-            format!("\"{field}\": \"{}\"", tv.expression),
-            explanation.clone(),
-        );
-        Some((explanation, vec![ev]))
+        let tv = rule
+            .template_values
+            .iter()
+            .find(|t| !t.known && (within(&t.pointer, pointer) || within(pointer, &t.pointer)))?;
+        let field = pointer.rsplit('/').next().unwrap_or(pointer);
+        let mut why: Vec<String> = tv.unfixed.iter().map(ToString::to_string).collect();
+        if why.is_empty() {
+            why.push("its value cannot be worked out from the inputs".into());
+        }
+        // The value itself, or a value that holds it or a part of it.
+        let explanation = if tv.pointer == pointer {
+            format!("{field} is {}: {}", tv.expression, why.join("; "))
+        } else {
+            format!(
+                "{field} rests on {} (at {}): {}",
+                tv.expression,
+                tv.pointer
+                    .trim_start_matches("/properties/")
+                    .replace('/', "."),
+                why.join("; ")
+            )
+        };
+        let written = tv.pointer.rsplit('/').next().unwrap_or(field);
+        let text = if written.parse::<usize>().is_ok() {
+            format!("\"{}\"", tv.expression)
+        } else {
+            format!("\"{written}\": \"{}\"", tv.expression)
+        };
+        let mut evidence = vec![evidence_at(
+            &tv.at,
+            text,
+            format!("{explanation}{MAY_DIFFER}"),
+        )];
+        for u in &tv.unfixed {
+            if let Unfixed::Reference { parameter, at } = u {
+                evidence.push(evidence_at(
+                    at,
+                    format!("\"{parameter}\": {{\"reference\": …}}"),
+                    "a Key Vault reference: the value is read at deployment".into(),
+                ));
+            }
+        }
+        Some((explanation, evidence))
+    }
+
+    /// The first of `pointers` the inputs do not fix, as a review reason.
+    fn first_unfixed(&self, rule: &Resource, pointers: &[&str]) -> Option<(String, Vec<Evidence>)> {
+        pointers.iter().find_map(|p| self.unfixed(rule, p))
+    }
+
+    /// Whether the inputs fix `properties.<path>` to false.
+    fn fixed_false(&self, rule: &Resource, pointer: &str, value: Option<bool>) -> bool {
+        value == Some(false) && self.unfixed(rule, pointer).is_none()
+    }
+
+    /// A review of an analytics rule: the decision rests on what the inputs
+    /// do not fix.
+    fn review(
+        &self,
+        rule: &Resource,
+        kind: RuleKind,
+        (explanation, evidence): (String, Vec<Evidence>),
+        dfc: bool,
+    ) -> RuleDecision {
+        let explanation = format!("{explanation}{MAY_DIFFER}");
+        let mut values = vec![("explanation", explanation.clone())];
+        if kind == RuleKind::ScheduledReview {
+            values.push(("kind", rule.kind.clone().unwrap_or_default()));
+        }
+        let mut a = self.resource_step(rule, kind, &values);
+        a.evidence = evidence.clone();
+        a.after = None;
+        RuleDecision {
+            verdict: Verdict::Review,
+            explanation,
+            evidence,
+            action: Some(a),
+            dfc,
+            note: None,
+        }
     }
 
     fn msic(&self, rule: &Resource) -> RuleDecision {
@@ -451,31 +537,21 @@ impl Planner<'_> {
             .unwrap_or_default()
             .to_string();
         let dfc = self.is_dfc_product(&product);
-        // A value a template leaves to whoever deploys it: review.
-        for pointer in ["/properties/productFilter", "/properties/enabled"] {
-            if let Some((explanation, evidence)) = self.unfixed(rule, pointer) {
-                if pointer.ends_with("productFilter") && !dfc {
-                    continue;
-                }
-                if rule.enabled() == Some(false) && pointer.ends_with("productFilter") {
-                    continue;
-                }
-                let mut a = self.resource_step(
-                    rule,
-                    RuleKind::MsicReview,
-                    &[("explanation", explanation.clone())],
-                );
-                a.evidence = evidence.clone();
-                a.after = None;
-                return RuleDecision {
-                    verdict: Verdict::Review,
-                    explanation,
-                    evidence,
-                    action: Some(a),
+        let product_unfixed = self.unfixed(rule, "/properties/productFilter");
+        // A rule the inputs fix as turned off creates no incidents, whatever
+        // its product.
+        let off = self.fixed_false(rule, "/properties/enabled", rule.enabled());
+        if let Some(reason) = product_unfixed {
+            if off {
+                return RuleDecision::none(
+                    format!(
+                        "it is turned off (enabled is false), so it creates no incidents, whatever its {}",
+                        reason.0
+                    ),
                     dfc,
-                    note: None,
-                };
+                );
             }
+            return self.review(rule, RuleKind::MsicReview, reason, dfc);
         }
         if !dfc {
             return RuleDecision::none(
@@ -487,6 +563,21 @@ impl Planner<'_> {
                 false,
             );
         }
+        // Defender for Cloud's: whether it is on, and what it filtered out,
+        // must be known too.
+        if !off
+            && let Some(reason) = self.first_unfixed(
+                rule,
+                &[
+                    "/properties/enabled",
+                    "/properties/severitiesFilter",
+                    "/properties/displayNamesFilter",
+                    "/properties/displayNamesExcludeFilter",
+                ],
+            )
+        {
+            return self.review(rule, RuleKind::MsicReview, reason, dfc);
+        }
         let filters = msic_filters(rule);
         let mut evidence = vec![evidence_at(
             rule.place("productFilter"),
@@ -496,16 +587,14 @@ impl Planner<'_> {
         if let Some(tv) = rule.template_value("/properties/productFilter")
             && let Some(by) = &tv.pinned_by
         {
-            evidence.push(Evidence {
-                line: by.line,
-                column: by.column,
-                text: format!("{} = \"{product}\"", tv.expression),
-                explanation: format!(
-                    "the parameters file {} deployed with the template pins the value",
+            evidence.push(evidence_at(
+                &tv.at,
+                format!("\"productFilter\": \"{}\"", tv.expression),
+                format!(
+                    "the template takes the value from the parameters file {} deployed with it",
                     by.path
                 ),
-                source: Some(by.clone()),
-            });
+            ));
         }
         if !filters.is_empty() {
             let at = [
@@ -565,32 +654,40 @@ impl Planner<'_> {
             }
             return d;
         };
+        // A rule the inputs fix as turned off, or as creating no incidents,
+        // creates none, whatever its query.
+        let off = self.fixed_false(rule, "/properties/enabled", rule.enabled())
+            || self.fixed_false(
+                rule,
+                "/properties/incidentConfiguration/createIncident",
+                Some(creates_incidents(rule)),
+            );
+        // A query the inputs do not fix is never read as KQL.
+        if let Some(reason) = self.unfixed(rule, "/properties/query") {
+            if off {
+                return RuleDecision::none(
+                    format!(
+                        "it creates no incidents (turned off, or createIncident is false), whatever its {}",
+                        reason.0
+                    ),
+                    false,
+                );
+            }
+            return self.review(rule, RuleKind::ScheduledReview, reason, false);
+        }
         let decision = self.classifier.classify(query);
         let dfc = decision.verdict == Verdict::Dfc;
-        for pointer in [
-            "/properties/query",
-            "/properties/enabled",
-            "/properties/incidentConfiguration/createIncident",
-        ] {
-            if let Some((explanation, evidence)) = self.unfixed(rule, pointer)
-                && decision.verdict != Verdict::None
-            {
-                let kind = rule.kind.clone().unwrap_or_default();
-                let mut a = self.resource_step(
-                    rule,
-                    RuleKind::ScheduledReview,
-                    &[("kind", kind), ("explanation", explanation.clone())],
-                );
-                a.evidence = evidence.clone();
-                return RuleDecision {
-                    verdict: Verdict::Review,
-                    explanation,
-                    evidence,
-                    action: Some(a),
-                    dfc,
-                    note: None,
-                };
-            }
+        if decision.verdict != Verdict::None
+            && !off
+            && let Some(reason) = self.first_unfixed(
+                rule,
+                &[
+                    "/properties/enabled",
+                    "/properties/incidentConfiguration/createIncident",
+                ],
+            )
+        {
+            return self.review(rule, RuleKind::ScheduledReview, reason, dfc);
         }
         let evidence: Vec<Evidence> = decision
             .evidence
@@ -600,14 +697,7 @@ impl Planner<'_> {
                 column: e.column,
                 text: e.text.clone(),
                 explanation: e.explanation.clone(),
-                source: rule.query_span.as_ref().map(|span| {
-                    let (line, column) = span.map(e.line, e.column);
-                    Origin {
-                        path: rule.origin.path.clone(),
-                        line,
-                        column,
-                    }
-                }),
+                source: rule.query_source(e.line, e.column),
             })
             .collect();
         let mut outcome = RuleDecision {
@@ -1104,6 +1194,9 @@ fn strip_read_only(mut body: Value) -> Value {
 }
 
 const PROPERTY_ENABLED: &str = "properties.enabled";
+
+/// How a review resting on a template value the inputs do not fix ends.
+const MAY_DIFFER: &str = "; the deployed rule may differ";
 
 impl Action {
     /// Makes the step set the value at a dotted path: `after` is `before`

@@ -5,13 +5,25 @@ use super::json::{Doc, Node};
 use super::template::{self, Parameter, Scope};
 use super::{Content, ReadOptions};
 use crate::error::Diagnostic;
-use crate::model::{Format, Origin, Resource, ResourceType, Skipped, TemplateValue, Workspace};
+use crate::model::{
+    Format, Origin, Resource, ResourceType, Segment, Skipped, TemplateValue, TextSpan, Workspace,
+};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 
 /// A deployment parameters file: each parameter's value and where it is.
 pub struct ParametersFile {
-    pub values: BTreeMap<String, (Value, Origin)>,
+    pub values: BTreeMap<String, Given>,
+}
+
+/// What a parameters file gives for one parameter.
+pub enum Given {
+    /// A value, where it sits, and where each string in it is written (by
+    /// JSON pointer inside the value, `""` for a string value itself).
+    Value(Value, Origin, BTreeMap<String, (Origin, TextSpan)>),
+    /// A Key Vault reference (`"reference": {"keyVault": ...}`): the value is
+    /// read at deployment, unknown here.
+    Reference(Origin),
 }
 
 /// Reads a file as a parameters file, if it is one.
@@ -29,25 +41,54 @@ pub fn parameters_file(path: &str, text: &str) -> Option<ParametersFile> {
     }
     let mut values = BTreeMap::new();
     let params = root.get("parameters")?;
+    let origin = |n: &Node| {
+        let (line, column) = n.line_col();
+        Origin {
+            path: path.to_string(),
+            line,
+            column,
+        }
+    };
     for key in params.keys() {
         let Some(p) = params.get(key) else { continue };
-        // `reference` (Key Vault) values are unknown here.
         if let Some(v) = p.get("value") {
-            let (line, column) = v.line_col();
             values.insert(
                 key.to_string(),
-                (
-                    v.to_value(),
-                    Origin {
-                        path: path.to_string(),
-                        line,
-                        column,
-                    },
-                ),
+                Given::Value(v.to_value(), origin(&v), {
+                    let mut leaves = BTreeMap::new();
+                    string_leaves(&v, String::new(), &mut leaves);
+                    leaves
+                }),
             );
+        } else if let Some(r) = p.get("reference") {
+            values.insert(key.to_string(), Given::Reference(origin(&r)));
         }
     }
     Some(ParametersFile { values })
+}
+
+/// Where each string in a value is written, by JSON pointer.
+fn string_leaves(node: &Node, pointer: String, out: &mut BTreeMap<String, (Origin, TextSpan)>) {
+    if let Some(span) = node.text_span() {
+        let (line, column) = node.line_col();
+        let origin = Origin {
+            path: node.doc().path.to_string(),
+            line,
+            column,
+        };
+        out.insert(pointer, (origin, span));
+    } else if let Some(items) = node.elements() {
+        for (i, item) in items.iter().enumerate() {
+            string_leaves(item, format!("{pointer}/{i}"), out);
+        }
+    } else if node.is_object() {
+        for key in node.keys() {
+            if let Some(v) = node.get(key) {
+                let escaped = key.replace('~', "~0").replace('/', "~1");
+                string_leaves(&v, format!("{pointer}/{escaped}"), out);
+            }
+        }
+    }
 }
 
 fn schema(root: &Node) -> String {
@@ -472,17 +513,24 @@ fn read_template(
                 .get(key)
                 .and_then(|p| p.get("defaultValue"))
                 .map(|d| d.to_value());
-            let pinned = params.and_then(|p| p.values.get(key));
+            let given = params.and_then(|p| p.values.get(key));
             scope.parameters.insert(
                 key.to_string(),
-                match pinned {
-                    Some((v, origin)) => Parameter {
+                match given {
+                    Some(Given::Value(v, origin, leaves)) => Parameter {
                         value: Some(v.clone()),
                         pinned_by: Some(origin.clone()),
+                        leaves: leaves.clone(),
+                        reference: None,
+                    },
+                    // The reference, not the default, is what gets deployed.
+                    Some(Given::Reference(at)) => Parameter {
+                        reference: Some(at.clone()),
+                        ..Parameter::default()
                     },
                     None => Parameter {
                         value: default,
-                        pinned_by: None,
+                        ..Parameter::default()
                     },
                 },
             );
@@ -571,12 +619,15 @@ fn template_resource(
         let literal = template::unescape_literal(name_text);
         literal.rsplit('/').next().unwrap_or(&literal).to_string()
     };
-    let kind = match string_field(item, "kind").map_err(|d| vec![d])? {
-        Some(k) if template::is_expression(&k) => template::evaluate(&k, scope)
-            .value
-            .and_then(|v| v.as_str().map(str::to_string))
-            .or(Some(k)),
-        other => other,
+    let mut template_values = Vec::new();
+    let kind = match item.get("kind") {
+        Some(k) if k.as_str().is_some_and(template::is_expression) => {
+            match resolve(&k, "/kind", scope, &mut template_values) {
+                Value::String(s) => Some(s),
+                _ => return Err(vec![k.type_error("`kind`", "a string")]),
+            }
+        }
+        _ => string_field(item, "kind").map_err(|d| vec![d])?,
     };
     let condition = string_field(item, "condition").map_err(|d| vec![d])?;
     let props_node = item.get("properties");
@@ -586,10 +637,28 @@ fn template_resource(
         }
         check_properties(resource_type, p, true)?;
     }
-    let mut template_values = Vec::new();
     let properties = props_node
-        .map(|p| resolve(&p.to_value(), "/properties", scope, &mut template_values))
+        .as_ref()
+        .map(|p| resolve(p, "/properties", scope, &mut template_values))
         .unwrap_or_else(|| Value::Object(Map::new()));
+    // A value a parameters file gives sits there, not in the template.
+    let mut places = places(props_node.as_ref());
+    for (key, place) in places.iter_mut() {
+        let pointer = format!("/properties/{key}");
+        let under = |t: &TemplateValue| {
+            t.pointer == pointer
+                || t.pointer
+                    .strip_prefix(&pointer)
+                    .is_some_and(|rest| rest.starts_with('/'))
+        };
+        if let Some(by) = template_values
+            .iter()
+            .find(|t| under(t) && t.known)
+            .and_then(|t| t.pinned_by.clone())
+        {
+            *place = by;
+        }
+    }
 
     let workspace = options.workspace.clone();
     let mut body = Map::new();
@@ -621,51 +690,84 @@ fn template_resource(
         format: Format::ArmTemplate,
         template_values,
         condition,
-        places: places(props_node.as_ref()),
+        places,
         query_span: props_node
             .and_then(|p| p.get("query"))
             .and_then(|q| q.text_span()),
     })
 }
 
+/// Where the parts of an evaluated string sit: in a parameters file, or in
+/// the literals of the expression at `node`.
+fn segments(parts: Vec<template::Part>, node: &Node) -> Vec<Segment> {
+    parts
+        .into_iter()
+        .filter_map(|p| {
+            let (path, span) = match p.given {
+                Some(given) => given,
+                None => (node.doc().path.to_string(), node.text_span()?),
+            };
+            Some(Segment {
+                start: p.start,
+                len: p.len,
+                line: p.line,
+                column: p.column,
+                path,
+                span,
+            })
+        })
+        .collect()
+}
+
 /// Replaces ARM expressions in a template resource's properties with their
-/// values where known, recording each one.
-fn resolve(value: &Value, pointer: &str, scope: &Scope, out: &mut Vec<TemplateValue>) -> Value {
-    match value {
-        Value::String(s) if template::is_expression(s) => {
-            let ev = template::evaluate(s, scope);
-            out.push(TemplateValue {
-                pointer: pointer.to_string(),
-                expression: s.clone(),
-                value: ev.value.clone(),
-                known: ev.pinned && ev.value.is_some(),
-                pinned_by: if ev.pinned {
-                    ev.pinned_by.clone()
-                } else {
-                    None
-                },
-            });
-            ev.value.unwrap_or_else(|| value.clone())
+/// values where known, recording each one with where it sits.
+fn resolve(node: &Node, pointer: &str, scope: &Scope, out: &mut Vec<TemplateValue>) -> Value {
+    if let Some(s) = node.as_str() {
+        if !template::is_expression(s) {
+            return Value::String(template::unescape_literal(s));
         }
-        Value::String(s) => Value::String(template::unescape_literal(s)),
-        Value::Array(items) => Value::Array(
+        let ev = template::evaluate(s, scope);
+        let (line, column) = node.line_col();
+        let known = ev.pinned() && ev.value.is_some();
+        out.push(TemplateValue {
+            pointer: pointer.to_string(),
+            expression: s.to_string(),
+            at: Origin {
+                path: node.doc().path.to_string(),
+                line,
+                column,
+            },
+            value: ev.value.clone(),
+            known,
+            pinned_by: if known { ev.pinned_by.clone() } else { None },
+            unfixed: ev.unfixed,
+            segments: if known {
+                segments(ev.segments, node)
+            } else {
+                Vec::new()
+            },
+        });
+        return ev.value.unwrap_or_else(|| Value::String(s.to_string()));
+    }
+    if let Some(items) = node.elements() {
+        return Value::Array(
             items
                 .iter()
                 .enumerate()
                 .map(|(i, v)| resolve(v, &format!("{pointer}/{i}"), scope, out))
                 .collect(),
-        ),
-        Value::Object(map) => Value::Object(
-            map.iter()
-                .map(|(k, v)| {
-                    let escaped = k.replace('~', "~0").replace('/', "~1");
-                    (
-                        k.clone(),
-                        resolve(v, &format!("{pointer}/{escaped}"), scope, out),
-                    )
-                })
-                .collect(),
-        ),
-        other => other.clone(),
+        );
     }
+    if node.is_object() {
+        let mut map = Map::new();
+        for k in node.keys() {
+            if let Some(v) = node.get(k) {
+                let escaped = k.replace('~', "~0").replace('/', "~1");
+                let resolved = resolve(&v, &format!("{pointer}/{escaped}"), scope, out);
+                map.insert(k.to_string(), resolved);
+            }
+        }
+        return Value::Object(map);
+    }
+    node.to_value()
 }
