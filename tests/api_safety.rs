@@ -4,9 +4,12 @@
 //! and exports replace the previous one only when complete.
 
 mod common;
+#[path = "support/contoso.rs"]
+mod contoso;
 
 use arm_emulator::{Config, Emulator, Faults};
 use common::run;
+use contoso::*;
 use sentinel_migrate::api::{
     self, ApiError, Client, Endpoint, RetryPolicy,
     token::{Secret, TokenSource},
@@ -14,7 +17,7 @@ use sentinel_migrate::api::{
 use serde_json::Value;
 use std::io::{Read, Write};
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -207,61 +210,9 @@ fn an_oversized_answer_is_refused_without_reading_it_all() {
 
 // ---- one apply or rollback at a time -------------------------------------
 
-const CONTOSO: &str = "/subscriptions/8d6f3c21-4b7a-4e2f-9c15-2a7e0b9d4f11/resourceGroups/rg-soc-prod/providers/Microsoft.OperationalInsights/workspaces/law-contoso-soc";
-
-/// An emulator seeded with the bundled example.
-fn contoso() -> Emulator {
-    let emulator = Emulator::start(Config::default()).unwrap();
-    let dir = common::root().join("examples/contoso");
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.extension().is_none_or(|e| e != "json") {
-            continue;
-        }
-        let list: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-        for item in list["value"].as_array().unwrap() {
-            emulator.seed(item["id"].as_str().unwrap(), item.clone());
-        }
-    }
-    emulator
-}
-
-/// `export` then `plan --out`; returns the plan folder.
-fn export_and_plan(emulator: &Emulator, work: &Path) -> PathBuf {
-    let exports = work.join("exports");
-    let r = run(&[
-        "export",
-        "--workspace",
-        CONTOSO,
-        "--out",
-        exports.to_str().unwrap(),
-        "--endpoint",
-        &emulator.url(),
-    ]);
-    assert_eq!(r.code, 0, "{}", r.transcript());
-    let out = work.join("plan-out");
-    let r = run(&[
-        "plan",
-        exports.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    assert_eq!(r.code, 0, "{}", r.transcript());
-    out
-}
-
-fn against(emulator: &Emulator, command: &str, target: &Path, extra: &[&str]) -> common::Run {
-    let url = emulator.url();
-    let mut args = vec![command, target.to_str().unwrap(), "--endpoint", &url];
-    args.extend_from_slice(extra);
-    run(&args)
-}
-
-const CONFIRM: [&str; 2] = ["--confirm", "tenant-connector"];
-
 #[test]
 fn a_second_apply_or_rollback_of_one_plan_refuses_while_one_runs() {
-    let emulator = contoso();
+    let emulator = contoso_emulator(Config::default());
     let work = tempfile::tempdir().unwrap();
     let out = export_and_plan(&emulator, work.path());
     let plan = out.join("plan.json");
@@ -320,7 +271,7 @@ fn a_second_apply_or_rollback_of_one_plan_refuses_while_one_runs() {
 
 #[test]
 fn rollback_fails_when_the_journal_lost_a_step_it_should_undo() {
-    let emulator = contoso();
+    let emulator = contoso_emulator(Config::default());
     let work = tempfile::tempdir().unwrap();
     let out = export_and_plan(&emulator, work.path());
     let r = against(&emulator, "apply", &out.join("plan.json"), &CONFIRM);
@@ -404,7 +355,7 @@ fn names_and_workspace_segments_that_are_path_steps_are_refused_at_the_source() 
 
 #[test]
 fn apply_refuses_a_hand_edited_plan_whose_name_is_a_path_step() {
-    let emulator = contoso();
+    let emulator = contoso_emulator(Config::default());
     let work = tempfile::tempdir().unwrap();
     let out = export_and_plan(&emulator, work.path());
     let plan = out.join("plan.json");
@@ -530,7 +481,7 @@ fn tree(dir: &Path) -> std::collections::BTreeMap<String, String> {
 
 #[test]
 fn a_failed_export_leaves_the_previous_one_intact() {
-    let emulator = contoso();
+    let emulator = contoso_emulator(Config::default());
     let work = tempfile::tempdir().unwrap();
     let out = work.path().join("exports");
     let export = |extra: &[&str]| {
@@ -600,7 +551,7 @@ fn a_failed_export_leaves_the_previous_one_intact() {
 
 #[test]
 fn after_a_stale_apply_the_hint_leads_to_a_plan_that_applies_and_the_journal_is_kept() {
-    let emulator = contoso();
+    let emulator = contoso_emulator(Config::default());
     let work = tempfile::tempdir().unwrap();
     let out = export_and_plan(&emulator, work.path());
     let plan = out.join("plan.json");

@@ -53,20 +53,7 @@ pub fn explain_human(e: &Explanation, w: &mut dyn Write) -> io::Result<()> {
 }
 
 fn evidence(list: &[Evidence], w: &mut dyn Write) -> io::Result<()> {
-    for e in list {
-        let place = match &e.source {
-            Some(o) => format!("{}:{}:{}", o.path, o.line, o.column),
-            None => format!("query {}:{}", e.line, e.column),
-        };
-        writeln!(
-            w,
-            "    {}  `{}`: {}",
-            one_line(&place),
-            one_line(&e.text),
-            one_line(&e.explanation)
-        )?;
-    }
-    Ok(())
+    super::human::evidence(list, "    ", w)
 }
 
 /// The decision as JSON: pretty, stable key order, trailing newline.

@@ -164,19 +164,7 @@ fn action(a: &Action, w: &mut dyn Write, style: Style) -> io::Result<()> {
         paint(style, color, false, &verb)
     )?;
     writeln!(w, "      {} {}", a.reason.code, one_line(&a.reason.message))?;
-    for e in &a.evidence {
-        let place = match &e.source {
-            Some(o) => format!("{}:{}:{}", o.path, o.line, o.column),
-            None => format!("query {}:{}", e.line, e.column),
-        };
-        writeln!(
-            w,
-            "        {}  `{}`: {}",
-            one_line(&place),
-            one_line(&e.text),
-            one_line(&e.explanation)
-        )?;
-    }
+    evidence(&a.evidence, "        ", w)?;
     if let Some(m) = &a.manual {
         writeln!(w, "        where:  {}", one_line(&m.portal))?;
         writeln!(w, "        who:    {}", one_line(&m.role))?;
@@ -188,6 +176,28 @@ fn action(a: &Action, w: &mut dyn Write, style: Style) -> io::Result<()> {
             "        {} {}",
             paint(style, AnsiColor::Red, false, "not appliable:"),
             one_line(b)
+        )?;
+    }
+    Ok(())
+}
+
+/// Evidence lines, each `place  `text`: explanation`, indented.
+pub(crate) fn evidence(
+    list: &[crate::plan::Evidence],
+    indent: &str,
+    w: &mut dyn Write,
+) -> io::Result<()> {
+    for e in list {
+        let place = match &e.source {
+            Some(o) => format!("{}:{}:{}", o.path, o.line, o.column),
+            None => format!("query {}:{}", e.line, e.column),
+        };
+        writeln!(
+            w,
+            "{indent}{}  `{}`: {}",
+            one_line(&place),
+            one_line(&e.text),
+            one_line(&e.explanation)
         )?;
     }
     Ok(())

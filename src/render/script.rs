@@ -595,33 +595,12 @@ mod tests {
         assert_eq!(encode_segment("Règle"), "R%C3%A8gle");
     }
 
-    /// Values that broke or could break a naive quoting.
-    pub const HOSTILE: [&str; 24] = [
-        "",
-        "'",
-        "''",
-        "\\",
-        "a\\",
-        "\\'",
-        "x\\'y",
-        "'\\''",
-        "it's",
-        "C:\\Temp\\",
-        "$(id)",
-        "`id`",
-        "\"",
-        "!!",
-        "a\nb",
-        "\t",
-        "\u{1b}[2J\u{1b}]0;t\u{7}",
-        "\u{8}\u{7f}\u{9b}",
-        "\u{202e}abc\u{202c}",
-        "\u{200b}\u{feff}",
-        "\u{2018}q\u{2019} \u{201c}d\u{201d}",
-        "$'x'",
-        "-n",
-        "Règle 日本 — ünï",
-    ];
+    /// Values that broke or could break a naive quoting (shared with
+    /// tests/scripts.rs, which runs shellcheck on scripts holding them).
+    pub fn hostile() -> Vec<String> {
+        serde_json::from_str(include_str!("../../tests/fixtures/hostile-values.json"))
+            .expect("a JSON list of strings")
+    }
 
     #[test]
     fn quoted_words_stand_for_exactly_the_value_in_bash() {
@@ -629,7 +608,7 @@ mod tests {
             .chars()
             .collect();
         let mut rng = fastrand::Rng::with_seed(7);
-        let mut values: Vec<String> = HOSTILE.iter().map(|s| s.to_string()).collect();
+        let mut values: Vec<String> = hostile();
         for _ in 0..400 {
             let len = rng.usize(0..12);
             values.push(
