@@ -217,8 +217,10 @@ fn a_second_apply_or_rollback_of_one_plan_refuses_while_one_runs() {
     let out = export_and_plan(&emulator, work.path());
     let plan = out.join("plan.json");
     let journal = out.join("apply-journal.json");
+    // Slow enough that the first apply still runs (about 20 requests at
+    // half a second) while the others try, even on a loaded machine.
     emulator.set_faults(Faults {
-        latency: Duration::from_millis(200),
+        latency: Duration::from_millis(500),
         ..Faults::default()
     });
     let mut first = std::process::Command::new(env!("CARGO_BIN_EXE_sentinel-migrate"))
