@@ -413,6 +413,11 @@ pub fn human_size(bytes: u64) -> String {
 
 /// Skips whitespace and `//` / `/* */` comments at the start of a file.
 fn first_significant_char(text: &str) -> Option<char> {
+    skip_insignificant(text).chars().next()
+}
+
+/// The text after leading whitespace and `//` / `/* */` comments.
+fn skip_insignificant(text: &str) -> &str {
     let mut rest = text;
     loop {
         rest = rest.trim_start();
@@ -421,7 +426,7 @@ fn first_significant_char(text: &str) -> Option<char> {
         } else if let Some(r) = rest.strip_prefix("/*") {
             rest = r.split_once("*/").map_or("", |(_, tail)| tail);
         } else {
-            return rest.chars().next();
+            return rest;
         }
     }
 }
