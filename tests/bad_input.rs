@@ -594,3 +594,83 @@ fn only_malformed_sentinel_json_is_an_error() {
         assert_error(&r, &[needle]);
     }
 }
+
+/// Text that quotes rule keys (Markdown, front matter, PowerShell) is
+/// skipped with the reason; its twin that is a Detections rule and
+/// malformed, or a file of several documents holding rules, is an error at
+/// its place.
+#[test]
+fn only_malformed_sentinel_yaml_is_an_error() {
+    let others: [(&str, &str, &str); 4] = [
+        (
+            "writing-rules.md",
+            "# Writing rules\n\nEach rule is a YAML file: for example\n\n```yaml\nid: 7b1c\nname: Rule\nkind: Scheduled\nquery: |\n  SecurityAlert\n```\n",
+            "neither JSON nor Sentinel YAML (invalid YAML: ",
+        ),
+        (
+            "review.prompt.md",
+            "---\nname: review-rule\nmode: agent\ndescription: Review a rule\n---\nReview the rule: check its kind: and its query: fields.\nThen say what: you think.\n",
+            "neither JSON nor Sentinel YAML (invalid YAML: ",
+        ),
+        (
+            "Deploy-Rules.ps1",
+            "param([string]$Workspace)\n$rule = @\"\nid: 7b1c\nkind: Scheduled\nquery: SecurityAlert\n\"@\nNew-AzSentinelAlertRule -WorkspaceName $Workspace\n",
+            "neither JSON nor Sentinel YAML (invalid YAML: ",
+        ),
+        (
+            "notes.md",
+            "---\ntitle: Notes\nname: notes\n---\nJust prose without a colon\n",
+            "YAML with 2 documents (front matter and a body?), none of them an analytics rule",
+        ),
+    ];
+    let d = tempfile::tempdir().unwrap();
+    write(d.path(), "dataConnectors.json", CONNECTOR);
+    for (name, text, _) in &others {
+        write(d.path(), name, text.as_bytes());
+    }
+    let r = plan_dir(d.path());
+    assert_eq!(r.code, 0, "{}", r.transcript());
+    for (name, _, reason) in &others {
+        let note = format!("./{name}: ");
+        assert!(
+            r.stdout
+                .lines()
+                .any(|l| l.contains(&note) && l.contains(reason)),
+            "{note}{reason} in\n{}",
+            r.stdout
+        );
+    }
+
+    let twins: [(&str, &str, &[&str]); 4] = [
+        (
+            "two.yaml",
+            "---\nid: 7b1c\nkind: Scheduled\nquery: SecurityAlert\n---\nid: 8c2d\nkind: Scheduled\nquery: SecurityAlert\n",
+            &[
+                "./two.yaml:5:1: a YAML file of 2 documents: a second one starts here",
+                "expected: one analytics rule per file",
+            ],
+        ),
+        (
+            "two-broken.yaml",
+            "id: 7b1c\nkind: Scheduled\nquery: SecurityAlert\n---\nid: [8c2d\n",
+            &["./two-broken.yaml:6:1: invalid YAML"],
+        ),
+        (
+            "broken.yaml",
+            "id: 7b1c\nname: Rule\nkind: Scheduled\nquery: |\n  SecurityAlert\nseverity: [High\n",
+            &["./broken.yaml:", "invalid YAML"],
+        ),
+        (
+            "stray.yaml",
+            "# A rule\nid: 7b1c\nkind: Scheduled\nquery: SecurityAlert\nSecurityAlert | take 1\n",
+            &["./stray.yaml:6:1: invalid YAML"],
+        ),
+    ];
+    for (name, text, needles) in &twins {
+        let t = tempfile::tempdir().unwrap();
+        write(t.path(), "dataConnectors.json", CONNECTOR);
+        write(t.path(), name, text.as_bytes());
+        let r = plan_dir(t.path());
+        assert_error(&r, needles);
+    }
+}
