@@ -674,3 +674,69 @@ fn only_malformed_sentinel_yaml_is_an_error() {
         assert_error(&r, needles);
     }
 }
+
+const RULE_YAML: &str = "id: 0d5c0f3e-1c3a-4b7e-9a43-3f1c2d7e8a10\nname: Defender for Cloud alerts\nkind: Scheduled\nseverity: Medium\nqueryFrequency: 1h\nqueryPeriod: 1h\ntriggerOperator: gt\ntriggerThreshold: 0\nquery: |\n  SecurityAlert\n  | where ProductName == \"Azure Security Center\"\n";
+
+/// A rule copied into two folders of a repository is one rule; two copies
+/// that differ are an error naming both files; never counted twice.
+#[test]
+fn one_rule_in_two_files_is_one_rule_or_an_error() {
+    let d = tempfile::tempdir().unwrap();
+    for folder in ["Detections", "Solutions"] {
+        std::fs::create_dir(d.path().join(folder)).unwrap();
+        write(&d.path().join(folder), "rule.yaml", RULE_YAML.as_bytes());
+    }
+    let r = plan_dir(d.path());
+    assert_eq!(r.code, 0, "{}", r.transcript());
+    assert!(r.stdout.contains("1 analytics rule"), "{}", r.stdout);
+    assert_eq!(
+        r.stdout.matches("alertRules/0d5c0f3e").count(),
+        1,
+        "{}",
+        r.stdout
+    );
+
+    let edited = RULE_YAML.replace("severity: Medium", "severity: High");
+    write(&d.path().join("Solutions"), "rule.yaml", edited.as_bytes());
+    let r = plan_dir(d.path());
+    assert_error(
+        &r,
+        &[
+            "./Solutions/rule.yaml:1:1: alertRules `0d5c0f3e-1c3a-4b7e-9a43-3f1c2d7e8a10` is also exported, with different content, at ./Detections/rule.yaml:1:1",
+        ],
+    );
+}
+
+/// A rule whose kind is misspelled or missing is planned as nothing, with
+/// a note that says so; a known kind in another case has none.
+#[test]
+fn an_unknown_rule_kind_gets_a_note() {
+    let d = tempfile::tempdir().unwrap();
+    write(d.path(), "dataConnectors.json", CONNECTOR);
+    write(
+        d.path(),
+        "typo.yaml",
+        RULE_YAML
+            .replace("kind: Scheduled", "kind: Sheduled")
+            .as_bytes(),
+    );
+    write(
+        d.path(),
+        "alertRules.json",
+        br#"{"value": [
+  {"id": "/subscriptions/s/resourceGroups/rg/providers/Microsoft.OperationalInsights/workspaces/w/providers/Microsoft.SecurityInsights/alertRules/a", "name": "a", "kind": "scheduled", "etag": "\"1\"", "properties": {"displayName": "a", "enabled": true, "query": "SigninLogs"}},
+  {"id": "/subscriptions/s/resourceGroups/rg/providers/Microsoft.OperationalInsights/workspaces/w/providers/Microsoft.SecurityInsights/alertRules/b", "name": "b", "kind": "FutureKind", "etag": "\"1\"", "properties": {"displayName": "b", "enabled": true}},
+  {"id": "/subscriptions/s/resourceGroups/rg/providers/Microsoft.OperationalInsights/workspaces/w/providers/Microsoft.SecurityInsights/alertRules/c", "name": "c", "etag": "\"1\"", "properties": {"displayName": "c", "enabled": true}}
+]}"#,
+    );
+    let r = plan_dir(d.path());
+    assert_eq!(r.code, 0, "{}", r.transcript());
+    for note in [
+        "./typo.yaml:1:1: analytics rule `0d5c0f3e-1c3a-4b7e-9a43-3f1c2d7e8a10` has kind `Sheduled`, not one Sentinel knows (did you mean `Scheduled`?)",
+        "./alertRules.json:3:3: analytics rule `b` has kind `FutureKind`, not one Sentinel knows (known: Scheduled, NRT,",
+        "./alertRules.json:4:3: analytics rule `c` has no `kind`: read as it is, and nothing is planned for it",
+    ] {
+        assert!(r.stdout.contains(note), "{note} in\n{}", r.stdout);
+    }
+    assert!(!r.stdout.contains("rule `a`"), "{}", r.stdout);
+}
