@@ -113,12 +113,27 @@ pub fn read(paths: &[PathBuf], options: &ReadOptions) -> Result<Inputs> {
     }
     for p in parameters.keys() {
         if !used_parameters.contains(p) {
+            let template = p
+                .strip_suffix(".parameters.json")
+                .map(|stem| format!("{stem}.json"))
+                .filter(|t| loaded.iter().any(|l| &l.path == t));
+            let reason = match template {
+                Some(t) => format!(
+                    "the parameters of {} beside it, which is skipped: not used",
+                    Path::new(&t).file_name().map_or(t.clone(), |n| n.to_string_lossy().into_owned())
+                ),
+                None => "parameters file with no template beside it (`<name>.json` for `<name>.parameters.json`): not used".into(),
+            };
             inputs.skipped.push(Skipped {
                 path: p.clone(),
-                reason: "parameters file with no template beside it (`<name>.json` for `<name>.parameters.json`): not used".into(),
+                reason,
             });
         }
     }
+    // A parameters file no template used is not an input of the plan.
+    inputs
+        .files
+        .retain(|f| f.format != Some(Format::ArmParameters) || used_parameters.contains(&f.path));
 
     diagnostics.extend(check_addressable(&inputs.resources, &loaded));
     inputs.covered = coverage(&inputs);

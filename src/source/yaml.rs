@@ -109,23 +109,32 @@ fn is_rule(has: impl Fn(&str) -> bool) -> bool {
     detection || pascal
 }
 
-/// Whether a text that is not valid YAML is still recognisably a rule: its
-/// first line of content is a top-level key, no line opens a Markdown code
-/// fence, and its top-level keys are a rule's. A Markdown page or a script
-/// that quotes `query:` lines is not.
-fn reads_as_rule(text: &str, keys: &[&str]) -> bool {
-    let first = text.lines().map(str::trim_end).find(|l| {
-        !(l.is_empty()
-            || l.starts_with('#')
-            || l.starts_with('%')
-            || *l == "---"
-            || l.starts_with("--- "))
-    });
-    first.is_some_and(|l| key_of_line(l).is_some())
-        && !text
-            .lines()
-            .any(|l| l.starts_with("```") || l.starts_with("~~~"))
-        && is_rule(|k| keys.contains(&k))
+/// Whether a text that is not valid YAML is still recognisably a rule: one
+/// of its documents (the parts between `---` lines) has a top-level key as
+/// its first line of content, no line that opens a Markdown code fence, and
+/// a rule's top-level keys. A Markdown page (front matter, then prose) or
+/// a script that quotes `query:` lines is not.
+fn reads_as_rule(text: &str) -> bool {
+    let mut parts: Vec<Vec<&str>> = vec![Vec::new()];
+    for line in text.lines() {
+        let l = line.trim_end();
+        if l == "---" || l.starts_with("--- ") {
+            parts.push(Vec::new());
+        } else if let Some(part) = parts.last_mut() {
+            part.push(l);
+        }
+    }
+    parts.iter().any(|lines| {
+        let first = lines
+            .iter()
+            .find(|l| !(l.is_empty() || l.starts_with('#') || l.starts_with('%')));
+        let keys: Vec<&str> = lines.iter().filter_map(|l| key_of_line(l)).collect();
+        first.is_some_and(|l| key_of_line(l).is_some())
+            && !lines
+                .iter()
+                .any(|l| l.starts_with("```") || l.starts_with("~~~"))
+            && is_rule(|k| keys.contains(&k))
+    })
 }
 
 /// The 1-based line where the second YAML document starts: the first `---`
@@ -175,7 +184,7 @@ pub fn read(path: &str, text: &str, options: &ReadOptions) -> Result<Content, Di
             "{NOT_YAML} (no `id`, `name`, `kind` or `query` key)"
         )));
     }
-    let recognisable = reads_as_rule(text, &keys);
+    let recognisable = reads_as_rule(text);
     if let Some(at) = too_deep(text) {
         let idx = super::text::LineIndex::new(text);
         let (line, column) = idx.line_col(at);
