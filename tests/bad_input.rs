@@ -86,7 +86,7 @@ fn wrong_types() {
     write(
         d.path(),
         "connectors.json",
-        br#"{"value": {"not": "a list"}}"#,
+        br#"{"value": {"id": "/subscriptions/s/resourceGroups/rg/providers/Microsoft.OperationalInsights/workspaces/w/providers/Microsoft.SecurityInsights/dataConnectors/c", "kind": "AzureSecurityCenter"}}"#,
     );
     let r = plan_dir(d.path());
     assert_error(
@@ -179,9 +179,17 @@ fn utf16_with_bom_is_read_and_without_bom_is_an_error() {
 #[test]
 fn every_bad_file_is_reported_together() {
     let d = tempfile::tempdir().unwrap();
-    write(d.path(), "a.json", b"{");
-    write(d.path(), "b.json", b"[1]");
-    write(d.path(), "c.yaml", b"id: x\nquery: [unclosed\n");
+    write(d.path(), "a.json", b"{\"value\": [");
+    write(
+        d.path(),
+        "b.json",
+        br#"[{"name": "r", "kind": "Scheduled", "properties": {}}, 1]"#,
+    );
+    write(
+        d.path(),
+        "c.yaml",
+        b"id: x\nkind: Scheduled\nquery: [unclosed\n",
+    );
     write(d.path(), "good.json", b"[]");
     let r = plan_dir(d.path());
     assert_error(
@@ -189,7 +197,7 @@ fn every_bad_file_is_reported_together() {
         &[
             "3 problems in 3 input files",
             "./a.json:1:",
-            "./b.json:1:2: an item of the list is a number",
+            "./b.json:1:56: an item of the list is a number",
             "./c.yaml:",
         ],
     );
@@ -198,14 +206,23 @@ fn every_bad_file_is_reported_together() {
 #[test]
 fn deep_nesting_and_hostile_text_never_crash() {
     let d = tempfile::tempdir().unwrap();
-    write(d.path(), "deep.json", "[".repeat(200_000).as_bytes());
+    let deep = format!("{{\"value\": [{}", "[".repeat(200_000));
+    write(d.path(), "deep.json", deep.as_bytes());
     write(
         d.path(),
         "deep.yaml",
-        format!("id: x\nquery: {}\n", "[".repeat(100_000)).as_bytes(),
+        format!("id: x\nkind: Scheduled\nquery: {}\n", "[".repeat(100_000)).as_bytes(),
+    );
+    // The same depth in files that are not Sentinel content: skipped.
+    write(d.path(), "deep-other.json", "[".repeat(200_000).as_bytes());
+    write(
+        d.path(),
+        "deep-other.yaml",
+        format!("title: x\nitems: {}\n", "[".repeat(100_000)).as_bytes(),
     );
     let r = plan_dir(d.path());
     assert_error(&r, &["./deep.json:1:", "nesting", "./deep.yaml:"]);
+    assert!(!r.stderr.contains("deep-other"), "{}", r.stderr);
 
     // A well-formed export whose query is hostile KQL: planned, not crashed.
     let d = tempfile::tempdir().unwrap();
@@ -482,4 +499,244 @@ fn binary_files_are_refused_without_showing_their_content() {
         &["environ:1:36: the file holds binary data, not a text export"],
     );
     assert!(!r.stderr.contains("FAKE-SECRET"), "{}", r.stderr);
+}
+
+/// JSON that is not Sentinel content is skipped with the reason, however
+/// broken; its twin that is recognisably Sentinel content is an error at
+/// its place.
+#[test]
+fn only_malformed_sentinel_json_is_an_error() {
+    const ID: &str = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.OperationalInsights/workspaces/w/providers/Microsoft.SecurityInsights/alertRules/x";
+    let others: [(&str, String, &str); 7] = [
+        (
+            "README.md",
+            "[![Build](https://example.test/badge.svg)](https://example.test)\n# Rules\nDeploys Microsoft.SecurityInsights/alertRules with `\"kind\": \"Scheduled\"`.\n".into(),
+            "neither JSON nor Sentinel YAML (invalid JSON: Unexpected token at 1:2), and nothing before that names a Sentinel resource",
+        ),
+        (
+            "package.json",
+            "{\"name\": \"sentinel-tools\", \"version\": \"1.0.0\", \"scripts\": {\"test\": \"jest\"}}".into(),
+            "JSON with no Sentinel resources in it",
+        ),
+        (
+            "broken-config.json",
+            "{\"name\": \"sentinel-tools\", \"version\": ".into(),
+            "nothing before that names a Sentinel resource",
+        ),
+        ("numbers.json", "[1, 2]".into(), "a JSON array of 2 items with no Sentinel resource among them"),
+        (
+            "settings.json",
+            "{\"value\": 5, \"editor.tabSize\": 2}".into(),
+            "JSON with no Sentinel resources in it",
+        ),
+        (
+            "workbook.json",
+            "{\"version\": \"Notebook/1.0\", \"items\": [{\"type\": 3, \"content\": {\"query\": \"SecurityAlert | take 1\"}}]}".into(),
+            "a workbook",
+        ),
+        (
+            "playbook.json",
+            "{\"$schema\": \"https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#\", \"contentVersion\": \"1.0.0.0\", \"resources\": [{\"type\": \"Microsoft.Logic/workflows\", \"name\": \"p\"}, {\"type\": \"Microsoft.Insights/alertRules\", \"name\": \"classic\"}]}".into(),
+            "an ARM template with no Sentinel resources (1 Microsoft.Insights/alertRules, 1 Microsoft.Logic/workflows)",
+        ),
+    ];
+    let d = tempfile::tempdir().unwrap();
+    write(d.path(), "dataConnectors.json", CONNECTOR);
+    for (name, text, _) in &others {
+        write(d.path(), name, text.as_bytes());
+    }
+    let r = plan_dir(d.path());
+    assert_eq!(r.code, 0, "{}", r.transcript());
+    for (name, _, reason) in &others {
+        let note = format!("./{name}: ");
+        assert!(
+            r.stdout
+                .lines()
+                .any(|l| l.contains(&note) && l.contains(reason)),
+            "{note}{reason} in\n{}",
+            r.stdout
+        );
+    }
+
+    // The twins: the same mistakes in Sentinel content.
+    let twins: [(&str, String, &str); 5] = [
+        (
+            "truncated.json",
+            format!("{{\"value\": [ {{\"id\": \"{ID}\", \"name\": \"x\", \"kind\": \"Sch"),
+            "./truncated.json:1:",
+        ),
+        (
+            "array.json",
+            format!("[{{\"id\": \"{ID}\", \"name\": \"x\", \"kind\": \"Scheduled\"}} {{]"),
+            "./array.json:1:",
+        ),
+        (
+            "kind-only.json",
+            "[{\"name\": \"x\", \"kind\": \"MicrosoftSecurityIncidentCreation\" \"properties\": {}}]".into(),
+            "./kind-only.json:1:",
+        ),
+        (
+            "mixed.json",
+            format!("[{{\"id\": \"{ID}\", \"name\": \"x\", \"kind\": \"Scheduled\"}}, 2]"),
+            "./mixed.json:1:",
+        ),
+        (
+            "template.json",
+            "{\"$schema\": \"https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#\", \"contentVersion\": \"1.0.0.0\", \"resources\": [{\"type\": \"Microsoft.OperationalInsights/workspaces/providers/alertRules\", \"name\": \"w/Microsoft.SecurityInsights/r\", \"kind\": \"Scheduled\", \"properties\": {\"enabled\": \"yes\"}}, {\"name\": \"no type\"}]}".into(),
+            "./template.json:1:",
+        ),
+    ];
+    for (name, text, needle) in &twins {
+        let t = tempfile::tempdir().unwrap();
+        write(t.path(), "dataConnectors.json", CONNECTOR);
+        write(t.path(), name, text.as_bytes());
+        let r = plan_dir(t.path());
+        assert_error(&r, &[needle]);
+    }
+}
+
+/// Text that quotes rule keys (Markdown, front matter, PowerShell) is
+/// skipped with the reason; its twin that is a Detections rule and
+/// malformed, or a file of several documents holding rules, is an error at
+/// its place.
+#[test]
+fn only_malformed_sentinel_yaml_is_an_error() {
+    let others: [(&str, &str, &str); 4] = [
+        (
+            "writing-rules.md",
+            "# Writing rules\n\nEach rule is a YAML file: for example\n\n```yaml\nid: 7b1c\nname: Rule\nkind: Scheduled\nquery: |\n  SecurityAlert\n```\n",
+            "neither JSON nor Sentinel YAML (invalid YAML: ",
+        ),
+        (
+            "review.prompt.md",
+            "---\nname: review-rule\nmode: agent\ndescription: Review a rule\n---\nReview the rule: check its kind: and its query: fields.\nThen say what: you think.\n",
+            "neither JSON nor Sentinel YAML (invalid YAML: ",
+        ),
+        (
+            "Deploy-Rules.ps1",
+            "param([string]$Workspace)\n$rule = @\"\nid: 7b1c\nkind: Scheduled\nquery: SecurityAlert\n\"@\nNew-AzSentinelAlertRule -WorkspaceName $Workspace\n",
+            "neither JSON nor Sentinel YAML (invalid YAML: ",
+        ),
+        (
+            "notes.md",
+            "---\ntitle: Notes\nname: notes\n---\nJust prose without a colon\n",
+            "YAML with 2 documents (front matter and a body?), none of them an analytics rule",
+        ),
+    ];
+    let d = tempfile::tempdir().unwrap();
+    write(d.path(), "dataConnectors.json", CONNECTOR);
+    for (name, text, _) in &others {
+        write(d.path(), name, text.as_bytes());
+    }
+    let r = plan_dir(d.path());
+    assert_eq!(r.code, 0, "{}", r.transcript());
+    for (name, _, reason) in &others {
+        let note = format!("./{name}: ");
+        assert!(
+            r.stdout
+                .lines()
+                .any(|l| l.contains(&note) && l.contains(reason)),
+            "{note}{reason} in\n{}",
+            r.stdout
+        );
+    }
+
+    let twins: [(&str, &str, &[&str]); 4] = [
+        (
+            "two.yaml",
+            "---\nid: 7b1c\nkind: Scheduled\nquery: SecurityAlert\n---\nid: 8c2d\nkind: Scheduled\nquery: SecurityAlert\n",
+            &[
+                "./two.yaml:5:1: a YAML file of 2 documents: a second one starts here",
+                "expected: one analytics rule per file",
+            ],
+        ),
+        (
+            "two-broken.yaml",
+            "id: 7b1c\nkind: Scheduled\nquery: SecurityAlert\n---\nid: [8c2d\n",
+            &["./two-broken.yaml:6:1: invalid YAML"],
+        ),
+        (
+            "broken.yaml",
+            "id: 7b1c\nname: Rule\nkind: Scheduled\nquery: |\n  SecurityAlert\nseverity: [High\n",
+            &["./broken.yaml:", "invalid YAML"],
+        ),
+        (
+            "stray.yaml",
+            "# A rule\nid: 7b1c\nkind: Scheduled\nquery: SecurityAlert\nSecurityAlert | take 1\n",
+            &["./stray.yaml:6:1: invalid YAML"],
+        ),
+    ];
+    for (name, text, needles) in &twins {
+        let t = tempfile::tempdir().unwrap();
+        write(t.path(), "dataConnectors.json", CONNECTOR);
+        write(t.path(), name, text.as_bytes());
+        let r = plan_dir(t.path());
+        assert_error(&r, needles);
+    }
+}
+
+const RULE_YAML: &str = "id: 0d5c0f3e-1c3a-4b7e-9a43-3f1c2d7e8a10\nname: Defender for Cloud alerts\nkind: Scheduled\nseverity: Medium\nqueryFrequency: 1h\nqueryPeriod: 1h\ntriggerOperator: gt\ntriggerThreshold: 0\nquery: |\n  SecurityAlert\n  | where ProductName == \"Azure Security Center\"\n";
+
+/// A rule copied into two folders of a repository is one rule; two copies
+/// that differ are an error naming both files; never counted twice.
+#[test]
+fn one_rule_in_two_files_is_one_rule_or_an_error() {
+    let d = tempfile::tempdir().unwrap();
+    for folder in ["Detections", "Solutions"] {
+        std::fs::create_dir(d.path().join(folder)).unwrap();
+        write(&d.path().join(folder), "rule.yaml", RULE_YAML.as_bytes());
+    }
+    let r = plan_dir(d.path());
+    assert_eq!(r.code, 0, "{}", r.transcript());
+    assert!(r.stdout.contains("1 analytics rule"), "{}", r.stdout);
+    assert_eq!(
+        r.stdout.matches("alertRules/0d5c0f3e").count(),
+        1,
+        "{}",
+        r.stdout
+    );
+
+    let edited = RULE_YAML.replace("severity: Medium", "severity: High");
+    write(&d.path().join("Solutions"), "rule.yaml", edited.as_bytes());
+    let r = plan_dir(d.path());
+    assert_error(
+        &r,
+        &[
+            "./Solutions/rule.yaml:1:1: alertRules `0d5c0f3e-1c3a-4b7e-9a43-3f1c2d7e8a10` is also exported, with different content, at ./Detections/rule.yaml:1:1",
+        ],
+    );
+}
+
+/// A rule whose kind is misspelled or missing is planned as nothing, with
+/// a note that says so; a known kind in another case has none.
+#[test]
+fn an_unknown_rule_kind_gets_a_note() {
+    let d = tempfile::tempdir().unwrap();
+    write(d.path(), "dataConnectors.json", CONNECTOR);
+    write(
+        d.path(),
+        "typo.yaml",
+        RULE_YAML
+            .replace("kind: Scheduled", "kind: Sheduled")
+            .as_bytes(),
+    );
+    write(
+        d.path(),
+        "alertRules.json",
+        br#"{"value": [
+  {"id": "/subscriptions/s/resourceGroups/rg/providers/Microsoft.OperationalInsights/workspaces/w/providers/Microsoft.SecurityInsights/alertRules/a", "name": "a", "kind": "scheduled", "etag": "\"1\"", "properties": {"displayName": "a", "enabled": true, "query": "SigninLogs"}},
+  {"id": "/subscriptions/s/resourceGroups/rg/providers/Microsoft.OperationalInsights/workspaces/w/providers/Microsoft.SecurityInsights/alertRules/b", "name": "b", "kind": "FutureKind", "etag": "\"1\"", "properties": {"displayName": "b", "enabled": true}},
+  {"id": "/subscriptions/s/resourceGroups/rg/providers/Microsoft.OperationalInsights/workspaces/w/providers/Microsoft.SecurityInsights/alertRules/c", "name": "c", "etag": "\"1\"", "properties": {"displayName": "c", "enabled": true}}
+]}"#,
+    );
+    let r = plan_dir(d.path());
+    assert_eq!(r.code, 0, "{}", r.transcript());
+    for note in [
+        "./typo.yaml:1:1: analytics rule `0d5c0f3e-1c3a-4b7e-9a43-3f1c2d7e8a10` has kind `Sheduled`, not one Sentinel knows (did you mean `Scheduled`?)",
+        "./alertRules.json:3:3: analytics rule `b` has kind `FutureKind`, not one Sentinel knows (known: Scheduled, NRT,",
+        "./alertRules.json:4:3: analytics rule `c` has no `kind`: read as it is, and nothing is planned for it",
+    ] {
+        assert!(r.stdout.contains(note), "{note} in\n{}", r.stdout);
+    }
+    assert!(!r.stdout.contains("rule `a`"), "{}", r.stdout);
 }

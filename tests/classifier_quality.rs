@@ -122,10 +122,33 @@ fn own_corpus() -> Tally {
 fn shared_corpus() -> Option<Tally> {
     let shared = common::shared()?;
     let dir = shared.join("fixtures/sentinel-content");
-    let inputs = source::read(std::slice::from_ref(&dir), &ReadOptions::default()).unwrap();
-    let plan = plan::plan(&inputs, &Catalog::embedded().unwrap(), &Settings::default());
+    // Each file on its own (with its parameters file): the corpus holds two
+    // differing copies of one rule, which read together are a conflict.
+    let catalog = Catalog::embedded().unwrap();
+    let mut actions = Vec::new();
+    for sub in std::fs::read_dir(&dir).unwrap() {
+        let sub = sub.unwrap().path();
+        if !sub.is_dir() {
+            continue;
+        }
+        let mut files: Vec<_> = std::fs::read_dir(&sub)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| !p.to_string_lossy().ends_with(".parameters.json"))
+            .collect();
+        files.sort();
+        for f in files {
+            let mut paths = vec![f.clone()];
+            let params = f.with_extension("parameters.json");
+            if params.exists() {
+                paths.push(params);
+            }
+            let inputs = source::read(&paths, &ReadOptions::default()).unwrap();
+            actions.extend(plan::plan(&inputs, &catalog, &Settings::default()).actions);
+        }
+    }
     let mut by_file: BTreeMap<String, Vec<&plan::Action>> = BTreeMap::new();
-    for a in &plan.actions {
+    for a in &actions {
         if let Some(src) = &a.source {
             by_file
                 .entry(src.path.rsplit('/').next().unwrap().to_string())

@@ -113,36 +113,84 @@ fn is_template(root: &Node) -> bool {
 }
 
 /// Reads a JSON export.
+///
+/// Only a file that is recognisably Sentinel content (see
+/// `docs/inputs.md`) and malformed is an error; any other JSON is skipped
+/// with the reason.
 pub fn read(
     path: &str,
     text: &str,
     params: Option<&ParametersFile>,
     options: &ReadOptions,
 ) -> Result<Content, Vec<Diagnostic>> {
-    let doc = Doc::parse(path, text).map_err(|d| vec![d])?;
+    let doc = match Doc::parse(path, text) {
+        Ok(doc) => doc,
+        Err(invalid) => {
+            let prefix = text.get(..invalid.valid_up_to).unwrap_or(text);
+            if names_sentinel(prefix) {
+                return Err(vec![invalid.diagnostic]);
+            }
+            let d = &invalid.diagnostic;
+            let at = match (d.line, d.column) {
+                (Some(l), Some(c)) => format!(" at {l}:{c}"),
+                _ => String::new(),
+            };
+            return Ok(Content::Skip(format!(
+                "neither JSON nor Sentinel YAML ({}{at}), and nothing before that names a Sentinel resource",
+                d.message
+            )));
+        }
+    };
     let root = doc.root();
     let mut diagnostics = Vec::new();
     let mut resources = Vec::new();
     let mut skipped = Vec::new();
 
     let (format, items) = if let Some(items) = root.elements() {
+        if !items.is_empty() && !items.iter().any(|i| sentinel_type(i).is_some()) {
+            return Ok(Content::Skip(format!(
+                "a JSON array of {} with no Sentinel resource among them",
+                count(items.len(), "item")
+            )));
+        }
         (Format::JsonArray, items)
     } else if let Some(value) = root.get("value").filter(|_| !looks_like_resource(&root)) {
         match value.elements() {
-            Some(items) => (Format::ArmList, items),
-            None => {
+            Some(items) => {
+                if !items.is_empty()
+                    && root.get("nextLink").is_none()
+                    && !items.iter().any(|i| sentinel_type(i).is_some())
+                {
+                    return Ok(Content::Skip(format!(
+                        "a `value` list of {} with no Sentinel resource among them",
+                        count(items.len(), "item")
+                    )));
+                }
+                (Format::ArmList, items)
+            }
+            None if sentinel_type(&value).is_some() || root.get("nextLink").is_some() => {
                 return Err(vec![value.type_error(
                     "`value`",
                     "an array of resources, as `az rest` prints a list",
                 )]);
             }
+            None => return Ok(Content::Skip(skip_reason(&root))),
         }
     } else if is_template(&root) {
+        if let Some(reason) = content_package(&root) {
+            return Ok(Content::Skip(reason));
+        }
+        if let Some(reason) = not_a_sentinel_template(&root) {
+            return Ok(Content::Skip(reason));
+        }
         return read_template(&root, params, options)
             .map(|(r, s)| Content::Resources(Format::ArmTemplate, r, s));
     } else if is_parameters(&root) {
         return Ok(Content::Parameters);
     } else if looks_like_resource(&root) {
+        if sentinel_type(&root).is_none() {
+            return Ok(Content::Skip(NOT_SENTINEL.into()));
+        }
         (Format::JsonResource, vec![root])
     } else if root.get("triggeringLogic").is_some() && root.get("actions").is_some() {
         return flat_automation_rule(&root, options)
@@ -166,7 +214,7 @@ pub fn read(
                 let (line, column) = item.line_col();
                 skipped.push(Skipped {
                     path: format!("{path}:{line}:{column}"),
-                    reason: "not a data connector, analytics rule or automation rule (no Sentinel `type`, `id` or known `kind`)".into(),
+                    reason: NOT_SENTINEL.into(),
                 });
             }
             Err(mut ds) => diagnostics.append(&mut ds),
@@ -177,6 +225,184 @@ pub fn read(
     } else {
         Err(diagnostics)
     }
+}
+
+const NOT_SENTINEL: &str = "not a data connector, analytics rule or automation rule (no Sentinel `type`, `id` or known `kind`)";
+
+fn count(n: usize, what: &str) -> String {
+    if n == 1 {
+        format!("1 {what}")
+    } else {
+        format!("{n} {what}s")
+    }
+}
+
+/// Words that only Sentinel exports and templates hold (lower case).
+const SENTINEL_WORDS: [&str; 8] = [
+    "microsoft.securityinsights",
+    "/providers/alertrules",
+    "/providers/dataconnectors",
+    "/providers/automationrules",
+    "\"triggeringlogic\"",
+    "\"productfilter\"",
+    "\"queryfrequency\"",
+    "\"incidentconfiguration\"",
+];
+
+/// Whether the readable start of a text that is not valid JSON names
+/// Sentinel content: an `az rest` list (`{"value": [`), a Sentinel id or
+/// type, a property only Sentinel resources have, or a Sentinel `kind`. A
+/// README that starts with `[![` has `[` as its readable start: nothing.
+fn names_sentinel(prefix: &str) -> bool {
+    let lower = prefix.to_ascii_lowercase();
+    if SENTINEL_WORDS.iter().any(|w| lower.contains(w)) {
+        return true;
+    }
+    let rest = super::skip_insignificant(prefix);
+    let list = rest
+        .strip_prefix('{')
+        .map(str::trim_start)
+        .and_then(|r| r.strip_prefix("\"value\""))
+        .map(str::trim_start)
+        .and_then(|r| r.strip_prefix(':'))
+        .is_some_and(|r| r.trim_start().starts_with('['));
+    list || string_values(&lower, "\"kind\"").any(|k| {
+        RULE_KINDS
+            .iter()
+            .chain(&CONNECTOR_KINDS)
+            .any(|known| known.eq_ignore_ascii_case(k))
+    })
+}
+
+/// The string values written after `"key":` in a JSON text.
+fn string_values<'a>(text: &'a str, key: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+    text.match_indices(key).filter_map(move |(at, _)| {
+        let rest = text[at + key.len()..].trim_start().strip_prefix(':')?;
+        let rest = rest.trim_start().strip_prefix('"')?;
+        rest.split_once('"').map(|(v, _)| v)
+    })
+}
+
+/// The Sentinel kinds of the data connectors the migration is about.
+const CONNECTOR_KINDS: [&str; 2] = ["AzureSecurityCenter", "MicrosoftThreatProtection"];
+
+/// A Content Hub package: a solution's `mainTemplate.json`, whose
+/// resources are content templates (`contentTemplates`, `contentPackages`,
+/// or `templateSpecs` in older packages), not live rules.
+fn content_package(root: &Node) -> Option<String> {
+    let items = root.get("resources")?.elements()?;
+    let is_package = items.iter().any(|i| {
+        i.get("type").and_then(|t| t.as_str()).is_some_and(|t| {
+            let t = t.to_ascii_lowercase();
+            t.ends_with("/contenttemplates")
+                || t.ends_with("/contentpackages")
+                || t.starts_with("microsoft.resources/templatespecs")
+        })
+    });
+    if !is_package {
+        return None;
+    }
+    let mut rules = 0;
+    count_rule_templates(&root.to_value(), &mut rules);
+    Some(format!(
+        "a Content Hub package (content templates of a solution) holding {}: templates are not live rules; export the workspace to plan the rules it runs",
+        count(rules, "analytics rule template")
+    ))
+}
+
+/// Counts the nested resources of type `AlertRuleTemplates` or `alertRules`.
+fn count_rule_templates(value: &Value, n: &mut usize) {
+    match value {
+        Value::Object(map) => {
+            if let Some(t) = map.get("type").and_then(Value::as_str) {
+                let last = t.rsplit('/').next().unwrap_or(t);
+                if last.eq_ignore_ascii_case("alertRuleTemplates")
+                    || last.eq_ignore_ascii_case("alertRules")
+                {
+                    *n += 1;
+                }
+            }
+            map.values().for_each(|v| count_rule_templates(v, n));
+        }
+        Value::Array(items) => items.iter().for_each(|v| count_rule_templates(v, n)),
+        _ => {}
+    }
+}
+
+/// Why a template is skipped: none of its resources is a Sentinel one.
+fn not_a_sentinel_template(root: &Node) -> Option<String> {
+    let items = root.get("resources").and_then(|r| r.elements());
+    let Some(items) = items else {
+        return Some("an ARM template without a list of `resources`".into());
+    };
+    let mut types: BTreeMap<String, usize> = BTreeMap::new();
+    for item in &items {
+        match item.get("type").and_then(|t| t.as_str()) {
+            Some(t) if sentinel_arm_type(t).is_some() => return None,
+            Some(t) => *types.entry(t.to_string()).or_default() += 1,
+            None => *types.entry("(no type)".into()).or_default() += 1,
+        }
+    }
+    if types.is_empty() {
+        return Some("an ARM template with no resources".into());
+    }
+    let mut listed: Vec<String> = types
+        .iter()
+        .take(3)
+        .map(|(t, n)| format!("{n} {t}"))
+        .collect();
+    if types.len() > 3 {
+        listed.push(format!("{} more types", types.len() - 3));
+    }
+    Some(format!(
+        "an ARM template with no Sentinel resources ({})",
+        listed.join(", ")
+    ))
+}
+
+/// The Sentinel resource type of an ARM `type`: of Sentinel's own provider
+/// (`Microsoft.SecurityInsights/alertRules`), the workspace extension form
+/// templates use, or a bare collection name; `Microsoft.Insights/alertRules`
+/// (classic Azure Monitor alerts) is not one.
+fn sentinel_arm_type(text: &str) -> Option<ResourceType> {
+    let t = ResourceType::from_type(text)?;
+    let lower = text.to_ascii_lowercase();
+    let own = !lower.contains('/')
+        || lower.starts_with("microsoft.securityinsights/")
+        || lower.starts_with("microsoft.operationalinsights/workspaces/providers/");
+    own.then_some(t)
+}
+
+/// The Sentinel resource type of a JSON object, from its `type`, `id`,
+/// `kind` or properties, reading only values of the right JSON type: what
+/// decides whether a malformed object is a Sentinel resource (an error) or
+/// something else (skipped).
+fn sentinel_type(node: &Node) -> Option<ResourceType> {
+    if !node.is_object() {
+        return None;
+    }
+    let text = |k: &str| node.get(k).and_then(|v| v.as_str());
+    let properties = node.get("properties").filter(|p| p.is_object());
+    text("type")
+        .and_then(sentinel_arm_type)
+        .or_else(|| text("id").and_then(type_from_id))
+        .or_else(|| {
+            let k = text("kind")?;
+            if RULE_KINDS.iter().any(|r| r.eq_ignore_ascii_case(k)) {
+                Some(ResourceType::AlertRules)
+            } else if properties.is_some_and(|p| {
+                p.get("dataTypes").is_some() || p.get("connectorUiConfig").is_some()
+            }) {
+                Some(ResourceType::DataConnectors)
+            } else {
+                None
+            }
+        })
+        .or_else(|| {
+            properties
+                .filter(|p| p.get("triggeringLogic").is_some())
+                .map(|_| ResourceType::AutomationRules)
+        })
 }
 
 fn skip_reason(root: &Node) -> String {
@@ -191,12 +417,12 @@ fn skip_reason(root: &Node) -> String {
     } else if root.get("responses").is_some() && root.get("parameters").is_some() {
         "an API example file (request and responses), not an export".into()
     } else {
-        "no Sentinel resources in it (expected an `az rest` list, a resource, an ARM template or Sentinel YAML)".into()
+        "JSON with no Sentinel resources in it (expected an `az rest` list, a resource, an ARM template with Sentinel resources, or Sentinel YAML)".into()
     }
 }
 
 /// Analytics rule kinds of the Sentinel API (stable and preview).
-const RULE_KINDS: [&str; 6] = [
+pub const RULE_KINDS: [&str; 6] = [
     "Scheduled",
     "NRT",
     "MicrosoftSecurityIncidentCreation",
@@ -252,9 +478,14 @@ fn rest_resource(
             None
         }
     };
+    // Whether it is a Sentinel resource at all decides whether a wrong type
+    // below is an error or the item is skipped.
+    let Some(resource_type) = sentinel_type(node) else {
+        return Ok(None);
+    };
     let id = field("id");
     let name = field("name");
-    let type_ = field("type");
+    let _type = field("type");
     let kind = field("kind");
     let etag = field("etag");
     if let Some(p) = node.get("properties")
@@ -266,32 +497,7 @@ fn rest_resource(
     if !diagnostics.is_empty() {
         return Err(diagnostics);
     }
-
     let properties = node.get("properties");
-    let resource_type = type_
-        .as_deref()
-        .and_then(ResourceType::from_type)
-        .or_else(|| id.as_deref().and_then(type_from_id))
-        .or_else(|| {
-            let k = kind.as_deref()?;
-            if RULE_KINDS.iter().any(|r| r.eq_ignore_ascii_case(k)) {
-                Some(ResourceType::AlertRules)
-            } else if properties.is_some_and(|p| {
-                p.get("dataTypes").is_some() || p.get("connectorUiConfig").is_some()
-            }) {
-                Some(ResourceType::DataConnectors)
-            } else {
-                None
-            }
-        })
-        .or_else(|| {
-            properties
-                .filter(|p| p.get("triggeringLogic").is_some())
-                .map(|_| ResourceType::AutomationRules)
-        });
-    let Some(resource_type) = resource_type else {
-        return Ok(None);
-    };
     let name = match name.or_else(|| {
         id.as_deref()
             .and_then(|i| i.rsplit('/').next())

@@ -18,6 +18,15 @@ pub struct Doc<'t> {
     root: ast::Value<'t>,
 }
 
+/// Text that is not JSON: where and why, and how much of it was.
+#[derive(Debug)]
+pub struct Invalid {
+    pub diagnostic: Diagnostic,
+    /// The length of the text before the error: all of it when the text
+    /// ends inside a value (truncated), else where the error is.
+    pub valid_up_to: usize,
+}
+
 /// A node of the document, with its place.
 #[derive(Clone, Copy)]
 pub struct Node<'d, 't> {
@@ -27,7 +36,7 @@ pub struct Node<'d, 't> {
 
 impl<'t> Doc<'t> {
     /// Parses `text`; comments are allowed, every other liberty of JSON5 is not.
-    pub fn parse(path: &'t str, text: &'t str) -> Result<Doc<'t>, Diagnostic> {
+    pub fn parse(path: &'t str, text: &'t str) -> Result<Doc<'t>, Box<Invalid>> {
         let options = jsonc_parser::ParseOptions {
             allow_comments: true,
             allow_loose_object_property_names: false,
@@ -43,6 +52,7 @@ impl<'t> Doc<'t> {
         let index = LineIndex::new(text);
         let parsed =
             jsonc_parser::parse_to_ast(text, &Default::default(), &options).map_err(|e| {
+                let start = e.range().start.min(text.len());
                 let kind = e.kind().to_string();
                 let unterminated = kind.starts_with("Unterminated");
                 let at_end = unterminated || e.range().start >= text.trim_end().len();
@@ -67,10 +77,17 @@ impl<'t> Doc<'t> {
                 if at_end {
                     d = d.hint("the file ends early: it looks truncated; export it again");
                 }
-                d
+                Box::new(Invalid {
+                    diagnostic: d,
+                    valid_up_to: if unterminated { text.len() } else { start },
+                })
             })?;
         let root = parsed.value.ok_or_else(|| {
-            Diagnostic::file(path, "the file is empty").expected("a JSON object or array")
+            Box::new(Invalid {
+                diagnostic: Diagnostic::file(path, "the file is empty")
+                    .expected("a JSON object or array"),
+                valid_up_to: text.len(),
+            })
         })?;
         Ok(Doc {
             path,
@@ -292,7 +309,7 @@ mod tests {
     #[test]
     fn truncated_json_is_reported_at_the_end() {
         let text = "{\n  \"value\": [\n    {\"name\": \"x\"";
-        let e = Doc::parse("t.json", text).err().unwrap();
+        let e = Doc::parse("t.json", text).err().unwrap().diagnostic;
         assert_eq!(e.line, Some(3));
         assert!(e.message.starts_with("invalid JSON"), "{e}");
         assert!(e.hint.unwrap().contains("truncated"));
@@ -308,7 +325,7 @@ mod tests {
     #[test]
     fn deep_nesting_is_an_error_not_a_crash() {
         let text = "[".repeat(100_000);
-        let e = Doc::parse("t.json", &text).err().unwrap();
+        let e = Doc::parse("t.json", &text).err().unwrap().diagnostic;
         assert!(e.message.contains("nesting"), "{e}");
     }
 }

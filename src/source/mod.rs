@@ -113,16 +113,32 @@ pub fn read(paths: &[PathBuf], options: &ReadOptions) -> Result<Inputs> {
     }
     for p in parameters.keys() {
         if !used_parameters.contains(p) {
+            let template = p
+                .strip_suffix(".parameters.json")
+                .map(|stem| format!("{stem}.json"))
+                .filter(|t| loaded.iter().any(|l| &l.path == t));
+            let reason = match template {
+                Some(t) => format!(
+                    "the parameters of {} beside it, which is skipped: not used",
+                    Path::new(&t).file_name().map_or(t.clone(), |n| n.to_string_lossy().into_owned())
+                ),
+                None => "parameters file with no template beside it (`<name>.json` for `<name>.parameters.json`): not used".into(),
+            };
             inputs.skipped.push(Skipped {
                 path: p.clone(),
-                reason: "parameters file with no template beside it (`<name>.json` for `<name>.parameters.json`): not used".into(),
+                reason,
             });
         }
     }
+    // A parameters file no template used is not an input of the plan.
+    inputs
+        .files
+        .retain(|f| f.format != Some(Format::ArmParameters) || used_parameters.contains(&f.path));
 
     diagnostics.extend(check_addressable(&inputs.resources, &loaded));
     inputs.covered = coverage(&inputs);
     diagnostics.extend(check_duplicates(&mut inputs.resources));
+    inputs.skipped.extend(kind_notes(&inputs.resources));
     if !diagnostics.is_empty() {
         diagnostics.sort_by(|a, b| (&a.path, a.line, a.column).cmp(&(&b.path, b.line, b.column)));
         return Err(Error::Input(diagnostics));
@@ -413,6 +429,11 @@ pub fn human_size(bytes: u64) -> String {
 
 /// Skips whitespace and `//` / `/* */` comments at the start of a file.
 fn first_significant_char(text: &str) -> Option<char> {
+    skip_insignificant(text).chars().next()
+}
+
+/// The text after leading whitespace and `//` / `/* */` comments.
+fn skip_insignificant(text: &str) -> &str {
     let mut rest = text;
     loop {
         rest = rest.trim_start();
@@ -421,7 +442,7 @@ fn first_significant_char(text: &str) -> Option<char> {
         } else if let Some(r) = rest.strip_prefix("/*") {
             rest = r.split_once("*/").map_or("", |(_, tail)| tail);
         } else {
-            return rest.chars().next();
+            return rest;
         }
     }
 }
@@ -438,45 +459,108 @@ fn parse(
     }
 }
 
-/// The same live resource exported twice: identical copies are merged;
-/// copies that differ are an error (which one is current?). Resources from
-/// templates and YAML describe content, not live state, and are kept apart.
+/// The same resource read twice (exported twice, or a rule copied into two
+/// folders of a repository): identical copies are one resource; copies that
+/// differ are an error naming both files (which one is current?). Resources
+/// are the same when their workspace (or the lack of one), type and name
+/// are; a name a template does not fix (`[parameters('x')]`) names nothing.
 fn check_duplicates(resources: &mut Vec<Resource>) -> Vec<Diagnostic> {
-    let mut seen: BTreeMap<(String, ResourceType, String), usize> = BTreeMap::new();
+    let mut seen: BTreeMap<(Option<String>, ResourceType, String), usize> = BTreeMap::new();
     let mut diagnostics = Vec::new();
     let mut keep = vec![true; resources.len()];
     for (i, r) in resources.iter().enumerate() {
-        let Some(ws) = &r.workspace else { continue };
-        if r.etag.is_none() {
+        if r.name.starts_with('[') {
             continue;
         }
-        let key = (ws.key(), r.resource_type, r.name.to_ascii_lowercase());
-        if let Some(&first) = seen.get(&key) {
-            let f = &resources[first];
-            if f.body == r.body {
-                keep[i] = false;
-            } else {
-                diagnostics.push(
-                    Diagnostic::at_origin(
-                        &r.origin,
-                        format!(
-                            "{} `{}` is also exported, with different content, at {}",
-                            r.resource_type, r.name, f.origin
-                        ),
-                    )
-                    .expected(
-                        "one export per resource: the planner cannot tell which copy is current",
-                    )
-                    .hint("export the workspace again, or leave the older file out"),
-                );
-            }
-        } else {
+        let ws = r.workspace.as_ref().map(Workspace::key);
+        let key = (ws, r.resource_type, r.name.to_ascii_lowercase());
+        let Some(&first) = seen.get(&key) else {
             seen.insert(key, i);
+            continue;
+        };
+        let f = &resources[first];
+        if f.body == r.body && f.condition == r.condition && f.template_values == r.template_values
+        {
+            keep[i] = false;
+        } else {
+            diagnostics.push(
+                Diagnostic::at_origin(
+                    &r.origin,
+                    format!(
+                        "{} `{}` is also exported, with different content, at {}",
+                        r.resource_type, r.name, f.origin
+                    ),
+                )
+                .expected("one copy per resource: the planner cannot tell which copy is current")
+                .hint("export the workspace again, or leave the older file out"),
+            );
         }
     }
     let mut it = keep.into_iter();
     resources.retain(|_| it.next().unwrap_or(true));
     diagnostics
+}
+
+/// A note for each analytics rule whose `kind` is missing or not one
+/// Sentinel has (`Sheduled`): the planner passes it through and plans
+/// nothing for it, which must not go unseen.
+fn kind_notes(resources: &[Resource]) -> Vec<Skipped> {
+    let mut notes = Vec::new();
+    for r in resources {
+        if r.resource_type != ResourceType::AlertRules {
+            continue;
+        }
+        let problem = match r.kind.as_deref() {
+            None => "has no `kind`".to_string(),
+            Some(k) if template::is_expression(k) => continue,
+            Some(k)
+                if arm::RULE_KINDS
+                    .iter()
+                    .any(|known| known.eq_ignore_ascii_case(k)) =>
+            {
+                continue;
+            }
+            Some(k) => {
+                let near = arm::RULE_KINDS
+                    .iter()
+                    .map(|known| {
+                        (
+                            edit_distance(&k.to_ascii_lowercase(), &known.to_ascii_lowercase()),
+                            known,
+                        )
+                    })
+                    .min()
+                    .filter(|(d, _)| *d <= 3)
+                    .map(|(_, known)| format!("did you mean `{known}`?"))
+                    .unwrap_or_else(|| format!("known: {}", arm::RULE_KINDS.join(", ")));
+                format!("has kind `{k}`, not one Sentinel knows ({near})")
+            }
+        };
+        notes.push(Skipped {
+            path: r.origin.to_string(),
+            reason: format!(
+                "analytics rule `{}` {problem}: read as it is, and nothing is planned for it; fix its kind to have it checked",
+                r.name
+            ),
+        });
+    }
+    notes
+}
+
+/// Levenshtein distance, for "did you mean".
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
 }
 
 /// Resources whose URL would address something else: a name, or a segment
@@ -547,5 +631,13 @@ mod tests {
         assert_eq!(first_significant_char("// c\n /* d */ {"), Some('{'));
         assert_eq!(first_significant_char("id: x"), Some('i'));
         assert_eq!(first_significant_char("  \n"), None);
+    }
+
+    #[test]
+    fn edit_distances() {
+        assert_eq!(edit_distance("sheduled", "scheduled"), 1);
+        assert_eq!(edit_distance("nrt", "nrt"), 0);
+        assert_eq!(edit_distance("", "abc"), 3);
+        assert_eq!(edit_distance("fusoin", "fusion"), 2);
     }
 }

@@ -122,16 +122,59 @@ fn looks_like_bomless_utf16(bytes: &[u8]) -> bool {
 }
 
 /// Byte offsets to 1-based line and character column.
+///
+/// Built once per file; each lookup costs O(log n) plus at most one
+/// [`CHECKPOINT`] of counting, however long the line (a minified export is
+/// one line of megabytes, and every value in it is looked up).
 pub struct LineIndex<'a> {
     text: &'a str,
     starts: Vec<usize>,
+    /// `(byte offset, characters before it)` every [`CHECKPOINT`] bytes, at
+    /// character boundaries; empty when the text is ASCII (bytes are
+    /// characters).
+    checkpoints: Vec<(usize, usize)>,
 }
+
+/// Bytes between two character-count checkpoints.
+const CHECKPOINT: usize = 4096;
 
 impl<'a> LineIndex<'a> {
     pub fn new(text: &'a str) -> Self {
         let mut starts = vec![0];
         starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
-        LineIndex { text, starts }
+        let mut checkpoints = Vec::new();
+        if !text.is_ascii() {
+            let mut at = 0;
+            let mut chars = 0;
+            checkpoints.push((0, 0));
+            while at < text.len() {
+                let mut next = (at + CHECKPOINT).min(text.len());
+                while !text.is_char_boundary(next) {
+                    next += 1;
+                }
+                chars += text[at..next].chars().count();
+                checkpoints.push((next, chars));
+                at = next;
+            }
+        }
+        LineIndex {
+            text,
+            starts,
+            checkpoints,
+        }
+    }
+
+    /// Characters before a byte offset (at a character boundary, or the
+    /// characters that start before it).
+    fn chars_before(&self, offset: usize) -> usize {
+        if self.checkpoints.is_empty() {
+            return offset;
+        }
+        let i = self.checkpoints.partition_point(|(at, _)| *at <= offset) - 1;
+        let (at, chars) = self.checkpoints[i];
+        let tail = &self.text.as_bytes()[at..offset];
+        // Counting characters as the bytes that do not continue one.
+        chars + tail.iter().filter(|b| (**b as i8) >= -0x40).count()
     }
 
     /// The 1-based line and column (in characters) of a byte offset.
@@ -139,11 +182,7 @@ impl<'a> LineIndex<'a> {
         let offset = offset.min(self.text.len());
         let line = self.starts.partition_point(|s| *s <= offset);
         let start = self.starts[line - 1];
-        let column = self
-            .text
-            .get(start..offset)
-            .map_or(offset - start, |s| s.chars().count())
-            + 1;
+        let column = self.chars_before(offset) - self.chars_before(start) + 1;
         (line, column)
     }
 }
@@ -188,5 +227,42 @@ mod tests {
         assert_eq!(idx.line_col(3), (2, 1));
         assert_eq!(idx.line_col(5), (2, 2));
         assert_eq!(idx.line_col(99), (3, 1));
+    }
+
+    /// A minified export is one line of megabytes and every value in it is
+    /// looked up: a lookup must not count from the start of the line.
+    #[test]
+    fn line_col_on_a_long_line_does_not_rescan_it() {
+        for unit in ["x", "é"] {
+            let text = unit.repeat(8 * 1024 * 1024 / unit.len());
+            let idx = LineIndex::new(&text);
+            let start = std::time::Instant::now();
+            let step = text.len() / 50_000 / unit.len() * unit.len();
+            for i in 1..=50_000 {
+                let (line, column) = idx.line_col(i * step);
+                assert_eq!((line, column), (1, i * step / unit.len() + 1));
+            }
+            // Counting from the line start each time takes 200 GB of reading.
+            let took = start.elapsed();
+            assert!(took.as_secs() < 5, "{unit}: 50,000 lookups took {took:?}");
+        }
+    }
+
+    #[test]
+    fn line_col_on_a_long_line_matches_counting() {
+        // Checkpoints fall inside multi-byte characters and across lines.
+        let mut text = String::new();
+        for i in 0..3000 {
+            text.push_str(["a", "é", "漢", "🦀", "\n"][i % 5]);
+            text.push_str(&"x".repeat(i % 7));
+        }
+        let idx = LineIndex::new(&text);
+        for (offset, _) in text.char_indices().step_by(7).chain([(text.len(), ' ')]) {
+            let before = &text[..offset];
+            let line = before.matches('\n').count() + 1;
+            let start = before.rfind('\n').map_or(0, |i| i + 1);
+            let column = text[start..offset].chars().count() + 1;
+            assert_eq!(idx.line_col(offset), (line, column), "at {offset}");
+        }
     }
 }

@@ -76,61 +76,194 @@ pub fn yaml_error(path: &str, text: &str, e: &serde_yaml::Error, what: &str) -> 
     }
 }
 
-/// Reads a YAML export.
-pub fn read(path: &str, text: &str, options: &ReadOptions) -> Result<Content, Diagnostic> {
-    let has_marker = text.lines().any(|l| {
-        MARKERS.iter().any(|m| {
-            l.strip_prefix(m)
-                .is_some_and(|rest| rest.trim_start().starts_with(':'))
-        })
-    });
-    if !has_marker {
-        return Ok(Content::Skip(
-            "neither JSON nor Sentinel YAML (no `id`, `name`, `kind` or `query` key)".into(),
-        ));
+/// The keys written at the start of a line (top-level keys of a mapping).
+fn top_level_keys(text: &str) -> Vec<&str> {
+    text.lines().filter_map(key_of_line).collect()
+}
+
+/// `key` for a line `key:` or `key: value` (a plain identifier key).
+fn key_of_line(line: &str) -> Option<&str> {
+    let end = line.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))?;
+    let (key, rest) = line.split_at(end);
+    let first = key.chars().next()?;
+    let rest = rest.trim_start_matches([' ', '\t']).strip_prefix(':')?;
+    (first.is_ascii_alphabetic() || first == '_')
+        .then_some(())
+        .filter(|_| rest.is_empty() || rest.starts_with([' ', '\t', '\r']))
+        .map(|_| key)
+}
+
+/// Whether a mapping with these keys is an analytics rule: a Detections
+/// rule (`query` with a schedule or kind, and `id` or `name`) or an older
+/// as-code tool's PascalCase rule (`Query`, `ProductFilter` or `Kind`, and
+/// `Id` or `DisplayName`). A hunting query (`id`, `query`, nothing of a
+/// schedule) is not one.
+fn is_rule(has: impl Fn(&str) -> bool) -> bool {
+    let detection = has("query")
+        && ["kind", "severity", "queryFrequency", "triggerOperator"]
+            .iter()
+            .any(|k| has(k))
+        && (has("id") || has("name"));
+    let pascal =
+        (has("Query") || has("ProductFilter") || has("Kind")) && (has("Id") || has("DisplayName"));
+    detection || pascal
+}
+
+/// Whether a text that is not valid YAML is still recognisably a rule: one
+/// of its documents (the parts between `---` lines) has a top-level key as
+/// its first line of content, no line that opens a Markdown code fence, and
+/// a rule's top-level keys. A Markdown page (front matter, then prose) or
+/// a script that quotes `query:` lines is not.
+fn reads_as_rule(text: &str) -> bool {
+    let mut parts: Vec<Vec<&str>> = vec![Vec::new()];
+    for line in text.lines() {
+        let l = line.trim_end();
+        if l == "---" || l.starts_with("--- ") {
+            parts.push(Vec::new());
+        } else if let Some(part) = parts.last_mut() {
+            part.push(l);
+        }
     }
+    parts.iter().any(|lines| {
+        let first = lines
+            .iter()
+            .find(|l| !(l.is_empty() || l.starts_with('#') || l.starts_with('%')));
+        let keys: Vec<&str> = lines.iter().filter_map(|l| key_of_line(l)).collect();
+        first.is_some_and(|l| key_of_line(l).is_some())
+            && !lines
+                .iter()
+                .any(|l| l.starts_with("```") || l.starts_with("~~~"))
+            && is_rule(|k| keys.contains(&k))
+    })
+}
+
+/// The 1-based line where the second YAML document starts: the first `---`
+/// after some content.
+fn second_document_line(text: &str) -> usize {
+    let mut content = false;
+    for (i, line) in text.lines().enumerate() {
+        let l = line.trim_end();
+        if l == "---" || l.starts_with("--- ") {
+            if content {
+                return i + 1;
+            }
+        } else if !(l.trim_start().is_empty() || l.starts_with('#') || l.starts_with('%')) {
+            content = true;
+        }
+    }
+    1
+}
+
+/// Every YAML document of a text, parsed.
+fn documents(text: &str) -> Result<Vec<serde_yaml::Value>, serde_yaml::Error> {
+    serde_yaml::Deserializer::from_str(text)
+        .map(serde_yaml::Value::deserialize)
+        .collect()
+}
+
+/// Deserializes the `index`th document of a text, keeping serde_yaml's
+/// place of a wrong value.
+fn typed<T: serde::de::DeserializeOwned>(text: &str, index: usize) -> Result<T, serde_yaml::Error> {
+    match serde_yaml::Deserializer::from_str(text).nth(index) {
+        Some(doc) => T::deserialize(doc),
+        None => serde_yaml::from_str(text),
+    }
+}
+
+const NOT_YAML: &str = "neither JSON nor Sentinel YAML";
+
+/// Reads a YAML export.
+///
+/// Only a file that is recognisably a Sentinel rule (by its keys) and
+/// malformed is an error; other text and other YAML is skipped with the
+/// reason (`docs/inputs.md`).
+pub fn read(path: &str, text: &str, options: &ReadOptions) -> Result<Content, Diagnostic> {
+    let keys = top_level_keys(text);
+    if !keys.iter().any(|k| MARKERS.contains(k)) {
+        return Ok(Content::Skip(format!(
+            "{NOT_YAML} (no `id`, `name`, `kind` or `query` key)"
+        )));
+    }
+    let recognisable = reads_as_rule(text);
     if let Some(at) = too_deep(text) {
         let idx = super::text::LineIndex::new(text);
         let (line, column) = idx.line_col(at);
+        if !recognisable {
+            return Ok(Content::Skip(format!(
+                "{NOT_YAML} (nested too deeply at {line}:{column}), and not an analytics rule"
+            )));
+        }
         return Err(
             Diagnostic::at(path, text, line, column, "invalid YAML: nested too deeply").expected(
                 format!("at most {MAX_FLOW_DEPTH} levels of nested [ ] and {{ }}"),
             ),
         );
     }
-    let value: serde_yaml::Value = serde_yaml::from_str(text).map_err(|e| {
-        yaml_error(path, text, &e, "invalid YAML").expected("a YAML mapping of rule fields")
-    })?;
+    let docs = match documents(text) {
+        Ok(docs) => docs,
+        Err(e) if recognisable => {
+            return Err(yaml_error(path, text, &e, "invalid YAML")
+                .expected("a YAML mapping of rule fields"));
+        }
+        Err(e) => {
+            let d = yaml_error(path, text, &e, "invalid YAML");
+            let at = match (d.line, d.column) {
+                (Some(l), Some(c)) => format!(" at {l}:{c}"),
+                _ => String::new(),
+            };
+            return Ok(Content::Skip(format!(
+                "{NOT_YAML} ({}{at}), and its keys are not an analytics rule's",
+                d.message
+            )));
+        }
+    };
+    let mut present = docs.iter().enumerate().filter(|(_, d)| !d.is_null());
+    let Some((index, value)) = present.next() else {
+        return Ok(Content::Skip("YAML with no content".into()));
+    };
+    let more = present.count();
+    if more > 0 {
+        let n = more + 1;
+        let rule = docs
+            .iter()
+            .filter_map(serde_yaml::Value::as_mapping)
+            .any(|m| is_rule(|k| m.contains_key(k)));
+        if !rule {
+            return Ok(Content::Skip(format!(
+                "YAML with {n} documents (front matter and a body?), none of them an analytics rule"
+            )));
+        }
+        let line = second_document_line(text);
+        return Err(Diagnostic::at(
+            path,
+            text,
+            line,
+            1,
+            format!("a YAML file of {n} documents: a second one starts here"),
+        )
+        .expected("one analytics rule per file, as Detections YAML holds it")
+        .hint("split the documents into files of their own"));
+    }
     let Some(map) = value.as_mapping() else {
         return Ok(Content::Skip(
             "YAML that is not a mapping of rule fields".into(),
         ));
     };
     let has = |k: &str| map.contains_key(k);
-    let json = to_json(&value);
+    let json = to_json(value);
 
-    if has("Kind") || has("DisplayName") || has("ProductFilter") || has("Query") {
-        let typed: Pascal = serde_yaml::from_str(text).map_err(|e| {
-            yaml_error(path, text, &e, "unexpected value")
-                .expected("the fields of an analytics rule (`Id`, `DisplayName`, `Kind`, `Enabled` true/false, `Query` text)")
-        })?;
-        let resource = pascal(path, text, &json, typed.id, options)?;
-        return Ok(Content::Resources(
-            Format::PascalYaml,
-            vec![resource],
-            Vec::new(),
+    if has("id") && has("query") && !is_rule(has) {
+        return Ok(Content::Skip(
+            "a hunting query (no kind, severity or schedule): not an analytics rule".into(),
         ));
     }
-    if has("id") && has("query") {
-        let is_rule = ["kind", "severity", "queryFrequency", "triggerOperator"]
-            .iter()
-            .any(|k| has(k));
-        if !is_rule {
-            return Ok(Content::Skip(
-                "a hunting query (no kind, severity or schedule): not an analytics rule".into(),
-            ));
-        }
-        let typed: Detection = serde_yaml::from_str(text).map_err(|e| {
+    if !is_rule(has) {
+        return Ok(Content::Skip(
+            "YAML without the fields of an analytics rule (`id` and `query`, or `Kind`)".into(),
+        ));
+    }
+    if has("query") {
+        let typed: Detection = typed(text, index).map_err(|e| {
             yaml_error(path, text, &e, "unexpected value")
                 .expected("the fields of a Detections rule (`id`, `name`, `kind`, `query` text, `enabled` true/false)")
         })?;
@@ -141,8 +274,15 @@ pub fn read(path: &str, text: &str, options: &ReadOptions) -> Result<Content, Di
             Vec::new(),
         ));
     }
-    Ok(Content::Skip(
-        "YAML without the fields of an analytics rule (`id` and `query`, or `Kind`)".into(),
+    let typed: Pascal = typed(text, index).map_err(|e| {
+        yaml_error(path, text, &e, "unexpected value")
+            .expected("the fields of an analytics rule (`Id`, `DisplayName`, `Kind`, `Enabled` true/false, `Query` text)")
+    })?;
+    let resource = pascal(path, text, &json, typed.id, options)?;
+    Ok(Content::Resources(
+        Format::PascalYaml,
+        vec![resource],
+        Vec::new(),
     ))
 }
 
