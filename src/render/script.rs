@@ -81,13 +81,14 @@ fn delimiter(body: &str) -> String {
     d
 }
 
-/// The plan a backup folder belongs to: a hash of the plan, written into
-/// the folder by apply.sh and checked by both scripts. Step numbers only
-/// mean something within one plan: another plan's rollback.sh would put a
-/// backup body back at another resource's URL.
+/// The plan a backup folder belongs to: a hash of the plan's steps,
+/// written into the folder by apply.sh and checked by both scripts. Step
+/// numbers only mean something within one list of steps: another plan's
+/// rollback.sh would put a backup body back at another resource's URL.
+/// (Plans that differ only in what was read around the steps share it.)
 fn plan_id(plan: &Plan) -> String {
     use sha2::{Digest, Sha256};
-    let bytes = serde_json::to_vec(plan).unwrap_or_default();
+    let bytes = serde_json::to_vec(&plan.actions).unwrap_or_default();
     Sha256::digest(&bytes)
         .iter()
         .take(8)
