@@ -674,6 +674,27 @@ mod tests {
     }
 
     #[test]
+    fn alert_names_must_be_sourced_and_of_other_products() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("alert-names.yaml"),
+            "products:\n  - product: Azure Security Center\n    why: w\n    source: https://learn.microsoft.com/x\n    names: [A]\n  - product: MCAS\n    why: w\n    source: somewhere\n    names: [B]\n  - product: IPC\n    why: w\n    source: https://learn.microsoft.com/y\n    names: [b]\n",
+        )
+        .unwrap();
+        let Err(Error::Rules(d)) = Catalog::load(Some(dir.path())) else {
+            panic!("bad alert names accepted");
+        };
+        let text = format!("{d:?}");
+        assert!(
+            text.contains("`Azure Security Center` is not another product"),
+            "{text}"
+        );
+        assert!(text.contains("cite no source"), "{text}");
+        assert!(text.contains("listed for `MCAS` and `IPC`"), "{text}");
+        assert!(!Catalog::embedded().unwrap().alert_names.is_empty());
+    }
+
+    #[test]
     fn every_problem_is_reported_at_once() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(

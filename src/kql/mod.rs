@@ -1166,10 +1166,13 @@ impl Classifier {
         let mut columns: Vec<String> = Vec::new();
         let mut ev = vec![table_ev];
         for (a, span, neg) in atoms {
-            let Atom::Other { column, .. } = a else {
+            let Atom::Other {
+                column, negated, ..
+            } = a
+            else {
                 continue;
             };
-            if *neg {
+            if *neg || *negated {
                 continue;
             }
             let named = match column {
@@ -1513,6 +1516,199 @@ mod tests {
             let d = classify(q);
             assert_eq!(d.verdict, want, "{q}\n{d:#?}");
         }
+    }
+
+    /// Each operator of the row-flow table, both ways: the twin that
+    /// changes who owns the output rows changes the verdict.
+    #[test]
+    fn rows_flow_through_each_operator() {
+        const DFC: &str = "(SecurityAlert | where ProductName == \"Azure Security Center\")";
+        let cases = [
+            // union: every branch's rows reach the output.
+            (format!("union {DFC}, {DFC}"), Verdict::Dfc),
+            (
+                format!("union {DFC}, (SigninLogs | where ResultType == \"50126\")"),
+                Verdict::Review,
+            ),
+            (
+                format!(
+                    "union isfuzzy=true {DFC}, (AzureActivity | where OperationNameValue has \"write\")"
+                ),
+                Verdict::Review,
+            ),
+            (
+                format!(
+                    "let a = {DFC};\nlet b = SigninLogs | where ResultType == \"50126\";\nunion a, b"
+                ),
+                Verdict::Review,
+            ),
+            (
+                format!("SigninLogs | where ResultType == \"50126\" | union {DFC}"),
+                Verdict::Review,
+            ),
+            (format!("{DFC} | union {DFC}"), Verdict::Dfc),
+            // Outer joins keep one side's rows.
+            (
+                format!("SigninLogs | join kind=leftouter {DFC} on IPAddress"),
+                Verdict::None,
+            ),
+            (
+                format!("SigninLogs | join kind=inner {DFC} on IPAddress"),
+                Verdict::Dfc,
+            ),
+            (
+                format!("{DFC} | join kind=rightouter (SigninLogs) on IPAddress"),
+                Verdict::None,
+            ),
+            (
+                format!("{DFC} | join kind=leftouter (SigninLogs) on IPAddress"),
+                Verdict::Dfc,
+            ),
+            (
+                format!("SigninLogs | join kind=fullouter {DFC} on IPAddress"),
+                Verdict::Review,
+            ),
+            (
+                format!("{DFC} | join kind=fullouter {DFC} on ResourceId"),
+                Verdict::Dfc,
+            ),
+            (
+                format!("SigninLogs | lookup {DFC} on IPAddress"),
+                Verdict::None,
+            ),
+            (
+                format!("SigninLogs | lookup kind=inner {DFC} on IPAddress"),
+                Verdict::Dfc,
+            ),
+            // Semi joins and `in` need a match; anti joins and `!in` do not.
+            (
+                format!("SigninLogs | join kind=leftsemi {DFC} on IPAddress"),
+                Verdict::Dfc,
+            ),
+            (
+                format!("SigninLogs | join kind=leftanti {DFC} on IPAddress"),
+                Verdict::None,
+            ),
+            (
+                format!("SigninLogs | join kind=rightsemi {DFC} on IPAddress"),
+                Verdict::Dfc,
+            ),
+            (
+                format!("{DFC} | join kind=rightanti (SigninLogs) on IPAddress"),
+                Verdict::None,
+            ),
+            (
+                format!("{DFC} | join kind=leftanti (SigninLogs) on IPAddress"),
+                Verdict::Dfc,
+            ),
+            (
+                format!("SigninLogs | where IPAddress in ({DFC} | project IPAddress)"),
+                Verdict::Dfc,
+            ),
+            (
+                format!("SigninLogs | where IPAddress in (({DFC} | project IPAddress))"),
+                Verdict::Dfc,
+            ),
+            (
+                format!("SigninLogs | where IPAddress !in ({DFC} | project IPAddress)"),
+                Verdict::None,
+            ),
+            (
+                format!(
+                    "SigninLogs | where IPAddress in ({DFC} | project IPAddress) or ResultType == \"0\""
+                ),
+                Verdict::Review,
+            ),
+            (
+                format!(
+                    "SigninLogs | where IPAddress in ({DFC} | project IPAddress) and ResultType == \"0\""
+                ),
+                Verdict::Dfc,
+            ),
+            // An operator without a row rule matters on an alert path only.
+            (format!("{DFC} | fork (take 1) (take 2)"), Verdict::Review),
+            (
+                "SecurityAlert | where ProviderName == \"MDATP\" | fork (take 1)".to_string(),
+                Verdict::None,
+            ),
+            (
+                format!(
+                    "{DFC} | sample-distinct 3 of AlertName | top-nested 2 of AlertName by count()"
+                ),
+                Verdict::Dfc,
+            ),
+        ];
+        for (q, want) in cases {
+            let d = classify(&q);
+            assert_eq!(d.verdict, want, "{q}\n{d:#?}");
+        }
+    }
+
+    #[test]
+    fn a_union_review_names_the_other_sources() {
+        let d = classify(
+            "union (SecurityAlert | where ProductName == \"Azure Security Center\"),\n (SigninLogs | where ResultType == \"50126\"), (DnsEvents | where Name has \"x\")",
+        );
+        assert_eq!(d.verdict, Verdict::Review, "{d:#?}");
+        assert!(d.explanation.contains("SigninLogs, DnsEvents"), "{d:#?}");
+        assert!(
+            d.evidence
+                .iter()
+                .any(|e| e.line == 2 && e.text == "SigninLogs"),
+            "{d:#?}"
+        );
+    }
+
+    #[test]
+    fn an_unknown_operator_is_named() {
+        let d = classify(
+            "SecurityAlert | where ProductName == \"Azure Security Center\" | scan with (step s: true;)",
+        );
+        assert_eq!(d.verdict, Verdict::Review, "{d:#?}");
+        assert!(d.explanation.contains("`scan`"), "{d:#?}");
+    }
+
+    #[test]
+    fn alert_names_of_other_products_decide() {
+        for q in [
+            "SecurityAlert | where AlertName == \"Impossible travel activity\"",
+            "SecurityAlert | where AlertName in (\"Unfamiliar sign-in properties\", \"Atypical travel\")",
+            "SecurityAlert | where DisplayName =~ \"mass download by a single user\"",
+            "SecurityAlert | where AlertName has_any (\"Honeytoken activity\", \"Atypical travel\")",
+        ] {
+            let d = classify(q);
+            assert_eq!(d.verdict, Verdict::None, "{q}\n{d:#?}");
+            assert!(
+                d.evidence
+                    .iter()
+                    .any(|e| e.explanation.contains("rules/alert-names.yaml")),
+                "{d:#?}"
+            );
+        }
+        for q in [
+            // Negated, partly unknown, or mixed with a Defender for Cloud filter.
+            "SecurityAlert | where AlertName != \"Impossible travel activity\"",
+            "SecurityAlert | where AlertName in (\"Atypical travel\", \"Suspicious process executed\")",
+            "SecurityAlert | where AlertName == \"Atypical travel\" or ProductName == \"Azure Security Center\"",
+        ] {
+            let d = classify(q);
+            assert_eq!(d.verdict, Verdict::Review, "{q}\n{d:#?}");
+        }
+    }
+
+    #[test]
+    fn a_review_says_what_narrows_unfiltered_alerts() {
+        let d = classify(
+            "SecurityAlert | where AlertSeverity == \"High\" and tostring(Entities) has \"10.0.0.1\"",
+        );
+        assert_eq!(d.verdict, Verdict::Review);
+        assert!(
+            d.explanation
+                .contains("only AlertSeverity, Entities narrow it"),
+            "{d:#?}"
+        );
+        let d = classify("SecurityAlert | where TimeGenerated > ago(1h)");
+        assert!(!d.explanation.contains("narrow"), "{d:#?}");
     }
 
     #[test]
