@@ -750,7 +750,10 @@ impl Classifier {
                 if dfc.is_empty() {
                     Need::Other {
                         alerts: true,
-                        names: vec![(read.table.clone(), read.span)],
+                        names: vec![(
+                            format!("{} (other products' alerts)", read.table),
+                            read.span,
+                        )],
                     }
                 } else if others.is_empty() {
                     Need::Dfc(*i)
@@ -1547,6 +1550,10 @@ mod tests {
                 Verdict::Review,
             ),
             (format!("{DFC} | union {DFC}"), Verdict::Dfc),
+            (
+                format!("{DFC} | union (SecurityAlert | where ProviderName == \"MCAS\")"),
+                Verdict::Review,
+            ),
             // Outer joins keep one side's rows.
             (
                 format!("SigninLogs | join kind=leftouter {DFC} on IPAddress"),
