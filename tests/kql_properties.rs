@@ -171,6 +171,35 @@ fn a_10_mb_query_and_10000_deep_nesting_finish() {
     let _ = classifier().classify(&unbalanced);
 }
 
+/// Long chains of joins, unions, optional sub-queries and unknown operators
+/// build no deep or exponential row flow: each finishes at once.
+#[test]
+fn long_chains_of_row_operators_finish() {
+    let dfc = "SecurityAlert | where ProductName == 'Azure Security Center'";
+    for (stage, n) in [
+        ("| union (SigninLogs | take 1)\n", 20_000),
+        (
+            "| join kind=inner (SigninLogs) on x\n| union (AuditLogs)\n",
+            10_000,
+        ),
+        ("| nosuchoperator\n", 50_000),
+        (
+            "| where x in ((SecurityAlert | where ProductName == 'MCAS' | project x)) or y == 1\n",
+            2_000,
+        ),
+    ] {
+        let q = format!("{dfc}\n{}", stage.repeat(n));
+        let started = std::time::Instant::now();
+        let d = classifier().classify(&q);
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(5),
+            "{stage}: {:?}",
+            started.elapsed()
+        );
+        assert_eq!(d.verdict, Verdict::Review, "{stage}: {d:?}");
+    }
+}
+
 const DFC_ALERTS: &str = "(SecurityAlert | where ProductName == \"Azure Security Center\")";
 
 /// The corpus queries, each with a stage appended to its output.

@@ -138,13 +138,15 @@ struct Walk<'p> {
     opaque: Vec<(String, (u32, u32))>,
     /// Operators without a row rule, by name and place.
     unknown: Vec<(String, (u32, u32))>,
+    /// Joins and unions combined into flows so far.
+    combines: usize,
     overflow: bool,
     visits: usize,
 }
 
 /// Where the rows of a pipeline come from, as the walk found them: the
 /// row-flow model of `docs/classifier.md`. Leaves index the walk's lists.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 enum Flow {
     /// A read of an alert table.
     Read(usize),
@@ -161,6 +163,9 @@ enum Flow {
     /// Each row needs a row of every one of these (inner joins, `leftsemi`,
     /// `in (sub-query)`).
     Both(Vec<Flow>),
+    /// Rows of the first, some of which need a row of the second (`in
+    /// (sub-query)` under `or`).
+    MayNeed(Box<Flow>, Box<Flow>),
     /// The rows after an operator without a row rule.
     Unknown(usize, Box<Flow>),
     /// The walk gave up.
@@ -232,6 +237,8 @@ struct Ctx<'p> {
 
 /// Pipelines the walk follows before it gives up (the query is sent to review).
 const MAX_VISITS: usize = 4096;
+/// Joins and unions the walk combines before it gives up.
+const MAX_COMBINES: usize = 256;
 
 impl Classifier {
     pub fn new(catalog: &Catalog) -> Classifier {
@@ -434,21 +441,40 @@ impl Classifier {
                     via.push(v.clone());
                     let branch = self.walk(ctx, *b, &after, tags, via, depth + 1, walk);
                     via.pop();
-                    flow = match combine {
-                        Combine::Either => Flow::Either(vec![flow, branch]),
-                        Combine::Both | Combine::Needs | Combine::ReplacesNeeding => {
+                    // The flow's depth is bounded, so evaluating (and
+                    // dropping) it never runs deep.
+                    walk.combines += 1;
+                    if walk.overflow || walk.combines > MAX_COMBINES {
+                        walk.overflow = true;
+                        return Flow::Overflow;
+                    }
+                    flow = match (combine, flow) {
+                        (Combine::Either, Flow::Either(mut parts)) => {
+                            parts.push(branch);
+                            Flow::Either(parts)
+                        }
+                        (Combine::Either, flow) => Flow::Either(vec![flow, branch]),
+                        (
+                            Combine::Both | Combine::Needs | Combine::ReplacesNeeding,
+                            Flow::Both(mut parts),
+                        ) => {
+                            parts.push(branch);
+                            Flow::Both(parts)
+                        }
+                        (Combine::Both | Combine::Needs | Combine::ReplacesNeeding, flow) => {
                             Flow::Both(vec![flow, branch])
                         }
-                        Combine::MayNeed => {
-                            Flow::Either(vec![flow.clone(), Flow::Both(vec![flow, branch])])
-                        }
-                        Combine::Replaces => branch,
-                        Combine::Keeps => flow,
+                        (Combine::MayNeed, flow) => Flow::MayNeed(Box::new(flow), Box::new(branch)),
+                        (Combine::Replaces, _) => branch,
+                        (Combine::Keeps, flow) => flow,
                     };
                 }
                 Stage::Unknown { name, span } => {
-                    walk.unknown.push((name.clone(), *span));
-                    flow = Flow::Unknown(walk.unknown.len() - 1, Box::new(flow));
+                    // One unknown operator is enough to send the rows to review.
+                    if !matches!(flow, Flow::Unknown(..)) {
+                        walk.unknown.push((name.clone(), *span));
+                        flow = Flow::Unknown(walk.unknown.len() - 1, Box::new(flow));
+                    }
                 }
                 Stage::Filter(_) | Stage::Columns { .. } => {}
             }
@@ -799,6 +825,18 @@ impl Classifier {
                 names: Vec::new(),
             },
             Flow::Overflow => Need::Mixed(Why::Overflow),
+            Flow::MayNeed(rows, needed) => match self.eval(rows, st) {
+                // The rows are Defender for Cloud alerts whatever they match.
+                Need::Other { alerts, names } => match self.eval(needed, st) {
+                    Need::Dfc(i) => Need::Mixed(Why::Union {
+                        dfc: i,
+                        others: names,
+                    }),
+                    Need::Mixed(why) => Need::Mixed(why),
+                    Need::Other { .. } | Need::Empty => Need::Other { alerts, names },
+                },
+                need => need,
+            },
             Flow::Unknown(u, inner) => match self.eval(inner, st) {
                 Need::Dfc(_) => Need::Mixed(Why::Unknown(*u)),
                 need => need,
