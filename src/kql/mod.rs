@@ -1670,6 +1670,11 @@ mod tests {
                 ),
                 Verdict::Dfc,
             ),
+            // An `or` inside the sub-query does not make the match optional.
+            (
+                "SigninLogs | where IPAddress in ((SecurityAlert | where ProductName == \"Azure Security Center\" | where AlertSeverity == \"High\" or AlertSeverity == \"Medium\" | project IPAddress))".to_string(),
+                Verdict::Dfc,
+            ),
             // An operator without a row rule matters on an alert path only.
             (format!("{DFC} | fork (take 1) (take 2)"), Verdict::Review),
             (

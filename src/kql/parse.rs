@@ -1005,7 +1005,22 @@ impl<'q, 'n> Parser<'q, 'n> {
     /// an `or` or a `not` in the filter makes it optional); any other use
     /// (`!in`, `toscalar`) keeps the rows whatever `T` holds.
     fn filter_subqueries(&mut self, idx: usize, start: usize, end: usize) {
-        let optional = (start..end).any(|i| self.word_at(i, "or") || self.word_at(i, "not"));
+        // An `or` or a `not` of the filter itself, not of a sub-query in it.
+        let mut optional = false;
+        let mut i = start;
+        while i < end && !optional {
+            if self.punct_at(i, "(") && self.group_is_tabular(i) {
+                let close = self.close[i];
+                i = if close == NONE {
+                    end
+                } else {
+                    close as usize + 1
+                };
+                continue;
+            }
+            optional = self.word_at(i, "or") || self.word_at(i, "not");
+            i += 1;
+        }
         let resume = self.pos;
         let mut i = start;
         while i < end {
