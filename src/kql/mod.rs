@@ -126,9 +126,9 @@ impl<'p> Read<'p> {
     }
 }
 
-/// Rows of a table that holds no alerts: its name, where it is read, the
-/// filters that narrow it and its union tags.
-type TableRows<'p> = (String, (u32, u32), Vec<Chunk<'p>>, Vec<(String, String)>);
+/// Rows of a table that holds no alerts: its name, where it is read, and
+/// whether a filter on a product column drops them all (in a union).
+type TableRows<'p> = (&'p str, (u32, u32), bool);
 
 #[derive(Default)]
 struct Walk<'p> {
@@ -173,30 +173,27 @@ enum Flow {
 }
 
 /// What the rows of a flow need.
-enum Need {
+enum Need<'f> {
     /// No rows (every source filtered away).
     Empty,
     /// Every row needs a Defender for Cloud alert (this read is one).
     Dfc(usize),
-    /// No row needs one; `alerts` when some rows are other products'
-    /// alerts; `names` the sources whose rows they are.
-    Other {
-        alerts: bool,
-        names: Vec<(String, (u32, u32))>,
-    },
+    /// No row needs one; `alerts` when some rows are other products' alerts.
+    Other { alerts: bool },
     /// A human must decide, for this reason.
-    Mixed(Why),
+    Mixed(Why<'f>),
 }
 
-enum Why {
+enum Why<'f> {
     /// A read whose filters admit Defender for Cloud and other products.
     Read(usize),
     Function(usize),
     Opaque(usize),
-    /// Defender for Cloud alerts and other rows reach the output side by side.
+    /// Defender for Cloud alerts (this read) and the rows of other sources
+    /// (in `others`) reach the output side by side.
     Union {
         dfc: usize,
-        others: Vec<(String, (u32, u32))>,
+        others: &'f Flow,
     },
     /// Other products' alerts that need a Defender for Cloud alert.
     Correlated {
@@ -219,7 +216,8 @@ struct Eval<'a, 'p, 'c> {
     walk: &'a Walk<'p>,
     facts: &'a [Fact<'p, 'c>],
     query: &'a str,
-    live: Vec<bool>,
+    /// Bit k: read k is in the flow (reads stop at [`MAX_READS`]).
+    live: [u64; MAX_READS / 64],
     enriched: Vec<usize>,
     mentions_alerts: std::cell::OnceCell<bool>,
 }
@@ -360,63 +358,17 @@ impl Classifier {
             hidden: 0,
         });
         chunks.extend(outer.iter().cloned());
-        let mut sources = Vec::with_capacity(pipe.sources.len());
-        for source in &pipe.sources {
-            let flow = match source {
-                Source::Table { name, span } => {
-                    if self.is_alert_table(name) {
-                        walk.reads.push(Read {
-                            table: name.clone(),
-                            span: *span,
-                            chunks: chunks.clone(),
-                            via: via.clone(),
-                            tags: tags.to_vec(),
-                        });
-                        Flow::Read(walk.reads.len() - 1)
-                    } else if self
-                        .known_tables
-                        .iter()
-                        .any(|t| t.eq_ignore_ascii_case(name))
-                    {
-                        walk.tables
-                            .push((name.clone(), *span, chunks.clone(), tags.to_vec()));
-                        Flow::Table(walk.tables.len() - 1)
-                    } else {
-                        walk.functions.push((name.clone(), *span, chunks.clone()));
-                        Flow::Function(walk.functions.len() - 1)
-                    }
+        let mut flow = match pipe.sources.as_slice() {
+            [] => Flow::Data,
+            [one] => self.source_flow(ctx, pipe, one, &chunks, tags, via, depth, walk),
+            many => {
+                let mut parts = Vec::with_capacity(many.len());
+                for source in many {
+                    parts
+                        .push(self.source_flow(ctx, pipe, source, &chunks, tags, via, depth, walk));
                 }
-                Source::Pipe { index, via: v } => {
-                    let mut tags = tags.to_vec();
-                    if let (Via::Union, Some(col)) = (v, &pipe.source_column)
-                        && let Some(Source::Table { name, .. }) = ctx
-                            .parsed
-                            .pipelines
-                            .get(*index)
-                            .and_then(|p| p.sources.first())
-                    {
-                        tags.push((col.clone(), name.clone()));
-                    }
-                    via.push(v.clone());
-                    let flow = self.walk(ctx, *index, &chunks, &tags, via, depth + 1, walk);
-                    via.pop();
-                    flow
-                }
-                Source::Function { name, span } => {
-                    walk.functions.push((name.clone(), *span, chunks.clone()));
-                    Flow::Function(walk.functions.len() - 1)
-                }
-                Source::Opaque { what, span } => {
-                    walk.opaque.push((what.clone(), *span));
-                    Flow::Opaque(walk.opaque.len() - 1)
-                }
-            };
-            sources.push(flow);
-        }
-        let mut flow = match sources.len() {
-            0 => Flow::Data,
-            1 => sources.pop().unwrap_or(Flow::Data),
-            _ => Flow::Either(sources),
+                Flow::Either(parts)
+            }
         };
         for (k, stage) in pipe.stages.iter().enumerate() {
             match stage {
@@ -480,6 +432,74 @@ impl Classifier {
             }
         }
         flow
+    }
+
+    /// The rows of one source of a pipeline.
+    #[allow(clippy::too_many_arguments)]
+    fn source_flow<'p>(
+        &self,
+        ctx: &'p Ctx<'p>,
+        pipe: &'p parse::Pipeline,
+        source: &'p Source,
+        chunks: &[Chunk<'p>],
+        tags: &[(String, String)],
+        via: &mut Vec<Via>,
+        depth: usize,
+        walk: &mut Walk<'p>,
+    ) -> Flow {
+        match source {
+            Source::Table { name, span } => {
+                if self.is_alert_table(name) {
+                    if walk.reads.len() >= MAX_READS {
+                        walk.overflow = true;
+                        return Flow::Overflow;
+                    }
+                    walk.reads.push(Read {
+                        table: name.clone(),
+                        span: *span,
+                        chunks: chunks.to_vec(),
+                        via: via.clone(),
+                        tags: tags.to_vec(),
+                    });
+                    Flow::Read(walk.reads.len() - 1)
+                } else if self
+                    .known_tables
+                    .iter()
+                    .any(|t| t.eq_ignore_ascii_case(name))
+                {
+                    let dropped = self.excluded(chunks, tags) & self.other_bit() != 0;
+                    walk.tables.push((name.as_str(), *span, dropped));
+                    Flow::Table(walk.tables.len() - 1)
+                } else {
+                    walk.functions.push((name.clone(), *span, chunks.to_vec()));
+                    Flow::Function(walk.functions.len() - 1)
+                }
+            }
+            Source::Pipe { index, via: v } => {
+                let mut tags = tags.to_vec();
+                if let (Via::Union, Some(col)) = (v, &pipe.source_column)
+                    && let Some(Source::Table { name, .. }) = ctx
+                        .parsed
+                        .pipelines
+                        .get(*index)
+                        .and_then(|p| p.sources.first())
+                {
+                    tags.push((col.clone(), name.clone()));
+                }
+                via.push(v.clone());
+                let flow = self.walk(ctx, *index, chunks, &tags, via, depth + 1, walk);
+                via.pop();
+                flow
+            }
+            Source::Function { name, span } => {
+                walk.functions.push((name.clone(), *span, chunks.to_vec()));
+                Flow::Function(walk.functions.len() - 1)
+            }
+            Source::Opaque { what, span } => {
+                walk.opaque.push((what.clone(), *span));
+                Flow::Opaque(walk.opaque.len() - 1)
+            }
+        }
     }
 
     fn is_alert_table(&self, name: &str) -> bool {
@@ -644,19 +664,20 @@ impl Classifier {
             walk,
             facts: &facts,
             query,
-            live: vec![false; walk.reads.len()],
+            live: [0; MAX_READS / 64],
             enriched: Vec::new(),
             mentions_alerts: std::cell::OnceCell::new(),
         };
         let need = self.eval(flow, &mut state);
-        let (live, enriched) = (state.live, state.enriched);
+        let (bits, enriched) = (state.live, state.enriched);
+        let live = |k: usize| bits.get(k / 64).is_some_and(|w| w & (1 << (k % 64)) != 0);
         match need {
             Need::Mixed(why) => return self.review_why(query, why, walk, &facts, &at),
             Need::Dfc(_) => {
                 let mut dfc_evidence = Vec::new();
                 for (k, (read, (atoms, (dfc, others)))) in walk.reads.iter().zip(&facts).enumerate()
                 {
-                    if !live[k] || dfc.is_empty() || !others.is_empty() {
+                    if !live(k) || dfc.is_empty() || !others.is_empty() {
                         continue;
                     }
                     dfc_evidence.push(at(
@@ -683,7 +704,7 @@ impl Classifier {
         }
         let mut other_evidence: Vec<Evidence> = Vec::new();
         for (k, (read, (atoms, (dfc, _)))) in walk.reads.iter().zip(&facts).enumerate() {
-            if !live[k] {
+            if !live(k) {
                 continue;
             }
             if enriched.contains(&k) {
@@ -732,7 +753,7 @@ impl Classifier {
             }
             other_evidence.extend(ev);
         }
-        if !live.iter().any(|l| *l) {
+        if bits.iter().all(|w| *w == 0) {
             let unfollowed = parsed
                 .notes
                 .first()
@@ -763,46 +784,30 @@ impl Classifier {
     }
 
     /// What the rows of `flow` need (see [`Flow`]).
-    fn eval(&self, flow: &Flow, st: &mut Eval) -> Need {
+    fn eval<'f>(&self, flow: &'f Flow, st: &mut Eval) -> Need<'f> {
         match flow {
             Flow::Read(i) => {
-                if let Some(l) = st.live.get_mut(*i) {
-                    *l = true;
+                if let Some(w) = st.live.get_mut(*i / 64) {
+                    *w |= 1 << (*i % 64);
                 }
                 let Some((_, (dfc, others))) = st.facts.get(*i) else {
                     return Need::Empty;
                 };
-                let read = &st.walk.reads[*i];
                 if dfc.is_empty() {
-                    Need::Other {
-                        alerts: true,
-                        names: vec![(
-                            format!("{} (other products' alerts)", read.table),
-                            read.span,
-                        )],
-                    }
+                    Need::Other { alerts: true }
                 } else if others.is_empty() {
                     Need::Dfc(*i)
                 } else {
                     Need::Mixed(Why::Read(*i))
                 }
             }
-            Flow::Table(i) => {
-                let (name, span, _, _) = &st.walk.tables[*i];
-                Need::Other {
-                    alerts: false,
-                    names: vec![(name.clone(), *span)],
-                }
-            }
+            Flow::Table(_) | Flow::Data => Need::Other { alerts: false },
             Flow::Function(i) => {
-                let (name, span, chunks) = &st.walk.functions[*i];
+                let (_, _, chunks) = &st.walk.functions[*i];
                 if self.filters_alert_columns(chunks) {
                     Need::Mixed(Why::Function(*i))
                 } else {
-                    Need::Other {
-                        alerts: false,
-                        names: vec![(name.clone(), *span)],
-                    }
+                    Need::Other { alerts: false }
                 }
             }
             Flow::Opaque(i) => {
@@ -813,27 +818,19 @@ impl Classifier {
                 {
                     Need::Mixed(Why::Opaque(*i))
                 } else {
-                    let (what, span) = &st.walk.opaque[*i];
-                    Need::Other {
-                        alerts: false,
-                        names: vec![(what.clone(), *span)],
-                    }
+                    Need::Other { alerts: false }
                 }
             }
-            Flow::Data => Need::Other {
-                alerts: false,
-                names: Vec::new(),
-            },
             Flow::Overflow => Need::Mixed(Why::Overflow),
             Flow::MayNeed(rows, needed) => match self.eval(rows, st) {
                 // The rows are Defender for Cloud alerts whatever they match.
-                Need::Other { alerts, names } => match self.eval(needed, st) {
+                Need::Other { alerts } => match self.eval(needed, st) {
                     Need::Dfc(i) => Need::Mixed(Why::Union {
                         dfc: i,
-                        others: names,
+                        others: rows,
                     }),
                     Need::Mixed(why) => Need::Mixed(why),
-                    Need::Other { .. } | Need::Empty => Need::Other { alerts, names },
+                    Need::Other { .. } | Need::Empty => Need::Other { alerts },
                 },
                 need => need,
             },
@@ -845,15 +842,13 @@ impl Classifier {
                 let mut dfc = None;
                 let mut other = false;
                 let mut alerts = false;
-                let mut names = Vec::new();
                 for part in parts {
                     // Rows of a table without alert columns do not pass a
                     // filter that needs a product name.
-                    if let Flow::Table(t) = part {
-                        let (_, _, chunks, tags) = &st.walk.tables[*t];
-                        if self.excluded(chunks, tags) & self.other_bit() != 0 {
-                            continue;
-                        }
+                    if let Flow::Table(t) = part
+                        && st.walk.tables[*t].2
+                    {
+                        continue;
                     }
                     match self.eval(part, st) {
                         Need::Empty => {}
@@ -861,17 +856,9 @@ impl Classifier {
                         Need::Dfc(i) => {
                             dfc.get_or_insert(i);
                         }
-                        Need::Other {
-                            alerts: a,
-                            names: n,
-                        } => {
+                        Need::Other { alerts: a } => {
                             other = true;
                             alerts |= a;
-                            for x in n {
-                                if names.len() < MAX_NAMES {
-                                    names.push(x);
-                                }
-                            }
                         }
                     }
                 }
@@ -880,9 +867,9 @@ impl Classifier {
                     (Some(i), false) => Need::Dfc(i),
                     (Some(i), true) => Need::Mixed(Why::Union {
                         dfc: i,
-                        others: names,
+                        others: flow,
                     }),
-                    (None, true) => Need::Other { alerts, names },
+                    (None, true) => Need::Other { alerts },
                 }
             }
             Flow::Both(parts) => {
@@ -892,7 +879,7 @@ impl Classifier {
                 }
                 let other_alerts = needs
                     .iter()
-                    .any(|n| matches!(n, Need::Other { alerts: true, .. }));
+                    .any(|n| matches!(n, Need::Other { alerts: true }));
                 if let Some(i) = needs.iter().find_map(|n| match n {
                     Need::Dfc(i) => Some(*i),
                     _ => None,
@@ -918,28 +905,64 @@ impl Classifier {
                         Need::Mixed(w) => unfiltered(w),
                         _ => true,
                     });
-                let mut names = Vec::new();
                 let mut alerts = false;
                 for need in needs {
                     match need {
                         Need::Mixed(Why::Read(j)) if enrich => st.enriched.push(j),
                         Need::Mixed(why) => return Need::Mixed(why),
-                        Need::Other {
-                            alerts: a,
-                            names: n,
-                        } => {
-                            alerts |= a;
-                            for x in n {
-                                if names.len() < MAX_NAMES {
-                                    names.push(x);
-                                }
-                            }
-                        }
+                        Need::Other { alerts: a } => alerts |= a,
                         Need::Empty | Need::Dfc(_) => {}
                     }
                 }
-                Need::Other { alerts, names }
+                Need::Other { alerts }
             }
+        }
+    }
+
+    /// The sources in `flow` whose rows need no Defender for Cloud alert,
+    /// for a review (at most [`MAX_NAMES`]).
+    fn other_sources(
+        &self,
+        flow: &Flow,
+        walk: &Walk,
+        facts: &[Fact],
+        out: &mut Vec<(String, (u32, u32))>,
+    ) {
+        if out.len() >= MAX_NAMES {
+            return;
+        }
+        match flow {
+            Flow::Read(i) => {
+                if facts.get(*i).is_some_and(|(_, (dfc, _))| dfc.is_empty()) {
+                    let read = &walk.reads[*i];
+                    out.push((
+                        format!("{} (other products' alerts)", read.table),
+                        read.span,
+                    ));
+                }
+            }
+            Flow::Table(i) => {
+                let (name, span, dropped) = &walk.tables[*i];
+                if !dropped {
+                    out.push((name.to_string(), *span));
+                }
+            }
+            Flow::Function(i) => {
+                let (name, span, _) = &walk.functions[*i];
+                out.push((name.clone(), *span));
+            }
+            Flow::Opaque(i) => {
+                let (what, span) = &walk.opaque[*i];
+                out.push((what.clone(), *span));
+            }
+            Flow::Data | Flow::Overflow => {}
+            Flow::Either(parts) | Flow::Both(parts) => {
+                for p in parts {
+                    self.other_sources(p, walk, facts, out);
+                }
+            }
+            Flow::MayNeed(rows, _) => self.other_sources(rows, walk, facts, out),
+            Flow::Unknown(_, inner) => self.other_sources(inner, walk, facts, out),
         }
     }
 
@@ -1025,6 +1048,9 @@ impl Classifier {
             }
             Why::Union { dfc, others } => {
                 let read = &walk.reads[dfc];
+                let mut sources = Vec::new();
+                self.other_sources(others, walk, facts, &mut sources);
+                let others = sources;
                 let mut named: Vec<String> = Vec::new();
                 for (n, _) in &others {
                     if !named.iter().any(|x| x.eq_ignore_ascii_case(n)) {
