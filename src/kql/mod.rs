@@ -1332,7 +1332,8 @@ impl Classifier {
 
 /// The columns a filter's text matches against strings (`AlertSeverity`
 /// and `Entities` in `AlertSeverity == "High" and tostring(Entities) has
-/// "x"`); negated and range comparisons do not count.
+/// "x"`); negated and range comparisons do not count. A plain scan of the
+/// text, skipping string literals: it runs for reviews only.
 fn compared_columns(query: &str, span: (u32, u32)) -> Vec<String> {
     // String comparisons only: ranges (`>`, `between`) bound times and counts.
     const OPS: [&str; 17] = [
@@ -1357,32 +1358,54 @@ fn compared_columns(query: &str, span: (u32, u32)) -> Vec<String> {
     let Some(text) = query.get(span.0 as usize..span.1 as usize) else {
         return Vec::new();
     };
-    let toks = lexer::tokenize(text);
-    let is_op = |k: usize| {
-        toks.get(k).is_some_and(|t| {
-            let w = t.text(text);
-            match t.kind {
-                lexer::Kind::Punct => matches!(w, "==" | "=~"),
-                lexer::Kind::Ident => OPS.iter().any(|o| o.eq_ignore_ascii_case(w)),
-                _ => false,
-            }
-        })
+    let b = text.as_bytes();
+    let word = |i: usize| {
+        b.get(i)
+            .is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_')
+    };
+    let skip_space = |mut j: usize| {
+        while b.get(j).is_some_and(u8::is_ascii_whitespace) {
+            j += 1;
+        }
+        j
     };
     let mut out: Vec<String> = Vec::new();
-    for (k, t) in toks.iter().enumerate() {
-        if t.kind != lexer::Kind::Ident {
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        if c == b'"' || c == b'\'' {
+            i += 1;
+            while i < b.len() && b[i] != c {
+                i += if b[i] == b'\\' { 2 } else { 1 };
+            }
+            i += 1;
             continue;
+        }
+        if !(c.is_ascii_alphabetic() || c == b'_') {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while word(i) {
+            i += 1;
         }
         // `Col op ...`, or `f(Col) op ...`.
-        let closes = toks
-            .get(k + 1)
-            .is_some_and(|n| n.kind == lexer::Kind::Punct && n.text(text) == ")");
-        if !(is_op(k + 1) || (closes && is_op(k + 2))) {
-            continue;
+        let mut j = skip_space(i);
+        if b.get(j) == Some(&b')') {
+            j = skip_space(j + 1);
         }
-        let name = lexer::ident_name(t.text(text)).to_string();
-        if !out.iter().any(|c| c.eq_ignore_ascii_case(&name)) {
-            out.push(name);
+        let rest = &text[j.min(text.len())..];
+        let op = rest.starts_with("==")
+            || rest.starts_with("=~")
+            || OPS.iter().any(|o| {
+                rest.len() >= o.len()
+                    && rest.as_bytes()[..o.len()].eq_ignore_ascii_case(o.as_bytes())
+                    && !word(j + o.len())
+                    && b.get(j + o.len()) != Some(&b'~')
+            });
+        let name = &text[start..i];
+        if op && !out.iter().any(|c| c.eq_ignore_ascii_case(name)) {
+            out.push(name.to_string());
         }
     }
     out

@@ -192,9 +192,11 @@ pub const ROW_OPERATORS: [(&str, RowEffect); 36] = [
 
 /// What `op` (lowercase) does to rows, if the classifier knows it.
 pub fn row_effect(op: &str) -> Option<RowEffect> {
+    // Compare the first byte before the rest.
+    let first = op.as_bytes().first()?;
     ROW_OPERATORS
         .iter()
-        .find(|(name, _)| *name == op)
+        .find(|(name, _)| name.as_bytes()[0] == *first && *name == op)
         .map(|(_, effect)| *effect)
 }
 
@@ -1000,11 +1002,23 @@ impl<'q, 'n> Parser<'q, 'n> {
         }
     }
 
-    /// The sub-queries of a `where` between two token indices, as branches:
-    /// `x in (T | ...)` needs a row of `T` for every row that passes (unless
-    /// an `or` or a `not` in the filter makes it optional); any other use
-    /// (`!in`, `toscalar`) keeps the rows whatever `T` holds.
+    /// The sub-queries of a `where` between two token indices that decide
+    /// which rows pass: `x in (T | ...)` needs a row of `T` for every row
+    /// that passes (unless an `or` or a `not` of the filter makes it
+    /// optional). Other sub-queries (`!in`, `toscalar`) keep the rows
+    /// whatever `T` holds, so they are not followed.
     fn filter_subqueries(&mut self, idx: usize, start: usize, end: usize) {
+        // Most filters have none: find the first cheaply.
+        let end = end.min(self.toks.len());
+        let bytes = self.src.as_bytes();
+        let Some(first) = (start..end).find(|&i| {
+            let t = self.toks[i];
+            t.kind == Kind::Ident
+                && bytes[t.start as usize] | 0x20 == b'i'
+                && self.subquery_after_in(i, end).is_some()
+        }) else {
+            return;
+        };
         // An `or` or a `not` of the filter itself, not of a sub-query in it.
         let mut optional = false;
         let mut i = start;
@@ -1021,41 +1035,58 @@ impl<'q, 'n> Parser<'q, 'n> {
             optional = self.word_at(i, "or") || self.word_at(i, "not");
             i += 1;
         }
+        let combine = if optional {
+            Combine::MayNeed
+        } else {
+            Combine::Needs
+        };
         let resume = self.pos;
-        let mut i = start;
+        let mut i = first;
         while i < end {
-            if !self.punct_at(i, "(") {
+            let Some(open) = self.subquery_after_in(i, end) else {
                 i += 1;
                 continue;
-            }
-            let close = self.close[i];
-            if close == NONE || close as usize >= end || !self.group_is_tabular(i) {
-                // Look inside: `in ((T | ...))`, `toscalar((T | ...))`.
-                i += 1;
-                continue;
-            }
-            let mut before = i;
-            while before > start && self.punct_at(before - 1, "(") {
-                before -= 1;
-            }
-            let gate = before > start
-                && self.toks[before - 1].kind == Kind::Ident
-                && (self.word_at(before - 1, "in") || self.word_at(before - 1, "in~"));
-            let combine = match (gate, optional) {
-                (false, _) => Combine::Keeps,
-                (true, false) => Combine::Needs,
-                (true, true) => Combine::MayNeed,
             };
-            self.pos = i;
+            self.pos = open;
             let sub = self.paren_tabular();
             self.out.pipelines[idx].stages.push(Stage::Branch {
                 index: sub,
                 via: Via::Subquery,
                 combine,
             });
-            i = close as usize + 1;
+            let close = self.close[open];
+            i = if close == NONE {
+                end
+            } else {
+                close as usize + 1
+            };
         }
         self.pos = resume;
+    }
+
+    /// When token `i` is `in` or `in~` followed (through any parentheses)
+    /// by a tabular group that closes before `end`: where that group opens.
+    fn subquery_after_in(&self, i: usize, end: usize) -> Option<usize> {
+        let t = self.toks.get(i)?;
+        let len = t.end - t.start;
+        if t.kind != Kind::Ident
+            || !(len == 2 || len == 3)
+            || !(self.word_at(i, "in") || self.word_at(i, "in~"))
+        {
+            return None;
+        }
+        let mut j = i + 1;
+        while j < end && self.punct_at(j, "(") {
+            let close = self.close[j];
+            if close == NONE || close as usize >= end {
+                return None;
+            }
+            if self.group_is_tabular(j) {
+                return Some(j);
+            }
+            j += 1;
+        }
+        None
     }
 
     /// Looks inside a non-tabular group for nested tabular groups
