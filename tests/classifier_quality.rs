@@ -237,3 +237,36 @@ fn quality_over_the_labelled_corpora() {
         "{to_review}/{other} other rules sent to review\n{report}"
     );
 }
+
+/// Our own corpus is written to the classifier's contract, so every
+/// verdict must follow its label exactly: `other` is left alone (never sent
+/// to review needlessly), `ambiguous` goes to review, `dfc` is turned off,
+/// except where docs/classifier.md names a limit.
+#[test]
+fn own_corpus_verdicts_follow_the_labels() {
+    // dfc rules the classifier sends to review, and why.
+    const LIMITS: [(&str, &str); 2] = [
+        (
+            "061-lookup-inner-plan-table.kql",
+            "a lookup against a list of names is not evaluated",
+        ),
+        (
+            "177-partition-dfc-alerts.kql",
+            "`partition` has no row rule",
+        ),
+    ];
+    let own = own_corpus();
+    let mut wrong = Vec::new();
+    for (file, label, outcome, _) in &own.rows {
+        let want = match label.as_str() {
+            "other" => Outcome::Untouched,
+            "ambiguous" => Outcome::Review,
+            _ if LIMITS.iter().any(|(f, _)| f == file) => Outcome::Review,
+            _ => Outcome::Decided,
+        };
+        if *outcome != want {
+            wrong.push(format!("{file}: labelled {label}, got {outcome:?}"));
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}

@@ -6,7 +6,7 @@ mod common;
 
 use proptest::prelude::*;
 use sentinel_migrate::catalog::Catalog;
-use sentinel_migrate::kql::{Classifier, Decision};
+use sentinel_migrate::kql::{Classifier, Decision, Verdict};
 use std::sync::OnceLock;
 
 fn classifier() -> &'static Classifier {
@@ -169,4 +169,92 @@ fn a_10_mb_query_and_10000_deep_nesting_finish() {
     let unbalanced =
         "(".repeat(10_000) + "SecurityAlert | where ProductName == 'Azure Security Center'";
     let _ = classifier().classify(&unbalanced);
+}
+
+/// Long chains of joins, unions, optional sub-queries and unknown operators
+/// build no deep or exponential row flow: each finishes at once.
+#[test]
+fn long_chains_of_row_operators_finish() {
+    let dfc = "SecurityAlert | where ProductName == 'Azure Security Center'";
+    for (stage, n) in [
+        ("| union (SigninLogs | take 1)\n", 20_000),
+        (
+            "| join kind=inner (SigninLogs) on x\n| union (AuditLogs)\n",
+            10_000,
+        ),
+        ("| nosuchoperator\n", 50_000),
+        (
+            "| where x in ((SecurityAlert | where ProductName == 'MCAS' | project x)) or y == 1\n",
+            2_000,
+        ),
+    ] {
+        let q = format!("{dfc}\n{}", stage.repeat(n));
+        let started = std::time::Instant::now();
+        let d = classifier().classify(&q);
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(5),
+            "{stage}: {:?}",
+            started.elapsed()
+        );
+        assert_eq!(d.verdict, Verdict::Review, "{stage}: {d:?}");
+    }
+}
+
+const DFC_ALERTS: &str = "(SecurityAlert | where ProductName == \"Azure Security Center\")";
+
+/// The corpus queries, each with a stage appended to its output.
+fn with_stage(stage: &str) -> impl Iterator<Item = (&'static String, String)> + '_ {
+    corpus()
+        .iter()
+        .map(move |q| (q, format!("{}\n{stage}\n", q.trim_end())))
+}
+
+/// Rows of another table unioned into the output are a detection of their
+/// own: the rule is never turned off, and a rule that was goes to review.
+#[test]
+fn a_union_with_other_rows_is_never_turned_off() {
+    for (q, with) in with_stage("| union (SigninLogs | where ResultType == \"50126\")") {
+        let before = classifier().classify(q).verdict;
+        let after = classifier().classify(&with);
+        assert_ne!(after.verdict, Verdict::Dfc, "{with}\n{after:#?}");
+        if before == Verdict::Dfc {
+            assert_eq!(after.verdict, Verdict::Review, "{with}\n{after:#?}");
+            assert!(after.explanation.contains("SigninLogs"), "{after:#?}");
+        }
+    }
+}
+
+/// A left outer join (and a default lookup, and an anti join) keeps the
+/// rule's own rows: Defender for Cloud alerts joined that way change nothing.
+#[test]
+fn joins_that_keep_the_rows_change_no_decision() {
+    for stage in [
+        format!("| join kind=leftouter {DFC_ALERTS} on CompromisedEntity"),
+        format!("| lookup {DFC_ALERTS} on CompromisedEntity"),
+        format!("| join kind=leftanti {DFC_ALERTS} on CompromisedEntity"),
+        format!("| where CompromisedEntity !in ({DFC_ALERTS} | project CompromisedEntity)"),
+    ] {
+        for (q, with) in with_stage(&stage) {
+            let before = classifier().classify(q).verdict;
+            let after = classifier().classify(&with).verdict;
+            assert_eq!(after, before, "{with}");
+        }
+    }
+}
+
+/// A join that needs a Defender for Cloud alert for every row is never left
+/// untouched.
+#[test]
+fn joins_that_need_a_dfc_alert_are_never_left_alone() {
+    for stage in [
+        format!("| join kind=inner {DFC_ALERTS} on CompromisedEntity"),
+        format!("| join kind=leftsemi {DFC_ALERTS} on CompromisedEntity"),
+        format!("| lookup kind=inner {DFC_ALERTS} on CompromisedEntity"),
+        format!("| where CompromisedEntity in ({DFC_ALERTS} | project CompromisedEntity)"),
+    ] {
+        for (_, with) in with_stage(&stage) {
+            let after = classifier().classify(&with);
+            assert_ne!(after.verdict, Verdict::None, "{with}\n{after:#?}");
+        }
+    }
 }

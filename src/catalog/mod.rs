@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 /// The rule files, by name, as embedded in the binary.
-pub const EMBEDDED: [(&str, &str); 5] = [
+pub const EMBEDDED: [(&str, &str); 6] = [
     ("products.yaml", include_str!("../../rules/products.yaml")),
     (
         "connectors.yaml",
@@ -18,6 +18,10 @@ pub const EMBEDDED: [(&str, &str); 5] = [
     ("migration.yaml", include_str!("../../rules/migration.yaml")),
     ("kql.yaml", include_str!("../../rules/kql.yaml")),
     ("api.yaml", include_str!("../../rules/api.yaml")),
+    (
+        "alert-names.yaml",
+        include_str!("../../rules/alert-names.yaml"),
+    ),
 ];
 
 /// Which products a product name belongs to.
@@ -575,6 +579,25 @@ pub struct KqlSignals {
     pub known_tables: Vec<String>,
 }
 
+/// Alert names of one product other than Defender for Cloud, from one
+/// public source (`rules/alert-names.yaml`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertNames {
+    /// A product name of `products.yaml`, of family `other`.
+    pub product: String,
+    pub why: String,
+    /// The public Microsoft page the names come from.
+    pub source: String,
+    pub names: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AlertNamesFile {
+    products: Vec<AlertNames>,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Api {
@@ -592,6 +615,8 @@ pub struct Catalog {
     pub rules: [MigrationRule; RuleKind::COUNT],
     pub kql: KqlSignals,
     pub api: Api,
+    /// Alert names of other products (`alert-names.yaml`).
+    pub alert_names: Vec<AlertNames>,
     /// Where each file came from: `embedded` or a path.
     pub sources: BTreeMap<String, String>,
 }
@@ -718,6 +743,7 @@ fn parse_all(files: &BTreeMap<String, (String, String)>) -> (Option<Catalog>, Ve
     }
     let kql: Option<KqlSignals> = get(files, "kql.yaml", &mut diagnostics);
     let api: Option<Api> = get(files, "api.yaml", &mut diagnostics);
+    let alert_names: Option<AlertNamesFile> = get(files, "alert-names.yaml", &mut diagnostics);
 
     let path = |n: &str| files.get(n).map(|(p, _)| p.clone()).unwrap_or_default();
     if let Some(p) = &products {
@@ -775,6 +801,13 @@ fn parse_all(files: &BTreeMap<String, (String, String)>) -> (Option<Catalog>, Ve
             .expected("alert_tables: [SecurityAlert], product_columns: [ProductName, ...]"),
         );
     }
+    if let (Some(a), Some(p)) = (&alert_names, &products) {
+        diagnostics.extend(validate_alert_names(
+            &path("alert-names.yaml"),
+            &a.products,
+            &p.products,
+        ));
+    }
     if let Some(a) = &api {
         for t in ResourceType::ALL {
             if !a.api_versions.contains_key(t.as_str()) {
@@ -798,12 +831,64 @@ fn parse_all(files: &BTreeMap<String, (String, String)>) -> (Option<Catalog>, Ve
                 rules,
                 kql: k,
                 api: a,
+                alert_names: alert_names.map(|n| n.products).unwrap_or_default(),
                 sources,
             }),
             diagnostics,
         ),
         _ => (None, diagnostics),
     }
+}
+
+/// Each list of alert names belongs to a known product other than Defender
+/// for Cloud, cites an https source, and no name belongs to two products.
+fn validate_alert_names(path: &str, lists: &[AlertNames], products: &[Product]) -> Vec<Diagnostic> {
+    let mut diagnostics = Vec::new();
+    let mut owner: BTreeMap<String, &str> = BTreeMap::new();
+    for list in lists {
+        match products.iter().find(|p| p.name == list.product) {
+            Some(p) if p.family == Family::Other => {}
+            Some(_) => diagnostics.push(
+                Diagnostic::file(path, format!("`{}` is not another product", list.product))
+                    .expected("a product of family `other`: names of Defender for Cloud or Defender for IoT alerts do not belong here"),
+            ),
+            None => diagnostics.push(
+                Diagnostic::file(path, format!("unknown product `{}`", list.product))
+                    .expected("a product name of products.yaml"),
+            ),
+        }
+        if !list.source.starts_with("https://") {
+            diagnostics.push(
+                Diagnostic::file(
+                    path,
+                    format!("the names of `{}` cite no source", list.product),
+                )
+                .expected("source: https://learn.microsoft.com/..."),
+            );
+        }
+        if list.names.is_empty() {
+            diagnostics.push(Diagnostic::file(
+                path,
+                format!("an empty list of names for `{}`", list.product),
+            ));
+        }
+        for name in &list.names {
+            let key = name.to_lowercase();
+            match owner.get(&key) {
+                Some(other) if *other != list.product => diagnostics.push(Diagnostic::file(
+                    path,
+                    format!(
+                        "alert name `{name}` is listed for `{other}` and `{}`",
+                        list.product
+                    ),
+                )),
+                _ => {
+                    owner.insert(key, &list.product);
+                }
+            }
+        }
+    }
+    diagnostics
 }
 
 /// Every rule of migration.yaml that does not deserialize, by id.
@@ -1088,6 +1173,27 @@ mod tests {
             c.family("Azure Security Center for IoT"),
             Some(Family::DefenderForIot)
         );
+    }
+
+    #[test]
+    fn alert_names_must_be_sourced_and_of_other_products() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("alert-names.yaml"),
+            "products:\n  - product: Azure Security Center\n    why: w\n    source: https://learn.microsoft.com/x\n    names: [A]\n  - product: MCAS\n    why: w\n    source: somewhere\n    names: [B]\n  - product: IPC\n    why: w\n    source: https://learn.microsoft.com/y\n    names: [b]\n",
+        )
+        .unwrap();
+        let Err(Error::Rules(d)) = Catalog::load(Some(dir.path())) else {
+            panic!("bad alert names accepted");
+        };
+        let text = format!("{d:?}");
+        assert!(
+            text.contains("`Azure Security Center` is not another product"),
+            "{text}"
+        );
+        assert!(text.contains("cite no source"), "{text}");
+        assert!(text.contains("listed for `MCAS` and `IPC`"), "{text}");
+        assert!(!Catalog::embedded().unwrap().alert_names.is_empty());
     }
 
     #[test]

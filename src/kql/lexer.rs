@@ -280,7 +280,7 @@ fn dash_word(bytes: &[u8], dash: usize) -> bool {
     let head = &bytes[s..dash];
     matches!(
         head.to_ascii_lowercase().as_slice(),
-        b"mv" | b"project" | b"make" | b"top" | b"parse" | b"series" | b"make-series"
+        b"mv" | b"project" | b"make" | b"top" | b"parse" | b"series" | b"make-series" | b"sample"
     ) || head.eq_ignore_ascii_case(b"project-keep")
 }
 

@@ -17,8 +17,8 @@ pub mod parse;
 pub mod pred;
 
 use crate::catalog::{Catalog, Family};
-use parse::{Names, Parsed, Source, Stage, Via};
-use pred::{Atom, Op, Pred, Test, Tri};
+use parse::{Combine, Names, Parsed, Source, Stage, Via};
+use pred::{Atom, Op, Pred, Test, Tri, TriSet};
 use serde::{Deserialize, Serialize};
 
 /// The classifier's decision.
@@ -76,6 +76,10 @@ pub struct Classifier {
     prefixes: Vec<String>,
     phrases: Vec<String>,
     known_tables: Vec<String>,
+    /// Alert names of other products, lowercase, with their product.
+    alert_names: std::collections::HashMap<String, String>,
+    /// Bits of the universe's Defender for Cloud names.
+    dfc_mask: u64,
 }
 
 /// A run of filters that apply to a read, and the product columns they
@@ -122,14 +126,104 @@ impl<'p> Read<'p> {
     }
 }
 
+/// Rows of a table that holds no alerts: its name, where it is read, and
+/// whether a filter on a product column drops them all (in a union).
+type TableRows<'p> = (&'p str, (u32, u32), bool);
+
 #[derive(Default)]
 struct Walk<'p> {
     reads: Vec<Read<'p>>,
+    tables: Vec<TableRows<'p>>,
     functions: Vec<(String, (u32, u32), Vec<Chunk<'p>>)>,
     opaque: Vec<(String, (u32, u32))>,
+    /// Operators without a row rule, by name and place.
+    unknown: Vec<(String, (u32, u32))>,
+    /// Joins and unions combined into flows so far.
+    combines: usize,
     overflow: bool,
     visits: usize,
 }
+
+/// Where the rows of a pipeline come from, as the walk found them: the
+/// row-flow model of `docs/classifier.md`. Leaves index the walk's lists.
+#[derive(Debug)]
+enum Flow {
+    /// A read of an alert table.
+    Read(usize),
+    /// Rows of a table that holds no alerts.
+    Table(usize),
+    /// Rows of a workspace function or a name the classifier does not know.
+    Function(usize),
+    /// Rows of `search`, `find`, `evaluate` as a source.
+    Opaque(usize),
+    /// Rows that are not alerts (`datatable`, `print`, `range`).
+    Data,
+    /// Each row comes from one of these (`union`, `fullouter`).
+    Either(Vec<Flow>),
+    /// Each row needs a row of every one of these (inner joins, `leftsemi`,
+    /// `in (sub-query)`).
+    Both(Vec<Flow>),
+    /// Rows of the first, some of which need a row of the second (`in
+    /// (sub-query)` under `or`).
+    MayNeed(Box<Flow>, Box<Flow>),
+    /// The rows after an operator without a row rule.
+    Unknown(usize, Box<Flow>),
+    /// The walk gave up.
+    Overflow,
+}
+
+/// What the rows of a flow need.
+enum Need<'f> {
+    /// No rows (every source filtered away).
+    Empty,
+    /// Every row needs a Defender for Cloud alert (this read is one).
+    Dfc(usize),
+    /// No row needs one; `alerts` when some rows are other products' alerts.
+    Other { alerts: bool },
+    /// A human must decide, for this reason.
+    Mixed(Why<'f>),
+}
+
+enum Why<'f> {
+    /// A read whose filters admit Defender for Cloud and other products.
+    Read(usize),
+    Function(usize),
+    Opaque(usize),
+    /// Defender for Cloud alerts (this read) and the rows of other sources
+    /// (in `others`) reach the output side by side.
+    Union {
+        dfc: usize,
+        others: &'f Flow,
+    },
+    /// Other products' alerts that need a Defender for Cloud alert.
+    Correlated {
+        dfc: usize,
+    },
+    /// Defender for Cloud alerts pass an operator without a row rule.
+    Unknown(usize),
+    Overflow,
+}
+
+/// Per read: its visible atoms and the products it admits.
+type Fact<'p, 'c> = (
+    Vec<(&'p Atom, (u32, u32), bool)>,
+    (Vec<&'c str>, Vec<&'c str>),
+);
+
+/// State kept while a flow is evaluated: which reads are in it, which
+/// unfiltered reads only enrich other products' alerts.
+struct Eval<'a, 'p, 'c> {
+    walk: &'a Walk<'p>,
+    facts: &'a [Fact<'p, 'c>],
+    query: &'a str,
+    /// Bit k: read k is in the flow (reads stop at [`MAX_READS`]).
+    live: [u64; MAX_READS / 64],
+    enriched: Vec<usize>,
+    mentions_alerts: std::cell::OnceCell<bool>,
+}
+
+/// Most sources a review names.
+const MAX_NAMES: usize = 8;
 
 /// What the walk reads from: the parse, and each pipeline's own filters
 /// (with the index of the stage each sits at).
@@ -141,6 +235,8 @@ struct Ctx<'p> {
 
 /// Pipelines the walk follows before it gives up (the query is sent to review).
 const MAX_VISITS: usize = 4096;
+/// Joins and unions the walk combines before it gives up.
+const MAX_COMBINES: usize = 256;
 
 impl Classifier {
     pub fn new(catalog: &Catalog) -> Classifier {
@@ -150,6 +246,12 @@ impl Classifier {
             .map(|p| (p.name.clone(), p.family, p.in_alerts))
             .collect();
         universe.push((OTHER_PRODUCT.to_string(), Family::Other, true));
+        let dfc_mask = universe
+            .iter()
+            .take(64)
+            .enumerate()
+            .filter(|(_, (_, f, _))| *f == Family::DefenderForCloud)
+            .fold(0u64, |m, (k, _)| m | 1 << k);
         Classifier {
             names: Names {
                 alert_tables: catalog.kql.alert_tables.clone(),
@@ -169,6 +271,16 @@ impl Classifier {
             prefixes: catalog.kql.dfc_alert_type_prefixes.clone(),
             phrases: catalog.kql.dfc_alert_name_phrases.clone(),
             known_tables: catalog.kql.known_tables.clone(),
+            alert_names: catalog
+                .alert_names
+                .iter()
+                .flat_map(|l| {
+                    l.names
+                        .iter()
+                        .map(|n| (n.to_lowercase(), l.product.clone()))
+                })
+                .collect(),
+            dfc_mask,
         }
     }
 
@@ -194,12 +306,19 @@ impl Classifier {
             own_stage,
         };
         let mut walk = Walk::default();
+        let mut outputs = Vec::with_capacity(parsed.outputs.len());
         for &o in &parsed.outputs {
-            self.walk(&ctx, o, &[], &[], &mut Vec::new(), 0, &mut walk);
+            outputs.push(self.walk(&ctx, o, &[], &[], &mut Vec::new(), 0, &mut walk));
         }
-        self.decide(query, &parsed, &walk)
+        let flow = match outputs.len() {
+            1 => outputs.pop().unwrap_or(Flow::Data),
+            _ => Flow::Either(outputs),
+        };
+        self.decide(query, &parsed, &walk, &flow)
     }
 
+    /// Follows the rows of pipeline `index` back to their sources, with the
+    /// filters that apply to them (`outer`: those written after it).
     #[allow(clippy::too_many_arguments)]
     fn walk<'p>(
         &self,
@@ -210,14 +329,14 @@ impl Classifier {
         via: &mut Vec<Via>,
         depth: usize,
         walk: &mut Walk<'p>,
-    ) {
+    ) -> Flow {
         walk.visits += 1;
         if depth > parse::MAX_DEPTH || walk.reads.len() >= MAX_READS || walk.visits > MAX_VISITS {
             walk.overflow = true;
-            return;
+            return Flow::Overflow;
         }
         let Some(pipe) = ctx.parsed.pipelines.get(index) else {
-            return;
+            return Flow::Data;
         };
         // Filters written after this pipeline cannot see the product
         // columns its projections drop.
@@ -239,70 +358,146 @@ impl Classifier {
             hidden: 0,
         });
         chunks.extend(outer.iter().cloned());
-        for source in &pipe.sources {
-            match source {
-                Source::Table { name, span } => {
-                    if !self.is_alert_table(name) {
-                        if !self
-                            .known_tables
-                            .iter()
-                            .any(|t| t.eq_ignore_ascii_case(name))
-                        {
-                            walk.functions.push((name.clone(), *span, chunks.clone()));
-                        }
-                    } else {
-                        walk.reads.push(Read {
-                            table: name.clone(),
-                            span: *span,
-                            chunks: chunks.clone(),
-                            via: via.clone(),
-                            tags: tags.to_vec(),
-                        });
-                    }
+        let mut flow = match pipe.sources.as_slice() {
+            [] => Flow::Data,
+            [one] => self.source_flow(ctx, pipe, one, &chunks, tags, via, depth, walk),
+            many => {
+                let mut parts = Vec::with_capacity(many.len());
+                for source in many {
+                    parts
+                        .push(self.source_flow(ctx, pipe, source, &chunks, tags, via, depth, walk));
                 }
-                Source::Pipe { index, via: v } => {
-                    let mut tags = tags.to_vec();
-                    if let (Via::Union, Some(col)) = (v, &pipe.source_column)
-                        && let Some(Source::Table { name, .. }) = ctx
-                            .parsed
-                            .pipelines
-                            .get(*index)
-                            .and_then(|p| p.sources.first())
-                    {
-                        tags.push((col.clone(), name.clone()));
+                Flow::Either(parts)
+            }
+        };
+        for (k, stage) in pipe.stages.iter().enumerate() {
+            match stage {
+                Stage::Branch {
+                    index: b,
+                    via: v,
+                    combine,
+                } => {
+                    // The branch's rows do not matter to the output.
+                    if *combine == Combine::Keeps {
+                        continue;
                     }
+                    // Filters after the branch joins narrow its rows too: a
+                    // suffix of this pipeline's own filters.
+                    let from = ctx.own_stage[index].partition_point(|&s| s <= k);
+                    let mut after = Vec::with_capacity(outer.len() + 1);
+                    after.push(Chunk {
+                        preds: &own[from..],
+                        hidden: 0,
+                    });
+                    after.extend(outer.iter().cloned());
                     via.push(v.clone());
-                    self.walk(ctx, *index, &chunks, &tags, via, depth + 1, walk);
+                    let branch = self.walk(ctx, *b, &after, tags, via, depth + 1, walk);
                     via.pop();
+                    // The flow's depth is bounded, so evaluating (and
+                    // dropping) it never runs deep.
+                    walk.combines += 1;
+                    if walk.overflow || walk.combines > MAX_COMBINES {
+                        walk.overflow = true;
+                        return Flow::Overflow;
+                    }
+                    flow = match (combine, flow) {
+                        (Combine::Either, Flow::Either(mut parts)) => {
+                            parts.push(branch);
+                            Flow::Either(parts)
+                        }
+                        (Combine::Either, flow) => Flow::Either(vec![flow, branch]),
+                        (
+                            Combine::Both | Combine::Needs | Combine::ReplacesNeeding,
+                            Flow::Both(mut parts),
+                        ) => {
+                            parts.push(branch);
+                            Flow::Both(parts)
+                        }
+                        (Combine::Both | Combine::Needs | Combine::ReplacesNeeding, flow) => {
+                            Flow::Both(vec![flow, branch])
+                        }
+                        (Combine::MayNeed, flow) => Flow::MayNeed(Box::new(flow), Box::new(branch)),
+                        (Combine::Replaces, _) => branch,
+                        (Combine::Keeps, flow) => flow,
+                    };
                 }
-                Source::Function { name, span } => {
-                    walk.functions.push((name.clone(), *span, chunks.clone()))
+                Stage::Unknown { name, span } => {
+                    // One unknown operator is enough to send the rows to review.
+                    if !matches!(flow, Flow::Unknown(..)) {
+                        walk.unknown.push((name.clone(), *span));
+                        flow = Flow::Unknown(walk.unknown.len() - 1, Box::new(flow));
+                    }
                 }
-                Source::Opaque { what, span } => walk.opaque.push((what.clone(), *span)),
+                Stage::Filter(_) | Stage::Columns { .. } => {}
             }
         }
-        for (k, stage) in pipe.stages.iter().enumerate() {
-            if let Stage::Branch {
-                index: b,
-                via: v,
-                reaches,
-            } = stage
-            {
-                if !reaches {
-                    continue;
+        flow
+    }
+
+    /// The rows of one source of a pipeline.
+    #[allow(clippy::too_many_arguments)]
+    fn source_flow<'p>(
+        &self,
+        ctx: &'p Ctx<'p>,
+        pipe: &'p parse::Pipeline,
+        source: &'p Source,
+        chunks: &[Chunk<'p>],
+        tags: &[(String, String)],
+        via: &mut Vec<Via>,
+        depth: usize,
+        walk: &mut Walk<'p>,
+    ) -> Flow {
+        match source {
+            Source::Table { name, span } => {
+                if self.is_alert_table(name) {
+                    if walk.reads.len() >= MAX_READS {
+                        walk.overflow = true;
+                        return Flow::Overflow;
+                    }
+                    walk.reads.push(Read {
+                        table: name.clone(),
+                        span: *span,
+                        chunks: chunks.to_vec(),
+                        via: via.clone(),
+                        tags: tags.to_vec(),
+                    });
+                    Flow::Read(walk.reads.len() - 1)
+                } else if self
+                    .known_tables
+                    .iter()
+                    .any(|t| t.eq_ignore_ascii_case(name))
+                {
+                    let dropped = self.excluded(chunks, tags) & self.other_bit() != 0;
+                    walk.tables.push((name.as_str(), *span, dropped));
+                    Flow::Table(walk.tables.len() - 1)
+                } else {
+                    walk.functions.push((name.clone(), *span, chunks.to_vec()));
+                    Flow::Function(walk.functions.len() - 1)
                 }
-                // Filters after the branch joins narrow its rows too: a
-                // suffix of this pipeline's own filters.
-                let from = ctx.own_stage[index].partition_point(|&s| s <= k);
-                let mut after = Vec::with_capacity(outer.len() + 1);
-                after.push(Chunk {
-                    preds: &own[from..],
-                    hidden: 0,
-                });
-                after.extend(outer.iter().cloned());
+            }
+            Source::Pipe { index, via: v } => {
+                let mut tags = tags.to_vec();
+                if let (Via::Union, Some(col)) = (v, &pipe.source_column)
+                    && let Some(Source::Table { name, .. }) = ctx
+                        .parsed
+                        .pipelines
+                        .get(*index)
+                        .and_then(|p| p.sources.first())
+                {
+                    tags.push((col.clone(), name.clone()));
+                }
                 via.push(v.clone());
-                self.walk(ctx, *b, &after, tags, via, depth + 1, walk);
+                let flow = self.walk(ctx, *index, chunks, &tags, via, depth + 1, walk);
                 via.pop();
+                flow
+            }
+            Source::Function { name, span } => {
+                walk.functions.push((name.clone(), *span, chunks.to_vec()));
+                Flow::Function(walk.functions.len() - 1)
+            }
+            Source::Opaque { what, span } => {
+                walk.opaque.push((what.clone(), *span));
+                Flow::Opaque(walk.opaque.len() - 1)
             }
         }
     }
@@ -312,38 +507,50 @@ impl Classifier {
     }
 
     /// The universe names the read's filters certainly exclude, as bits.
-    fn excluded(&self, read: &Read) -> u64 {
+    fn excluded(&self, chunks: &[Chunk], tags: &[(String, String)]) -> u64 {
         let all = self.all_names();
         let mut falses = 0u64;
-        for c in &read.chunks {
+        for c in chunks {
             for pred in c.preds {
-                // A filter on other columns only is unknown for every product.
-                if read.tags.is_empty() && matches!(pred, Pred::Atom(Atom::Other { .. }, _)) {
+                // A filter on other columns only is unknown for every product
+                // (but an alert name of another product is never Defender
+                // for Cloud's).
+                if tags.is_empty()
+                    && matches!(pred, Pred::Atom(a @ Atom::Other { .. }, _) if self.alert_name_owner(a).is_none())
+                {
                     continue;
                 }
-                let ctx = |atom: &Atom| -> Option<Tri> {
+                let ctx = |atom: &Atom| -> Option<TriSet> {
                     match atom {
                         Atom::Product(Test { column, .. })
                         | Atom::ProductUnknown { column, .. }
                             if c.hidden != 0 && self.names.hides(c.hidden, column) =>
                         {
-                            Some(Tri::Unknown)
+                            Some(TriSet::uniform(Tri::Unknown, all))
                         }
                         Atom::Other {
                             column: Some(col),
-                            op: Some(Op::Equals | Op::In),
+                            op,
                             negated,
                             values,
                         } => {
-                            let (_, table) = read
-                                .tags
-                                .iter()
-                                .find(|(t, _)| t.eq_ignore_ascii_case(col))?;
-                            let hit = values.iter().any(|v| v.eq_ignore_ascii_case(table));
-                            Some(if hit != *negated {
-                                Tri::True
-                            } else {
-                                Tri::False
+                            if let Some((_, table)) =
+                                tags.iter().find(|(t, _)| t.eq_ignore_ascii_case(col))
+                            {
+                                if !matches!(op, Some(Op::Equals | Op::In)) {
+                                    return None;
+                                }
+                                let hit = values.iter().any(|v| v.eq_ignore_ascii_case(table));
+                                let tri = if hit != *negated {
+                                    Tri::True
+                                } else {
+                                    Tri::False
+                                };
+                                return Some(TriSet::uniform(tri, all));
+                            }
+                            self.alert_name_owner(atom).map(|_| TriSet {
+                                t: 0,
+                                f: self.dfc_mask & all,
                             })
                         }
                         _ => None,
@@ -381,8 +588,17 @@ impl Classifier {
                 .any(|(a, _, _)| matches!(a, Atom::Product(_) | Atom::ProductUnknown { .. }));
         // No product filter (and no union source to tell rows apart): every
         // product the alerts carry is admitted, without evaluating anything.
-        let excluded = if product_filter || !read.tags.is_empty() {
-            self.excluded(read)
+        let named = atoms.iter().any(|(a, _, _)| {
+            matches!(
+                a,
+                Atom::Other {
+                    column: Some(_),
+                    ..
+                }
+            ) && self.alert_name_owner(a).is_some()
+        });
+        let excluded = if product_filter || named || !read.tags.is_empty() {
+            self.excluded(&read.chunks, &read.tags)
         } else {
             0
         };
@@ -414,7 +630,7 @@ impl Classifier {
         (dfc, others)
     }
 
-    fn decide(&self, query: &str, parsed: &Parsed, walk: &Walk) -> Decision {
+    fn decide(&self, query: &str, parsed: &Parsed, walk: &Walk, flow: &Flow) -> Decision {
         // Line starts, found once and only if evidence is needed.
         let lines: std::cell::OnceCell<Vec<usize>> = std::cell::OnceCell::new();
         let at = |span: (u32, u32), explanation: String| {
@@ -434,13 +650,8 @@ impl Classifier {
                 evidence: Vec::new(),
             };
         }
-        let mut dfc_evidence: Vec<Evidence> = Vec::new();
-        let mut other_evidence: Vec<Evidence> = Vec::new();
-        // When the rule's own rows are alerts of other products, a joined
-        // read of alerts with no product filter only enriches them.
-        let joined = |r: &Read| r.via.iter().any(|v| matches!(v, Via::Join | Via::Lookup));
         // Each read's visible atoms and admitted products, worked out once.
-        let facts: Vec<_> = walk
+        let facts: Vec<Fact> = walk
             .reads
             .iter()
             .map(|r| {
@@ -449,230 +660,100 @@ impl Classifier {
                 (atoms, admitted)
             })
             .collect();
-        let primary_other_only = walk.reads.iter().any(|r| !joined(r))
-            && walk
-                .reads
-                .iter()
-                .zip(&facts)
-                .filter(|(r, _)| !joined(r))
-                .all(|(_, (_, (dfc, _)))| dfc.is_empty());
-        for (read, (atoms, (dfc, others))) in walk.reads.iter().zip(&facts) {
-            if primary_other_only && joined(read) && !dfc.is_empty() {
-                let has_product_filter = atoms
-                    .iter()
-                    .any(|(a, _, _)| matches!(a, Atom::Product(_) | Atom::ProductUnknown { .. }));
-                if !has_product_filter {
-                    other_evidence.push(at(
+        let mut state = Eval {
+            walk,
+            facts: &facts,
+            query,
+            live: [0; MAX_READS / 64],
+            enriched: Vec::new(),
+            mentions_alerts: std::cell::OnceCell::new(),
+        };
+        let need = self.eval(flow, &mut state);
+        let (bits, enriched) = (state.live, state.enriched);
+        let live = |k: usize| bits.get(k / 64).is_some_and(|w| w & (1 << (k % 64)) != 0);
+        match need {
+            Need::Mixed(why) => return self.review_why(query, why, walk, &facts, &at),
+            Need::Dfc(_) => {
+                let mut dfc_evidence = Vec::new();
+                for (k, (read, (atoms, (dfc, others)))) in walk.reads.iter().zip(&facts).enumerate()
+                {
+                    if !live(k) || dfc.is_empty() || !others.is_empty() {
+                        continue;
+                    }
+                    dfc_evidence.push(at(
                         read.span,
                         format!(
-                            "{} is joined in only to enrich alerts of other products",
-                            read.table
+                            "{} is read{}; its filters admit Defender for Cloud alerts only",
+                            read.table,
+                            through(read)
                         ),
                     ));
-                    continue;
+                    for (a, span, _) in atoms.iter().take(MAX_EVIDENCE) {
+                        if let Atom::Product(t) = a {
+                            dfc_evidence.push(at(*span, self.describe_admitted(t)));
+                        }
+                    }
                 }
-                return review(
-                    format!(
-                        "the rule's alerts are other products' alerts correlated with Defender for Cloud alerts ({} joined in)",
-                        read.table
-                    ),
-                    vec![at(
-                        read.span,
-                        format!(
-                            "{} filtered to Defender for Cloud alerts, joined to alerts of other products",
-                            read.table
-                        ),
-                    )],
-                );
+                return Decision {
+                    verdict: Verdict::Dfc,
+                    explanation: "the rule's alerts come from Defender for Cloud alerts".into(),
+                    evidence: dedup(dfc_evidence),
+                };
             }
-            let through = if read.via.is_empty() {
-                String::new()
-            } else {
-                format!(
-                    " ({})",
-                    read.via
-                        .iter()
-                        .map(Via::describe)
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )
-            };
-            let product_atoms: Vec<&(&Atom, (u32, u32), bool)> = atoms
-                .iter()
-                .filter(|(a, _, _)| matches!(a, Atom::Product(_) | Atom::ProductUnknown { .. }))
-                .collect();
-            if dfc.is_empty() {
-                let mut ev = product_atoms
-                    .iter()
-                    .take(MAX_EVIDENCE)
-                    .map(|(_, span, _)| {
-                        at(
-                            *span,
-                            format!(
-                                "this filter admits no Defender for Cloud alert of {}",
-                                read.table
-                            ),
-                        )
-                    })
-                    .collect::<Vec<_>>();
-                if ev.is_empty() {
-                    ev.push(at(read.span, format!("{} is read{through}, but its filters admit no Defender for Cloud alert", read.table)));
-                }
-                other_evidence.extend(ev);
+            Need::Other { .. } | Need::Empty => {}
+        }
+        let mut other_evidence: Vec<Evidence> = Vec::new();
+        for (k, (read, (atoms, (dfc, _)))) in walk.reads.iter().zip(&facts).enumerate() {
+            if !live(k) {
                 continue;
             }
-            if others.is_empty() {
-                let mut ev = vec![at(
+            if enriched.contains(&k) {
+                other_evidence.push(at(
                     read.span,
                     format!(
-                        "{} is read{through}; its filters admit Defender for Cloud alerts only",
+                        "{} is joined in only to enrich alerts of other products",
                         read.table
                     ),
-                )];
-                for (a, span, _) in product_atoms.iter().take(MAX_EVIDENCE) {
-                    if let Atom::Product(t) = a {
-                        ev.push(at(*span, self.describe_admitted(t)));
-                    }
-                }
-                dfc_evidence.extend(ev);
+                ));
                 continue;
             }
-            // Defender for Cloud and other products: a human decides.
-            let table_ev = at(read.span, format!("{} is read here{through}", read.table));
-            if let Some((Atom::ProductUnknown { column, why }, span, _)) = product_atoms
-                .iter()
-                .find(|(a, _, _)| matches!(a, Atom::ProductUnknown { .. }))
-                .map(|x| **x)
-            {
-                let ev = at(
-                    span,
-                    format!(
-                        "{column} is compared with {why}: the products it admits are not known"
-                    ),
-                );
-                return review(
-                    format!(
-                        "{} is filtered on {column} by a value the query does not fix",
-                        read.table
-                    ),
-                    vec![table_ev, ev],
-                );
+            if !dfc.is_empty() {
+                continue;
             }
-            if !product_atoms.is_empty() {
-                let names: Vec<String> = others
-                    .iter()
-                    .filter(|n| **n != OTHER_PRODUCT)
-                    .take(3)
-                    .map(|n| format!("\"{n}\""))
-                    .collect();
-                let list = if names.is_empty() {
-                    "products the migration rules do not name".to_string()
-                } else if others.len() > names.len() {
-                    format!("{} and more", names.join(", "))
-                } else {
-                    names.join(", ")
-                };
-                let mut ev = vec![table_ev];
-                for (_, span, _) in product_atoms.iter().take(MAX_EVIDENCE) {
-                    ev.push(at(
+            let mut ev: Vec<Evidence> = atoms
+                .iter()
+                .filter(|(a, _, _)| matches!(a, Atom::Product(_) | Atom::ProductUnknown { .. }))
+                .take(MAX_EVIDENCE)
+                .map(|(_, span, _)| {
+                    at(
                         *span,
                         format!(
-                            "this filter admits Defender for Cloud alerts together with {list}"
+                            "this filter admits no Defender for Cloud alert of {}",
+                            read.table
                         ),
-                    ));
-                }
-                return review(
-                    format!(
-                        "{}'s filter admits Defender for Cloud alerts together with other products ({list}): turning the rule off would silence them too",
-                        read.table
-                    ),
-                    ev,
-                );
-            }
-            let vendor = atoms.iter().find(|(a, _, _)| {
-                matches!(a, Atom::Other { column: Some(c), .. } if self.vendor_columns.iter().any(|v| v.eq_ignore_ascii_case(c)))
-            });
-            if let Some((_, span, _)) = vendor {
-                return review(
-                    format!(
-                        "{} is filtered on the vendor only, which admits every product of that vendor, Defender for Cloud among them",
-                        read.table
-                    ),
-                    vec![
-                        table_ev,
-                        at(*span, "a vendor filter, not a product filter".into()),
-                    ],
-                );
-            }
-            let weak: Vec<Evidence> = atoms
-                .iter()
-                .filter_map(|(a, span, neg)| match a {
-                    Atom::Other { column: Some(c), values, negated, .. }
-                        if !neg && !negated && self.alert_name_columns.iter().any(|n| n.eq_ignore_ascii_case(c)) =>
-                    {
-                        let hit = values.iter().find(|v| {
-                            self.prefixes.iter().any(|p| v.starts_with(p.as_str()))
-                                || self.phrases.iter().any(|p| v.to_lowercase().contains(&p.to_lowercase()))
-                        })?;
-                        Some(at(*span, format!("{c} \"{hit}\" looks like a Defender for Cloud alert, but no filter names the product")))
-                    }
-                    _ => None,
+                    )
                 })
                 .collect();
-            if !weak.is_empty() {
-                let mut ev = vec![table_ev];
-                ev.extend(weak);
-                return review(
+            ev.extend(atoms.iter().filter(|(_, _, neg)| !neg).filter_map(|(a, span, _)| {
+                let product = self.alert_name_owner(a)?;
+                Some(at(
+                    *span,
+                    format!("an alert name of {product} (rules/alert-names.yaml): Defender for Cloud does not raise it"),
+                ))
+            }));
+            if ev.is_empty() {
+                ev.push(at(
+                    read.span,
                     format!(
-                        "{} is selected only by alert names or types that look like Defender for Cloud's; no filter names the product",
-                        read.table
+                        "{} is read{}, but its filters admit no Defender for Cloud alert",
+                        read.table,
+                        through(read)
                     ),
-                    ev,
-                );
+                ));
             }
-            return review(
-                format!(
-                    "{} is read with no product filter{through}: alerts of every product reach the rule, Defender for Cloud's among them",
-                    read.table
-                ),
-                vec![table_ev],
-            );
+            other_evidence.extend(ev);
         }
-        if !dfc_evidence.is_empty() {
-            return Decision {
-                verdict: Verdict::Dfc,
-                explanation: "the rule's alerts come from Defender for Cloud alerts".into(),
-                evidence: dedup(dfc_evidence),
-            };
-        }
-        // No read of an alert table admits Defender for Cloud alerts. A
-        // function whose body is unknown may read them.
-        for (name, span, chunks) in &walk.functions {
-            let filters_products = chunks.iter().flat_map(|c| c.preds.iter()).flat_map(|p| p.atoms()).any(|(a, _, _)| {
-                matches!(a, Atom::Product(_) | Atom::ProductUnknown { .. })
-                    || matches!(a, Atom::Other { column: Some(c), .. } if self.vendor_columns.iter().chain(&self.alert_name_columns).any(|v| v.eq_ignore_ascii_case(c)))
-            });
-            if filters_products {
-                return review(
-                    format!(
-                        "the rule reads `{name}`, which is neither a known table nor defined in the query (a workspace function or parser?): it may read alerts, and it filters on their columns"
-                    ),
-                    vec![at(
-                        *span,
-                        "a table or function the classifier does not know".into(),
-                    )],
-                );
-            }
-        }
-        if let Some((what, span)) = walk.opaque.first()
-            && query_mentions(query, &self.names.alert_tables)
-        {
-            return review(
-                format!("the rule uses {what}, whose rows the classifier cannot follow"),
-                vec![at(*span, format!("{what} may read alert tables"))],
-            );
-        }
-        if walk.reads.is_empty() {
+        if bits.iter().all(|w| *w == 0) {
             let unfollowed = parsed
                 .notes
                 .first()
@@ -700,6 +781,508 @@ impl Classifier {
             explanation: "the rule reads alerts of other products only".into(),
             evidence: dedup(other_evidence),
         }
+    }
+
+    /// What the rows of `flow` need (see [`Flow`]).
+    fn eval<'f>(&self, flow: &'f Flow, st: &mut Eval) -> Need<'f> {
+        match flow {
+            Flow::Read(i) => {
+                if let Some(w) = st.live.get_mut(*i / 64) {
+                    *w |= 1 << (*i % 64);
+                }
+                let Some((_, (dfc, others))) = st.facts.get(*i) else {
+                    return Need::Empty;
+                };
+                if dfc.is_empty() {
+                    Need::Other { alerts: true }
+                } else if others.is_empty() {
+                    Need::Dfc(*i)
+                } else {
+                    Need::Mixed(Why::Read(*i))
+                }
+            }
+            Flow::Table(_) | Flow::Data => Need::Other { alerts: false },
+            Flow::Function(i) => {
+                let (_, _, chunks) = &st.walk.functions[*i];
+                if self.filters_alert_columns(chunks) {
+                    Need::Mixed(Why::Function(*i))
+                } else {
+                    Need::Other { alerts: false }
+                }
+            }
+            Flow::Opaque(i) => {
+                let (query, tables) = (st.query, &self.names.alert_tables);
+                if *st
+                    .mentions_alerts
+                    .get_or_init(|| query_mentions(query, tables))
+                {
+                    Need::Mixed(Why::Opaque(*i))
+                } else {
+                    Need::Other { alerts: false }
+                }
+            }
+            Flow::Overflow => Need::Mixed(Why::Overflow),
+            Flow::MayNeed(rows, needed) => match self.eval(rows, st) {
+                // The rows are Defender for Cloud alerts whatever they match.
+                Need::Other { alerts } => match self.eval(needed, st) {
+                    Need::Dfc(i) => Need::Mixed(Why::Union {
+                        dfc: i,
+                        others: rows,
+                    }),
+                    Need::Mixed(why) => Need::Mixed(why),
+                    Need::Other { .. } | Need::Empty => Need::Other { alerts },
+                },
+                need => need,
+            },
+            Flow::Unknown(u, inner) => match self.eval(inner, st) {
+                Need::Dfc(_) => Need::Mixed(Why::Unknown(*u)),
+                need => need,
+            },
+            Flow::Either(parts) => {
+                let mut dfc = None;
+                let mut other = false;
+                let mut alerts = false;
+                for part in parts {
+                    // Rows of a table without alert columns do not pass a
+                    // filter that needs a product name.
+                    if let Flow::Table(t) = part
+                        && st.walk.tables[*t].2
+                    {
+                        continue;
+                    }
+                    match self.eval(part, st) {
+                        Need::Empty => {}
+                        Need::Mixed(why) => return Need::Mixed(why),
+                        Need::Dfc(i) => {
+                            dfc.get_or_insert(i);
+                        }
+                        Need::Other { alerts: a } => {
+                            other = true;
+                            alerts |= a;
+                        }
+                    }
+                }
+                match (dfc, other) {
+                    (None, false) => Need::Empty,
+                    (Some(i), false) => Need::Dfc(i),
+                    (Some(i), true) => Need::Mixed(Why::Union {
+                        dfc: i,
+                        others: flow,
+                    }),
+                    (None, true) => Need::Other { alerts },
+                }
+            }
+            Flow::Both(parts) => {
+                let needs: Vec<Need> = parts.iter().map(|p| self.eval(p, st)).collect();
+                if needs.iter().any(|n| matches!(n, Need::Empty)) {
+                    return Need::Empty;
+                }
+                let other_alerts = needs
+                    .iter()
+                    .any(|n| matches!(n, Need::Other { alerts: true }));
+                if let Some(i) = needs.iter().find_map(|n| match n {
+                    Need::Dfc(i) => Some(*i),
+                    _ => None,
+                }) {
+                    // Each row needs a Defender for Cloud alert; but rows
+                    // that are other products' alerts are theirs too.
+                    return if other_alerts {
+                        Need::Mixed(Why::Correlated { dfc: i })
+                    } else {
+                        Need::Dfc(i)
+                    };
+                }
+                // An unfiltered read of alerts joined to other products'
+                // alerts only enriches them.
+                let unfiltered = |w: &Why| match w {
+                    Why::Read(j) => !st.facts[*j].0.iter().any(|(a, _, _)| {
+                        matches!(a, Atom::Product(_) | Atom::ProductUnknown { .. })
+                    }),
+                    _ => false,
+                };
+                let enrich = other_alerts
+                    && needs.iter().all(|n| match n {
+                        Need::Mixed(w) => unfiltered(w),
+                        _ => true,
+                    });
+                let mut alerts = false;
+                for need in needs {
+                    match need {
+                        Need::Mixed(Why::Read(j)) if enrich => st.enriched.push(j),
+                        Need::Mixed(why) => return Need::Mixed(why),
+                        Need::Other { alerts: a } => alerts |= a,
+                        Need::Empty | Need::Dfc(_) => {}
+                    }
+                }
+                Need::Other { alerts }
+            }
+        }
+    }
+
+    /// The sources in `flow` whose rows need no Defender for Cloud alert,
+    /// for a review (at most [`MAX_NAMES`]).
+    fn other_sources(
+        &self,
+        flow: &Flow,
+        walk: &Walk,
+        facts: &[Fact],
+        out: &mut Vec<(String, (u32, u32))>,
+    ) {
+        if out.len() >= MAX_NAMES {
+            return;
+        }
+        match flow {
+            Flow::Read(i) => {
+                if facts.get(*i).is_some_and(|(_, (dfc, _))| dfc.is_empty()) {
+                    let read = &walk.reads[*i];
+                    out.push((
+                        format!("{} (other products' alerts)", read.table),
+                        read.span,
+                    ));
+                }
+            }
+            Flow::Table(i) => {
+                let (name, span, dropped) = &walk.tables[*i];
+                if !dropped {
+                    out.push((name.to_string(), *span));
+                }
+            }
+            Flow::Function(i) => {
+                let (name, span, _) = &walk.functions[*i];
+                out.push((name.clone(), *span));
+            }
+            Flow::Opaque(i) => {
+                let (what, span) = &walk.opaque[*i];
+                out.push((what.clone(), *span));
+            }
+            Flow::Data | Flow::Overflow => {}
+            Flow::Either(parts) | Flow::Both(parts) => {
+                for p in parts {
+                    self.other_sources(p, walk, facts, out);
+                }
+            }
+            Flow::MayNeed(rows, _) => self.other_sources(rows, walk, facts, out),
+            Flow::Unknown(_, inner) => self.other_sources(inner, walk, facts, out),
+        }
+    }
+
+    /// The product whose alert name `atom` selects, when it selects only
+    /// names of one product the alert-name catalog knows.
+    fn alert_name_owner(&self, atom: &Atom) -> Option<String> {
+        let Atom::Other {
+            column: Some(column),
+            op: Some(op),
+            negated: false,
+            values,
+        } = atom
+        else {
+            return None;
+        };
+        if values.is_empty()
+            || self.alert_names.is_empty()
+            || !matches!(
+                op,
+                Op::Equals | Op::In | Op::HasAny | Op::Has | Op::Contains | Op::StartsWith
+            )
+            || !self
+                .alert_name_columns
+                .iter()
+                .any(|c| c.eq_ignore_ascii_case(column))
+        {
+            return None;
+        }
+        let mut owners: Vec<&str> = Vec::new();
+        for v in values {
+            let owner = self.alert_names.get(&v.to_lowercase())?;
+            if !owners.contains(&owner.as_str()) {
+                owners.push(owner);
+            }
+        }
+        Some(owners.join(" and "))
+    }
+
+    fn other_bit(&self) -> u64 {
+        1u64 << (self.universe.len() - 1).min(63)
+    }
+
+    /// Whether filters test a product, vendor or alert-name column.
+    fn filters_alert_columns(&self, chunks: &[Chunk]) -> bool {
+        chunks.iter().flat_map(|c| c.preds.iter()).flat_map(|p| p.atoms()).any(|(a, _, _)| {
+            matches!(a, Atom::Product(_) | Atom::ProductUnknown { .. })
+                || matches!(a, Atom::Other { column: Some(c), .. } if self.vendor_columns.iter().chain(&self.alert_name_columns).any(|v| v.eq_ignore_ascii_case(c)))
+        })
+    }
+
+    /// The review for a flow that needs a human.
+    fn review_why(
+        &self,
+        walk_query: &str,
+        why: Why,
+        walk: &Walk,
+        facts: &[Fact],
+        at: &dyn Fn((u32, u32), String) -> Evidence,
+    ) -> Decision {
+        match why {
+            Why::Read(i) => {
+                let (atoms, (_, others)) = &facts[i];
+                self.review_read(walk_query, &walk.reads[i], atoms, others, at)
+            }
+            Why::Function(i) => {
+                let (name, span, _) = &walk.functions[i];
+                review(
+                    format!(
+                        "the rule reads `{name}`, which is neither a known table nor defined in the query (a workspace function or parser?): it may read alerts, and it filters on their columns"
+                    ),
+                    vec![at(
+                        *span,
+                        "a table or function the classifier does not know".into(),
+                    )],
+                )
+            }
+            Why::Opaque(i) => {
+                let (what, span) = &walk.opaque[i];
+                review(
+                    format!("the rule uses {what}, whose rows the classifier cannot follow"),
+                    vec![at(*span, format!("{what} may read alert tables"))],
+                )
+            }
+            Why::Union { dfc, others } => {
+                let read = &walk.reads[dfc];
+                let mut sources = Vec::new();
+                self.other_sources(others, walk, facts, &mut sources);
+                let others = sources;
+                let mut named: Vec<String> = Vec::new();
+                for (n, _) in &others {
+                    if !named.iter().any(|x| x.eq_ignore_ascii_case(n)) {
+                        named.push(n.clone());
+                    }
+                }
+                let list = if named.is_empty() {
+                    "rows that are not alerts".to_string()
+                } else {
+                    format!("rows of {}", named.join(", "))
+                };
+                let mut ev = vec![at(
+                    read.span,
+                    format!(
+                        "{} filtered to Defender for Cloud alerts reaches the output here{}",
+                        read.table,
+                        through(read)
+                    ),
+                )];
+                for (n, span) in &others {
+                    ev.push(at(
+                        *span,
+                        format!(
+                            "rows of {n} reach the output too, with no Defender for Cloud alert"
+                        ),
+                    ));
+                }
+                review(
+                    format!(
+                        "the rule's output holds Defender for Cloud alerts and {list}: turning it off would drop the detections those rows make"
+                    ),
+                    ev,
+                )
+            }
+            Why::Correlated { dfc } => {
+                let read = &walk.reads[dfc];
+                review(
+                    format!(
+                        "the rule's alerts are other products' alerts correlated with Defender for Cloud alerts ({} joined in)",
+                        read.table
+                    ),
+                    vec![at(
+                        read.span,
+                        format!(
+                            "{} filtered to Defender for Cloud alerts, joined to alerts of other products",
+                            read.table
+                        ),
+                    )],
+                )
+            }
+            Why::Unknown(u) => {
+                let (name, span) = &walk.unknown[u];
+                review(
+                    format!(
+                        "Defender for Cloud alerts pass through `{name}`, an operator whose effect on rows the classifier does not know"
+                    ),
+                    vec![at(
+                        *span,
+                        format!(
+                            "`{name}` is not in the classifier's table of operators (docs/classifier.md)"
+                        ),
+                    )],
+                )
+            }
+            Why::Overflow => Decision {
+                verdict: Verdict::Review,
+                explanation:
+                    "the query expands to more reads of its tables than the classifier follows"
+                        .into(),
+                evidence: Vec::new(),
+            },
+        }
+    }
+
+    /// The review for a read whose filters admit Defender for Cloud alerts
+    /// together with other products'.
+    fn review_read(
+        &self,
+        query: &str,
+        read: &Read,
+        atoms: &[(&Atom, (u32, u32), bool)],
+        others: &[&str],
+        at: &dyn Fn((u32, u32), String) -> Evidence,
+    ) -> Decision {
+        let through = through(read);
+        let product_atoms: Vec<&(&Atom, (u32, u32), bool)> = atoms
+            .iter()
+            .filter(|(a, _, _)| matches!(a, Atom::Product(_) | Atom::ProductUnknown { .. }))
+            .collect();
+        // Defender for Cloud and other products: a human decides.
+        let table_ev = at(read.span, format!("{} is read here{through}", read.table));
+        if let Some((Atom::ProductUnknown { column, why }, span, _)) = product_atoms
+            .iter()
+            .find(|(a, _, _)| matches!(a, Atom::ProductUnknown { .. }))
+            .map(|x| **x)
+        {
+            let ev = at(
+                span,
+                format!("{column} is compared with {why}: the products it admits are not known"),
+            );
+            return review(
+                format!(
+                    "{} is filtered on {column} by a value the query does not fix",
+                    read.table
+                ),
+                vec![table_ev, ev],
+            );
+        }
+        if !product_atoms.is_empty() {
+            let names: Vec<String> = others
+                .iter()
+                .filter(|n| **n != OTHER_PRODUCT)
+                .take(3)
+                .map(|n| format!("\"{n}\""))
+                .collect();
+            let list = if names.is_empty() {
+                "products the migration rules do not name".to_string()
+            } else if others.len() > names.len() {
+                format!("{} and more", names.join(", "))
+            } else {
+                names.join(", ")
+            };
+            let mut ev = vec![table_ev];
+            for (_, span, _) in product_atoms.iter().take(MAX_EVIDENCE) {
+                ev.push(at(
+                    *span,
+                    format!("this filter admits Defender for Cloud alerts together with {list}"),
+                ));
+            }
+            return review(
+                format!(
+                    "{}'s filter admits Defender for Cloud alerts together with other products ({list}): turning the rule off would silence them too",
+                    read.table
+                ),
+                ev,
+            );
+        }
+        let vendor = atoms.iter().find(|(a, _, _)| {
+            matches!(a, Atom::Other { column: Some(c), .. } if self.vendor_columns.iter().any(|v| v.eq_ignore_ascii_case(c)))
+        });
+        if let Some((_, span, _)) = vendor {
+            return review(
+                format!(
+                    "{} is filtered on the vendor only, which admits every product of that vendor, Defender for Cloud among them",
+                    read.table
+                ),
+                vec![
+                    table_ev,
+                    at(*span, "a vendor filter, not a product filter".into()),
+                ],
+            );
+        }
+        let weak: Vec<Evidence> = atoms
+            .iter()
+            .filter_map(|(a, span, neg)| match a {
+                Atom::Other { column: Some(c), values, negated, .. }
+                    if !neg && !negated && self.alert_name_columns.iter().any(|n| n.eq_ignore_ascii_case(c)) =>
+                {
+                    let hit = values.iter().find(|v| {
+                        self.prefixes.iter().any(|p| v.starts_with(p.as_str()))
+                            || self.phrases.iter().any(|p| v.to_lowercase().contains(&p.to_lowercase()))
+                    })?;
+                    Some(at(*span, format!("{c} \"{hit}\" looks like a Defender for Cloud alert, but no filter names the product")))
+                }
+                _ => None,
+            })
+            .collect();
+        if !weak.is_empty() {
+            let mut ev = vec![table_ev];
+            ev.extend(weak);
+            return review(
+                format!(
+                    "{} is selected only by alert names or types that look like Defender for Cloud's; no filter names the product",
+                    read.table
+                ),
+                ev,
+            );
+        }
+        // Say what narrows the alerts, when something does.
+        let mut columns: Vec<String> = Vec::new();
+        let mut ev = vec![table_ev];
+        for (a, span, neg) in atoms {
+            let Atom::Other {
+                column, negated, ..
+            } = a
+            else {
+                continue;
+            };
+            if *neg || *negated {
+                continue;
+            }
+            let named = match column {
+                Some(c) => vec![c.clone()],
+                None => compared_columns(query, *span),
+            };
+            let named: Vec<String> = named
+                .into_iter()
+                .filter(|c| !c.eq_ignore_ascii_case("TimeGenerated"))
+                .collect();
+            if named.is_empty() {
+                continue;
+            }
+            for col in &named {
+                if !columns.iter().any(|c| c.eq_ignore_ascii_case(col)) {
+                    columns.push(col.clone());
+                }
+            }
+            ev.push(at(
+                *span,
+                format!(
+                    "narrows the alerts by {}, which {} not tell products apart",
+                    named.join(", "),
+                    if named.len() == 1 { "does" } else { "do" }
+                ),
+            ));
+        }
+        let narrowed = if columns.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "; only {} narrow{} it, and alerts of any product can match",
+                columns.join(", "),
+                if columns.len() == 1 { "s" } else { "" }
+            )
+        };
+        review(
+            format!(
+                "{} is read with no product filter{through}{narrowed}: alerts of every product reach the rule, Defender for Cloud's among them",
+                read.table
+            ),
+            ev,
+        )
     }
 
     /// The product names a test admits, for evidence.
@@ -745,6 +1328,102 @@ impl Classifier {
         }
         text
     }
+}
+
+/// The columns a filter's text matches against strings (`AlertSeverity`
+/// and `Entities` in `AlertSeverity == "High" and tostring(Entities) has
+/// "x"`); negated and range comparisons do not count. A plain scan of the
+/// text, skipping string literals: it runs for reviews only.
+fn compared_columns(query: &str, span: (u32, u32)) -> Vec<String> {
+    // String comparisons only: ranges (`>`, `between`) bound times and counts.
+    const OPS: [&str; 17] = [
+        "has",
+        "has_cs",
+        "contains",
+        "contains_cs",
+        "startswith",
+        "startswith_cs",
+        "endswith",
+        "endswith_cs",
+        "in",
+        "in~",
+        "has_any",
+        "has_all",
+        "matches",
+        "hasprefix",
+        "hassuffix",
+        "hasprefix_cs",
+        "hassuffix_cs",
+    ];
+    let Some(text) = query.get(span.0 as usize..span.1 as usize) else {
+        return Vec::new();
+    };
+    let b = text.as_bytes();
+    let word = |i: usize| {
+        b.get(i)
+            .is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_')
+    };
+    let skip_space = |mut j: usize| {
+        while b.get(j).is_some_and(u8::is_ascii_whitespace) {
+            j += 1;
+        }
+        j
+    };
+    let mut out: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        if c == b'"' || c == b'\'' {
+            i += 1;
+            while i < b.len() && b[i] != c {
+                i += if b[i] == b'\\' { 2 } else { 1 };
+            }
+            i += 1;
+            continue;
+        }
+        if !(c.is_ascii_alphabetic() || c == b'_') {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while word(i) {
+            i += 1;
+        }
+        // `Col op ...`, or `f(Col) op ...`.
+        let mut j = skip_space(i);
+        if b.get(j) == Some(&b')') {
+            j = skip_space(j + 1);
+        }
+        let rest = &text[j.min(text.len())..];
+        let op = rest.starts_with("==")
+            || rest.starts_with("=~")
+            || OPS.iter().any(|o| {
+                rest.len() >= o.len()
+                    && rest.as_bytes()[..o.len()].eq_ignore_ascii_case(o.as_bytes())
+                    && !word(j + o.len())
+                    && b.get(j + o.len()) != Some(&b'~')
+            });
+        let name = &text[start..i];
+        if op && !out.iter().any(|c| c.eq_ignore_ascii_case(name)) {
+            out.push(name.to_string());
+        }
+    }
+    out
+}
+
+/// How a read is reached, for evidence: " (in a join, through `let x`)".
+fn through(read: &Read) -> String {
+    if read.via.is_empty() {
+        return String::new();
+    }
+    let mut steps: Vec<String> = Vec::with_capacity(read.via.len());
+    for v in &read.via {
+        let step = v.describe();
+        if steps.last() != Some(&step) {
+            steps.push(step);
+        }
+    }
+    format!(" ({})", steps.join(", "))
 }
 
 fn describe_values(values: &[String]) -> String {
@@ -927,6 +1606,208 @@ mod tests {
             let d = classify(q);
             assert_eq!(d.verdict, want, "{q}\n{d:#?}");
         }
+    }
+
+    /// Each operator of the row-flow table, both ways: the twin that
+    /// changes who owns the output rows changes the verdict.
+    #[test]
+    fn rows_flow_through_each_operator() {
+        const DFC: &str = "(SecurityAlert | where ProductName == \"Azure Security Center\")";
+        let cases = [
+            // union: every branch's rows reach the output.
+            (format!("union {DFC}, {DFC}"), Verdict::Dfc),
+            (
+                format!("union {DFC}, (SigninLogs | where ResultType == \"50126\")"),
+                Verdict::Review,
+            ),
+            (
+                format!(
+                    "union isfuzzy=true {DFC}, (AzureActivity | where OperationNameValue has \"write\")"
+                ),
+                Verdict::Review,
+            ),
+            (
+                format!(
+                    "let a = {DFC};\nlet b = SigninLogs | where ResultType == \"50126\";\nunion a, b"
+                ),
+                Verdict::Review,
+            ),
+            (
+                format!("SigninLogs | where ResultType == \"50126\" | union {DFC}"),
+                Verdict::Review,
+            ),
+            (format!("{DFC} | union {DFC}"), Verdict::Dfc),
+            (
+                format!("{DFC} | union (SecurityAlert | where ProviderName == \"MCAS\")"),
+                Verdict::Review,
+            ),
+            // Outer joins keep one side's rows.
+            (
+                format!("SigninLogs | join kind=leftouter {DFC} on IPAddress"),
+                Verdict::None,
+            ),
+            (
+                format!("SigninLogs | join kind=inner {DFC} on IPAddress"),
+                Verdict::Dfc,
+            ),
+            (
+                format!("{DFC} | join kind=rightouter (SigninLogs) on IPAddress"),
+                Verdict::None,
+            ),
+            (
+                format!("{DFC} | join kind=leftouter (SigninLogs) on IPAddress"),
+                Verdict::Dfc,
+            ),
+            (
+                format!("SigninLogs | join kind=fullouter {DFC} on IPAddress"),
+                Verdict::Review,
+            ),
+            (
+                format!("{DFC} | join kind=fullouter {DFC} on ResourceId"),
+                Verdict::Dfc,
+            ),
+            (
+                format!("SigninLogs | lookup {DFC} on IPAddress"),
+                Verdict::None,
+            ),
+            (
+                format!("SigninLogs | lookup kind=inner {DFC} on IPAddress"),
+                Verdict::Dfc,
+            ),
+            // Semi joins and `in` need a match; anti joins and `!in` do not.
+            (
+                format!("SigninLogs | join kind=leftsemi {DFC} on IPAddress"),
+                Verdict::Dfc,
+            ),
+            (
+                format!("SigninLogs | join kind=leftanti {DFC} on IPAddress"),
+                Verdict::None,
+            ),
+            (
+                format!("SigninLogs | join kind=rightsemi {DFC} on IPAddress"),
+                Verdict::Dfc,
+            ),
+            (
+                format!("{DFC} | join kind=rightanti (SigninLogs) on IPAddress"),
+                Verdict::None,
+            ),
+            (
+                format!("{DFC} | join kind=leftanti (SigninLogs) on IPAddress"),
+                Verdict::Dfc,
+            ),
+            (
+                format!("SigninLogs | where IPAddress in ({DFC} | project IPAddress)"),
+                Verdict::Dfc,
+            ),
+            (
+                format!("SigninLogs | where IPAddress in (({DFC} | project IPAddress))"),
+                Verdict::Dfc,
+            ),
+            (
+                format!("SigninLogs | where IPAddress !in ({DFC} | project IPAddress)"),
+                Verdict::None,
+            ),
+            (
+                format!(
+                    "SigninLogs | where IPAddress in ({DFC} | project IPAddress) or ResultType == \"0\""
+                ),
+                Verdict::Review,
+            ),
+            (
+                format!(
+                    "SigninLogs | where IPAddress in ({DFC} | project IPAddress) and ResultType == \"0\""
+                ),
+                Verdict::Dfc,
+            ),
+            // An `or` inside the sub-query does not make the match optional.
+            (
+                "SigninLogs | where IPAddress in ((SecurityAlert | where ProductName == \"Azure Security Center\" | where AlertSeverity == \"High\" or AlertSeverity == \"Medium\" | project IPAddress))".to_string(),
+                Verdict::Dfc,
+            ),
+            // An operator without a row rule matters on an alert path only.
+            (format!("{DFC} | fork (take 1) (take 2)"), Verdict::Review),
+            (
+                "SecurityAlert | where ProviderName == \"MDATP\" | fork (take 1)".to_string(),
+                Verdict::None,
+            ),
+            (
+                format!(
+                    "{DFC} | sample-distinct 3 of AlertName | top-nested 2 of AlertName by count()"
+                ),
+                Verdict::Dfc,
+            ),
+        ];
+        for (q, want) in cases {
+            let d = classify(&q);
+            assert_eq!(d.verdict, want, "{q}\n{d:#?}");
+        }
+    }
+
+    #[test]
+    fn a_union_review_names_the_other_sources() {
+        let d = classify(
+            "union (SecurityAlert | where ProductName == \"Azure Security Center\"),\n (SigninLogs | where ResultType == \"50126\"), (DnsEvents | where Name has \"x\")",
+        );
+        assert_eq!(d.verdict, Verdict::Review, "{d:#?}");
+        assert!(d.explanation.contains("SigninLogs, DnsEvents"), "{d:#?}");
+        assert!(
+            d.evidence
+                .iter()
+                .any(|e| e.line == 2 && e.text == "SigninLogs"),
+            "{d:#?}"
+        );
+    }
+
+    #[test]
+    fn an_unknown_operator_is_named() {
+        let d = classify(
+            "SecurityAlert | where ProductName == \"Azure Security Center\" | scan with (step s: true;)",
+        );
+        assert_eq!(d.verdict, Verdict::Review, "{d:#?}");
+        assert!(d.explanation.contains("`scan`"), "{d:#?}");
+    }
+
+    #[test]
+    fn alert_names_of_other_products_decide() {
+        for q in [
+            "SecurityAlert | where AlertName == \"Impossible travel activity\"",
+            "SecurityAlert | where AlertName in (\"Unfamiliar sign-in properties\", \"Atypical travel\")",
+            "SecurityAlert | where DisplayName =~ \"mass download by a single user\"",
+            "SecurityAlert | where AlertName has_any (\"Honeytoken activity\", \"Atypical travel\")",
+        ] {
+            let d = classify(q);
+            assert_eq!(d.verdict, Verdict::None, "{q}\n{d:#?}");
+            assert!(
+                d.evidence
+                    .iter()
+                    .any(|e| e.explanation.contains("rules/alert-names.yaml")),
+                "{d:#?}"
+            );
+        }
+        for q in [
+            // Negated, partly unknown, or mixed with a Defender for Cloud filter.
+            "SecurityAlert | where AlertName != \"Impossible travel activity\"",
+            "SecurityAlert | where AlertName in (\"Atypical travel\", \"Suspicious process executed\")",
+            "SecurityAlert | where AlertName == \"Atypical travel\" or ProductName == \"Azure Security Center\"",
+        ] {
+            let d = classify(q);
+            assert_eq!(d.verdict, Verdict::Review, "{q}\n{d:#?}");
+        }
+    }
+
+    #[test]
+    fn a_review_says_what_narrows_unfiltered_alerts() {
+        let d = classify(
+            "SecurityAlert | where AlertSeverity == \"High\" and tostring(Entities) has \"10.0.0.1\"",
+        );
+        assert_eq!(d.verdict, Verdict::Review);
+        assert!(
+            d.explanation
+                .contains("only AlertSeverity, Entities narrow it"),
+            "{d:#?}"
+        );
+        let d = classify("SecurityAlert | where TimeGenerated > ago(1h)");
+        assert!(!d.explanation.contains("narrow"), "{d:#?}");
     }
 
     #[test]

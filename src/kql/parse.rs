@@ -85,23 +85,119 @@ impl Via {
     }
 }
 
+/// How the rows of a branch combine with the rows of the pipeline it
+/// joins (see the operator table in `docs/classifier.md`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Combine {
+    /// `union`, `join kind=fullouter`: each row comes from one side or the
+    /// other (a full outer join pairs them when they match).
+    Either,
+    /// An inner join, `lookup kind=inner`: every row pairs a row of each side.
+    Both,
+    /// `leftsemi`, `in (sub-query)`: the pipeline's rows that match a row of
+    /// the branch; the branch's rows are needed but not kept.
+    Needs,
+    /// `in (sub-query)` under `or`: some rows need a match, others do not.
+    MayNeed,
+    /// `leftouter`, a default `lookup`, `leftanti`, `!in (sub-query)`,
+    /// `toscalar(...)`: the pipeline's rows, whatever the branch holds.
+    Keeps,
+    /// `rightouter`, `rightanti`: the branch's rows; the pipeline's rows
+    /// only add columns or remove rows.
+    Replaces,
+    /// `rightsemi`: the branch's rows that match a row of the pipeline.
+    ReplacesNeeding,
+}
+
 #[derive(Debug, Clone)]
 pub enum Stage {
     Filter(Pred),
-    /// Rows of another pipeline joined or unioned in at this point.
-    /// `reaches` says whether its rows reach the output (an inner join or a
-    /// union) or only decide which rows pass (`leftanti`, `leftsemi`, a
-    /// default `lookup`, an `in (sub-query)`).
+    /// Rows of another pipeline joined or unioned in at this point, and how
+    /// they combine with this pipeline's rows.
     Branch {
         index: usize,
         via: Via,
-        reaches: bool,
+        combine: Combine,
     },
     /// A projection (`project`, `summarize ... by`, `project-away`): bit k
     /// set when it drops the k-th product column of [`Names`].
     Columns {
         hides: u64,
     },
+    /// An operator the classifier has no row rule for: its rows cannot be
+    /// followed (`fork`, `scan`, a misspelt name).
+    Unknown {
+        name: String,
+        span: (u32, u32),
+    },
+}
+
+/// What an operator does to the rows that reach it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RowEffect {
+    /// Some of the rows pass (`where`, `take`, `top`, ...).
+    Narrows,
+    /// Every row passes, perhaps changed or repeated (`extend`, `sort`,
+    /// `mv-expand`, ...).
+    Keeps,
+    /// Groups of rows become one row each (`summarize`, `count`, ...).
+    Aggregates,
+    /// Rows of another pipeline come in (`join`, `lookup`, `union`): how
+    /// depends on the kind, see [`Combine`].
+    Combines,
+}
+
+/// The operators whose effect on rows the classifier knows. Each keeps the
+/// origin of the rows: what comes out is made of what came in (and, for
+/// `Combines`, of the other side). Any other operator is [`Stage::Unknown`],
+/// and a rule that reads alerts through one goes to review.
+pub const ROW_OPERATORS: [(&str, RowEffect); 36] = [
+    ("where", RowEffect::Narrows),
+    ("filter", RowEffect::Narrows),
+    ("take", RowEffect::Narrows),
+    ("limit", RowEffect::Narrows),
+    ("top", RowEffect::Narrows),
+    ("sample", RowEffect::Narrows),
+    ("sample-distinct", RowEffect::Narrows),
+    ("parse-where", RowEffect::Narrows),
+    ("search", RowEffect::Narrows),
+    ("extend", RowEffect::Keeps),
+    ("project", RowEffect::Keeps),
+    ("project-keep", RowEffect::Keeps),
+    ("project-away", RowEffect::Keeps),
+    ("project-rename", RowEffect::Keeps),
+    ("project-reorder", RowEffect::Keeps),
+    ("sort", RowEffect::Keeps),
+    ("order", RowEffect::Keeps),
+    ("serialize", RowEffect::Keeps),
+    ("render", RowEffect::Keeps),
+    ("as", RowEffect::Keeps),
+    ("parse", RowEffect::Keeps),
+    ("parse-kv", RowEffect::Keeps),
+    ("mv-expand", RowEffect::Keeps),
+    ("mv-apply", RowEffect::Keeps),
+    ("evaluate", RowEffect::Keeps),
+    ("invoke", RowEffect::Keeps),
+    ("summarize", RowEffect::Aggregates),
+    ("count", RowEffect::Aggregates),
+    ("distinct", RowEffect::Aggregates),
+    ("make-series", RowEffect::Aggregates),
+    ("top-nested", RowEffect::Aggregates),
+    ("top-hitters", RowEffect::Aggregates),
+    ("reduce", RowEffect::Aggregates),
+    ("join", RowEffect::Combines),
+    ("lookup", RowEffect::Combines),
+    ("union", RowEffect::Combines),
+];
+
+/// What `op` (lowercase) does to rows, if the classifier knows it.
+pub fn row_effect(op: &str) -> Option<RowEffect> {
+    // Compare the first byte before the rest.
+    let first = op.as_bytes().first()?;
+    ROW_OPERATORS
+        .iter()
+        .find(|(name, _)| name.as_bytes()[0] == *first && *name == op)
+        .map(|(_, effect)| *effect)
 }
 
 #[derive(Debug, Clone, Default)]
@@ -763,8 +859,10 @@ impl<'q, 'n> Parser<'q, 'n> {
         let op = op_word.as_str();
         match op {
             "where" | "filter" => {
+                let start = self.pos;
                 let pred = self.predicate(comma);
                 self.out.pipelines[idx].stages.push(Stage::Filter(pred));
+                self.filter_subqueries(idx, start, self.pos);
             }
             "join" | "lookup" => {
                 let via = if op == "join" { Via::Join } else { Via::Lookup };
@@ -788,14 +886,18 @@ impl<'q, 'n> Parser<'q, 'n> {
                         break;
                     }
                 }
-                // Rows of a semi or anti join never reach the output; a lookup
-                // (leftouter unless said otherwise) only adds columns.
-                let reaches = match op {
-                    "lookup" => kind == "inner",
-                    _ => !matches!(
-                        kind.as_str(),
-                        "leftanti" | "leftsemi" | "anti" | "semi" | "leftantisemi"
-                    ),
+                // Which side's rows come out (a lookup is leftouter unless
+                // said otherwise). A kind the parser does not know may let
+                // either side's rows through.
+                let combine = match (op, kind.as_str()) {
+                    (_, "inner") | ("join", "innerunique") => Combine::Both,
+                    ("join", "leftsemi" | "semi") => Combine::Needs,
+                    (_, "leftouter") | ("join", "leftanti" | "anti" | "leftantisemi") => {
+                        Combine::Keeps
+                    }
+                    ("join", "rightouter" | "rightanti" | "rightantisemi") => Combine::Replaces,
+                    ("join", "rightsemi") => Combine::ReplacesNeeding,
+                    _ => Combine::Either,
                 };
                 let branch = if self.is_punct("(") {
                     self.paren_tabular()
@@ -807,7 +909,7 @@ impl<'q, 'n> Parser<'q, 'n> {
                 self.out.pipelines[idx].stages.push(Stage::Branch {
                     index: branch,
                     via,
-                    reaches,
+                    combine,
                 });
                 self.skip_operator_args(idx, comma);
             }
@@ -817,7 +919,7 @@ impl<'q, 'n> Parser<'q, 'n> {
                 self.out.pipelines[idx].stages.push(Stage::Branch {
                     index: item,
                     via: Via::Union,
-                    reaches: true,
+                    combine: Combine::Either,
                 });
                 self.skip_operator_args(idx, comma);
             }
@@ -856,7 +958,18 @@ impl<'q, 'n> Parser<'q, 'n> {
                     .push(Stage::Columns { hides });
                 self.skip_operator_args(idx, comma);
             }
-            _ => self.skip_operator_args(idx, comma),
+            _ => {
+                if row_effect(op).is_none() {
+                    let start = self.toks[self.pos - 1].start;
+                    let end = self.toks[self.pos - 1].end;
+                    let name = self.text(self.pos - 1).to_string();
+                    self.out.pipelines[idx].stages.push(Stage::Unknown {
+                        name,
+                        span: (start, end),
+                    });
+                }
+                self.skip_operator_args(idx, comma)
+            }
         }
     }
 
@@ -877,7 +990,7 @@ impl<'q, 'n> Parser<'q, 'n> {
                 self.out.pipelines[idx].stages.push(Stage::Branch {
                     index: sub,
                     via: Via::Subquery,
-                    reaches: false,
+                    combine: Combine::Keeps,
                 });
             } else {
                 self.descend_group(idx);
@@ -887,6 +1000,93 @@ impl<'q, 'n> Parser<'q, 'n> {
         } else {
             self.pos += 1;
         }
+    }
+
+    /// The sub-queries of a `where` between two token indices that decide
+    /// which rows pass: `x in (T | ...)` needs a row of `T` for every row
+    /// that passes (unless an `or` or a `not` of the filter makes it
+    /// optional). Other sub-queries (`!in`, `toscalar`) keep the rows
+    /// whatever `T` holds, so they are not followed.
+    fn filter_subqueries(&mut self, idx: usize, start: usize, end: usize) {
+        // Most filters have none: find the first cheaply.
+        let end = end.min(self.toks.len());
+        let bytes = self.src.as_bytes();
+        let Some(first) = (start..end).find(|&i| {
+            let t = self.toks[i];
+            t.kind == Kind::Ident
+                && bytes[t.start as usize] | 0x20 == b'i'
+                && self.subquery_after_in(i, end).is_some()
+        }) else {
+            return;
+        };
+        // An `or` or a `not` of the filter itself, not of a sub-query in it.
+        let mut optional = false;
+        let mut i = start;
+        while i < end && !optional {
+            if self.punct_at(i, "(") && self.group_is_tabular(i) {
+                let close = self.close[i];
+                i = if close == NONE {
+                    end
+                } else {
+                    close as usize + 1
+                };
+                continue;
+            }
+            optional = self.word_at(i, "or") || self.word_at(i, "not");
+            i += 1;
+        }
+        let combine = if optional {
+            Combine::MayNeed
+        } else {
+            Combine::Needs
+        };
+        let resume = self.pos;
+        let mut i = first;
+        while i < end {
+            let Some(open) = self.subquery_after_in(i, end) else {
+                i += 1;
+                continue;
+            };
+            self.pos = open;
+            let sub = self.paren_tabular();
+            self.out.pipelines[idx].stages.push(Stage::Branch {
+                index: sub,
+                via: Via::Subquery,
+                combine,
+            });
+            let close = self.close[open];
+            i = if close == NONE {
+                end
+            } else {
+                close as usize + 1
+            };
+        }
+        self.pos = resume;
+    }
+
+    /// When token `i` is `in` or `in~` followed (through any parentheses)
+    /// by a tabular group that closes before `end`: where that group opens.
+    fn subquery_after_in(&self, i: usize, end: usize) -> Option<usize> {
+        let t = self.toks.get(i)?;
+        let len = t.end - t.start;
+        if t.kind != Kind::Ident
+            || !(len == 2 || len == 3)
+            || !(self.word_at(i, "in") || self.word_at(i, "in~"))
+        {
+            return None;
+        }
+        let mut j = i + 1;
+        while j < end && self.punct_at(j, "(") {
+            let close = self.close[j];
+            if close == NONE || close as usize >= end {
+                return None;
+            }
+            if self.group_is_tabular(j) {
+                return Some(j);
+            }
+            j += 1;
+        }
+        None
     }
 
     /// Looks inside a non-tabular group for nested tabular groups

@@ -279,11 +279,11 @@ impl Pred {
     }
 
     /// The predicate for every name of the universe at once (`all` has a
-    /// bit per name); `ctx` may decide an atom for all names alike.
-    pub fn eval_all(&self, all: u64, ctx: &dyn Fn(&Atom) -> Option<Tri>) -> TriSet {
+    /// bit per name); `ctx` may decide an atom for every name.
+    pub fn eval_all(&self, all: u64, ctx: &dyn Fn(&Atom) -> Option<TriSet>) -> TriSet {
         match self {
             Pred::Atom(atom, _) => match ctx(atom) {
-                Some(tri) => TriSet::uniform(tri, all),
+                Some(set) => set,
                 None => match atom {
                     Atom::Product(t) => TriSet {
                         t: t.mask & all,
