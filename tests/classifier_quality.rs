@@ -123,7 +123,7 @@ fn shared_corpus() -> Option<Tally> {
     let shared = common::shared()?;
     let dir = shared.join("fixtures/sentinel-content");
     let inputs = source::read(std::slice::from_ref(&dir), &ReadOptions::default()).unwrap();
-    let plan = plan::plan(&inputs, &Catalog::embedded().unwrap(), &Settings::default());
+    let plan = plan::plan(&inputs, &Catalog::embedded().unwrap(), &Settings::default()).unwrap();
     let mut by_file: BTreeMap<String, Vec<&plan::Action>> = BTreeMap::new();
     for a in &plan.actions {
         if let Some(src) = &a.source {

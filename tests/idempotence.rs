@@ -15,7 +15,7 @@ fn plan_paths(
     settings: &Settings,
 ) -> (plan::Plan, Vec<sentinel_migrate::model::Resource>) {
     let inputs = source::read(paths, &ReadOptions::default()).unwrap_or_else(|e| panic!("{e}"));
-    let p = plan::plan(&inputs, &Catalog::embedded().unwrap(), settings);
+    let p = plan::plan(&inputs, &Catalog::embedded().unwrap(), settings).unwrap();
     (p, inputs.resources)
 }
 

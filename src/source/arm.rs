@@ -142,6 +142,8 @@ pub fn read(
             .map(|(r, s)| Content::Resources(Format::ArmTemplate, r, s));
     } else if is_parameters(&root) {
         return Ok(Content::Parameters);
+    } else if let Some(record) = subscription(path, &root)? {
+        return Ok(Content::Subscription(record));
     } else if looks_like_resource(&root) {
         (Format::JsonResource, vec![root])
     } else if root.get("triggeringLogic").is_some() && root.get("actions").is_some() {
@@ -176,6 +178,44 @@ pub fn read(
         Ok(Content::Resources(format, resources, skipped))
     } else {
         Err(diagnostics)
+    }
+}
+
+/// A subscription as ARM answers `GET /subscriptions/{id}` (what `export`
+/// writes as `subscription.json`): `id` `/subscriptions/{subscriptionId}`
+/// and a `tenantId`, which must be a GUID.
+fn subscription(
+    path: &str,
+    root: &Node,
+) -> Result<Option<crate::model::SubscriptionRecord>, Vec<Diagnostic>> {
+    let text = |k: &str| root.get(k).and_then(|v| v.as_str().map(str::to_string));
+    let (Some(id), Some(sub)) = (text("id"), text("subscriptionId")) else {
+        return Ok(None);
+    };
+    if !id
+        .trim_end_matches('/')
+        .eq_ignore_ascii_case(&format!("/subscriptions/{sub}"))
+    {
+        return Ok(None);
+    }
+    let Some(tenant) = root.get("tenantId") else {
+        return Ok(None);
+    };
+    let (line, column) = tenant.line_col();
+    match tenant.as_str() {
+        Some(t) if crate::plan::is_guid(t) => Ok(Some(crate::model::SubscriptionRecord {
+            subscription_id: sub,
+            tenant_id: t.to_ascii_lowercase(),
+            origin: Origin {
+                path: path.to_string(),
+                line,
+                column,
+            },
+        })),
+        _ => Err(vec![tenant.type_error(
+            "`tenantId` of the subscription",
+            "a tenant id (a GUID), as `GET /subscriptions/{id}` answers",
+        )]),
     }
 }
 
