@@ -117,6 +117,13 @@ fn scenarios() {
             "bare-array-and-single",
             vec!["--workspace".into(), ws("law-bare")],
         ),
+        (
+            "two-tenant-fleet",
+            vec![
+                "--settings".into(),
+                "tests/fixtures/scenarios/two-tenant-fleet/settings.json".into(),
+            ],
+        ),
         ("hostile-names", vec![]),
         ("hostile-controls", vec![]),
         ("case-variants", vec![]),
