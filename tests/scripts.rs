@@ -51,7 +51,7 @@ fn every_generated_script_is_valid_bash_and_passes_shellcheck() {
     ];
     for s in SCENARIOS {
         // A tenant of several workspaces needs its primary named.
-        let extra: &[&str] = if s.to_string() == "multi-workspace" {
+        let extra: &[&str] = if s == "multi-workspace" {
             &[
                 "--primary-workspace",
                 "/subscriptions/11111111-2222-4333-8444-555555555555/resourceGroups/rg-prod/providers/Microsoft.OperationalInsights/workspaces/law-prod",
