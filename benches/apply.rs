@@ -66,7 +66,7 @@ fn exports(dir: &Path, workspaces: usize, per: usize) {
 
 fn plan_of(dir: &Path) -> Plan {
     let inputs = source::read(&[dir.to_path_buf()], &ReadOptions::default()).unwrap();
-    plan::plan(&inputs, &Catalog::embedded().unwrap(), &Settings::default())
+    plan::plan(&inputs, &Catalog::embedded().unwrap(), &Settings::default()).unwrap()
 }
 
 fn seed(emulator: &Emulator, plan: &Plan) {

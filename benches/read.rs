@@ -89,7 +89,7 @@ fn time(dir: &Path, catalog: &Catalog) -> Duration {
         let start = Instant::now();
         let inputs = source::read(&paths, &ReadOptions::default()).unwrap();
         assert_eq!(inputs.resources.len(), RULES);
-        let plan = plan::plan(&inputs, catalog, &Settings::default());
+        let plan = plan::plan(&inputs, catalog, &Settings::default()).unwrap();
         assert!(!plan.actions.is_empty());
         best = best.min(start.elapsed());
     }

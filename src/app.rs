@@ -73,7 +73,10 @@ fn write_out(
     }
 }
 
-fn plan_command(args: PlanConfig, out: &mut dyn Write, is_terminal: bool) -> Result<Exit> {
+fn plan_command(mut args: PlanConfig, out: &mut dyn Write, is_terminal: bool) -> Result<Exit> {
+    if let Some(path) = &args.settings_file {
+        crate::settings::load(path, &mut args.settings)?;
+    }
     let catalog = Catalog::load(args.rules.as_deref())?;
     let inputs = source::read(&args.inputs, &args.read)?;
     if inputs.resources.is_empty() && !args.allow_empty {
@@ -83,7 +86,7 @@ fn plan_command(args: PlanConfig, out: &mut dyn Write, is_terminal: bool) -> Res
     if let Some(rule) = &args.explain {
         return explain(&catalog, &inputs, settings, rule, args.format, out);
     }
-    let plan = plan::plan(&inputs, &catalog, settings);
+    let plan = plan::plan(&inputs, &catalog, settings)?;
     if let Some(dir) = &args.out {
         write_artifacts(&plan, dir)?;
     }
@@ -644,7 +647,8 @@ mod tests {
             &ReadOptions::default(),
         )
         .unwrap();
-        let plan = plan::plan(&inputs, &Catalog::embedded().unwrap(), &Settings::default());
+        let plan =
+            plan::plan(&inputs, &Catalog::embedded().unwrap(), &Settings::default()).unwrap();
         let mut out = Vec::new();
         render::human(&plan, &mut out, Style::Color).unwrap();
         let text = String::from_utf8(out).unwrap();

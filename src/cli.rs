@@ -6,7 +6,7 @@ use crate::catalog::Mode;
 use crate::error::Error;
 use crate::exit::Exit;
 use crate::model::Workspace;
-use crate::plan::{ScheduledRules, Settings};
+use crate::plan::{PortalState, ScheduledRules, Settings};
 use crate::source::ReadOptions;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
@@ -227,6 +227,26 @@ pub enum ModeArg {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PortalArg {
+    /// Sentinel is used in the Azure portal only.
+    NotOnboarded,
+    /// Onboarded to the Defender portal: incident creation rules are off.
+    Onboarded,
+    /// Not known: plan as not onboarded, say what would differ.
+    Unknown,
+}
+
+impl From<PortalArg> for PortalState {
+    fn from(p: PortalArg) -> PortalState {
+        match p {
+            PortalArg::NotOnboarded => PortalState::NotOnboarded,
+            PortalArg::Onboarded => PortalState::Onboarded,
+            PortalArg::Unknown => PortalState::Unknown,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ScheduledArg {
     /// Turn the rule off.
     Disable,
@@ -271,6 +291,21 @@ pub struct PlanArgs {
     /// do not give it.
     #[arg(long, value_name = "GUID")]
     pub tenant_id: Option<String>,
+    /// A tenant's primary workspace (ARM id): where the Defender XDR and
+    /// tenant-based connectors go. Needed when a tenant has several
+    /// workspaces and not exactly one holds a Defender XDR connector; once
+    /// per tenant.
+    #[arg(long, value_name = "ARM_ID")]
+    pub primary_workspace: Vec<String>,
+    /// Whether the workspaces are onboarded to the Defender portal (no API
+    /// says): `unknown` plans as not onboarded and says what would differ.
+    #[arg(long, value_enum, default_value_t = PortalArg::Unknown)]
+    pub defender_portal: PortalArg,
+    /// A JSON file giving, per workspace, its tenant, whether it is its
+    /// tenant's primary and its Defender portal state (for fleets; see
+    /// examples/settings.json). Its values win over the flags.
+    #[arg(long, value_name = "FILE")]
+    pub settings: Option<PathBuf>,
     /// Read the migration rules from this directory instead of the built-in ones.
     #[arg(long, value_name = "DIR")]
     pub rules: Option<PathBuf>,
@@ -343,6 +378,8 @@ pub struct PlanConfig {
     pub settings: Settings,
     pub read: ReadOptions,
     pub rules: Option<PathBuf>,
+    /// `--settings`: read (and merged into `settings`) before planning.
+    pub settings_file: Option<PathBuf>,
     pub explain: Option<String>,
     pub color: ColorChoice,
 }
@@ -362,6 +399,12 @@ impl PlanArgs {
                 "--tenant-id: `{t}` is not a tenant id (a GUID)"
             )));
         }
+        let mut primary_workspaces = Vec::new();
+        for p in &self.primary_workspace {
+            let ws = Workspace::parse(p)
+                .map_err(|e| Error::Usage(format!("--primary-workspace: {e}")))?;
+            primary_workspaces.push(ws.id().to_string());
+        }
         Ok(PlanConfig {
             inputs: self.inputs,
             out: self.out,
@@ -373,12 +416,16 @@ impl PlanArgs {
                 mode: self.mode.into(),
                 scheduled_rules: self.scheduled_rules.into(),
                 tenant_id: self.tenant_id.map(|t| t.to_ascii_lowercase()),
+                primary_workspaces,
+                defender_portal: self.defender_portal.into(),
+                workspaces: Default::default(),
             },
             read: ReadOptions {
                 max_file_size: self.max_file_size,
                 workspace,
             },
             rules: self.rules,
+            settings_file: self.settings,
             explain: self.explain,
             color: self.color.choice(),
         })

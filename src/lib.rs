@@ -18,4 +18,5 @@ pub mod kql;
 pub mod model;
 pub mod plan;
 pub mod render;
+pub mod settings;
 pub mod source;

@@ -274,6 +274,18 @@ pub enum Format {
     PascalYaml,
     /// Automation rule written flat (`automationRuleId`, `triggeringLogic`, ...).
     FlatAutomationRule,
+    /// A subscription as ARM answers `GET /subscriptions/{id}`
+    /// (`subscriptionId`, `tenantId`): `export` writes one per workspace.
+    ArmSubscription,
+}
+
+/// A subscription's tenant, as ARM answers `GET /subscriptions/{id}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubscriptionRecord {
+    pub subscription_id: String,
+    /// Lower-cased.
+    pub tenant_id: String,
+    pub origin: Origin,
 }
 
 /// A value in a template resource that an ARM expression decides.
@@ -580,6 +592,8 @@ pub struct Inputs {
     /// `export` writes one) was read empty beside that workspace's files.
     /// "Read, none present" is not "not read".
     pub covered: std::collections::BTreeSet<(Option<String>, ResourceType)>,
+    /// The subscriptions read (`subscription.json`), by lower-cased id.
+    pub subscriptions: std::collections::BTreeMap<String, SubscriptionRecord>,
 }
 
 #[cfg(test)]

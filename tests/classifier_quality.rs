@@ -144,7 +144,11 @@ fn shared_corpus() -> Option<Tally> {
                 paths.push(params);
             }
             let inputs = source::read(&paths, &ReadOptions::default()).unwrap();
-            actions.extend(plan::plan(&inputs, &catalog, &Settings::default()).actions);
+            actions.extend(
+                plan::plan(&inputs, &catalog, &Settings::default())
+                    .unwrap()
+                    .actions,
+            );
         }
     }
     let mut by_file: BTreeMap<String, Vec<&plan::Action>> = BTreeMap::new();

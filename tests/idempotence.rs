@@ -15,7 +15,19 @@ fn plan_paths(
     settings: &Settings,
 ) -> (plan::Plan, Vec<sentinel_migrate::model::Resource>) {
     let inputs = source::read(paths, &ReadOptions::default()).unwrap_or_else(|e| panic!("{e}"));
-    let p = plan::plan(&inputs, &Catalog::embedded().unwrap(), settings);
+    let catalog = Catalog::embedded().unwrap();
+    // A tenant of several workspaces needs its primary named: the first.
+    let p = plan::plan(&inputs, &catalog, settings).unwrap_or_else(|_| {
+        let mut settings = settings.clone();
+        settings.primary_workspaces = inputs
+            .resources
+            .iter()
+            .filter_map(|r| r.workspace.as_ref().map(|w| w.id().to_string()))
+            .min()
+            .into_iter()
+            .collect();
+        plan::plan(&inputs, &catalog, &settings).unwrap()
+    });
     (p, inputs.resources)
 }
 

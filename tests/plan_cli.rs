@@ -64,6 +64,32 @@ fn example_contoso_stop_incidents() {
     assert!(!r.stdout.contains("MIG102"), "{}", r.stdout);
 }
 
+const LAW_PROD: &str = "/subscriptions/11111111-2222-4333-8444-555555555555/resourceGroups/rg-prod/providers/Microsoft.OperationalInsights/workspaces/law-prod";
+
+/// Two workspaces of one tenant, both with a Defender XDR connector: the
+/// plan refuses to pick the primary, names both and the flag that settles it.
+#[test]
+fn an_ambiguous_primary_is_an_error_naming_the_flag() {
+    let r = run(&["plan", "tests/fixtures/scenarios/multi-workspace"]);
+    assert_eq!(r.code, 1, "{}", r.transcript());
+    for text in [
+        "law-prod",
+        "law-dev",
+        "--primary-workspace <ARM id>",
+        "0f3c9a2e-7b1d-4c5e-a8f6-3d2e1b0c9a87",
+    ] {
+        assert!(r.stderr.contains(text), "{text}: {}", r.stderr);
+    }
+    assert!(r.stdout.is_empty(), "{}", r.stdout);
+    let r = run(&[
+        "plan",
+        "tests/fixtures/scenarios/multi-workspace",
+        "--primary-workspace",
+        LAW_PROD,
+    ]);
+    assert_eq!(r.code, 0, "{}", r.transcript());
+}
+
 #[test]
 fn scenarios() {
     let ws = |name: &str| format!("{SUB}/{name}");
@@ -83,10 +109,20 @@ fn scenarios() {
             "detections-yaml",
             vec!["--workspace".into(), ws("law-detections")],
         ),
-        ("multi-workspace", vec![]),
+        (
+            "multi-workspace",
+            vec!["--primary-workspace".into(), LAW_PROD.into()],
+        ),
         (
             "bare-array-and-single",
             vec!["--workspace".into(), ws("law-bare")],
+        ),
+        (
+            "two-tenant-fleet",
+            vec![
+                "--settings".into(),
+                "tests/fixtures/scenarios/two-tenant-fleet/settings.json".into(),
+            ],
         ),
         ("hostile-names", vec![]),
         ("hostile-controls", vec![]),
@@ -158,6 +194,8 @@ fn output_is_byte_identical_across_runs() {
             "plan",
             "examples/contoso",
             "tests/fixtures/scenarios/multi-workspace",
+            "--primary-workspace",
+            LAW_PROD,
             "--out",
             d.path().to_str().unwrap(),
         ]);
@@ -176,6 +214,8 @@ fn output_is_byte_identical_across_runs() {
         "plan",
         "tests/fixtures/scenarios/multi-workspace",
         "examples/contoso",
+        "--primary-workspace",
+        LAW_PROD,
         "--out",
         c.path().to_str().unwrap(),
     ]);

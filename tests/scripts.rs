@@ -50,7 +50,19 @@ fn every_generated_script_is_valid_bash_and_passes_shellcheck() {
         ),
     ];
     for s in SCENARIOS {
-        dirs.push(plan_into(&[&format!("tests/fixtures/scenarios/{s}")], &[]));
+        // A tenant of several workspaces needs its primary named.
+        let extra: &[&str] = if s == "multi-workspace" {
+            &[
+                "--primary-workspace",
+                "/subscriptions/11111111-2222-4333-8444-555555555555/resourceGroups/rg-prod/providers/Microsoft.OperationalInsights/workspaces/law-prod",
+            ]
+        } else {
+            &[]
+        };
+        dirs.push(plan_into(
+            &[&format!("tests/fixtures/scenarios/{s}")],
+            extra,
+        ));
     }
     for d in &dirs {
         for script in ["apply.sh", "rollback.sh"] {

@@ -20,11 +20,8 @@ fn try_plan(paths: &[PathBuf], workspace: Option<&str>) -> Result<Plan, String> 
         },
     )
     .map_err(|e| e.to_string())?;
-    Ok(plan::plan(
-        &inputs,
-        &Catalog::embedded().unwrap(),
-        &Settings::default(),
-    ))
+    plan::plan(&inputs, &Catalog::embedded().unwrap(), &Settings::default())
+        .map_err(|e| e.to_string())
 }
 
 fn plan_of(paths: &[PathBuf], workspace: Option<&str>) -> Plan {

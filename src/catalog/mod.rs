@@ -135,6 +135,11 @@ pub struct Manual {
     pub portal: String,
     pub role: String,
     pub verify: String,
+    /// In a rules file: the path in the Defender portal, used instead of
+    /// `portal` for a workspace onboarded to it (both when that is unknown).
+    /// Never in a plan: the planner picks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub defender_portal: Option<String>,
 }
 
 /// A phase of the plan. Phases run in this order; [`Phase::Disconnect`]
@@ -234,6 +239,9 @@ pub enum RuleKind {
     MsicReview,
     LegacyDisconnect,
     AutomationReview,
+    SecondaryAnalyticsReview,
+    SecondaryAutomationReview,
+    MsicOnboardedEnabled,
     OptOutNoAlerts,
     OptOutNoLegacyConnector,
     OptOutLegacyAlertsOff,
@@ -254,7 +262,7 @@ struct KindFacts {
 }
 
 impl RuleKind {
-    pub const COUNT: usize = 16;
+    pub const COUNT: usize = 19;
     /// Every rule, in the order the reference lists them.
     pub const ALL: [RuleKind; RuleKind::COUNT] = [
         RuleKind::XdrEnableIncidents,
@@ -268,6 +276,9 @@ impl RuleKind {
         RuleKind::MsicReview,
         RuleKind::LegacyDisconnect,
         RuleKind::AutomationReview,
+        RuleKind::SecondaryAnalyticsReview,
+        RuleKind::SecondaryAutomationReview,
+        RuleKind::MsicOnboardedEnabled,
         RuleKind::OptOutNoAlerts,
         RuleKind::OptOutNoLegacyConnector,
         RuleKind::OptOutLegacyAlertsOff,
@@ -388,6 +399,33 @@ impl RuleKind {
                 Verb::Review,
                 &["explanation"],
                 Some(AutomationRules),
+            ),
+            RuleKind::SecondaryAnalyticsReview => f(
+                "secondary-analytics-review",
+                Switch,
+                Incidents,
+                O::Review,
+                Verb::Review,
+                &["rules", "primary"],
+                None,
+            ),
+            RuleKind::SecondaryAutomationReview => f(
+                "secondary-automation-review",
+                Switch,
+                Incidents,
+                O::Review,
+                Verb::Review,
+                &["explanation"],
+                Some(AutomationRules),
+            ),
+            RuleKind::MsicOnboardedEnabled => f(
+                "msic-onboarded-enabled",
+                Switch,
+                Incidents,
+                O::Review,
+                Verb::Review,
+                &["product"],
+                Some(AlertRules),
             ),
             RuleKind::OptOutNoAlerts => f(
                 "opt-out-no-alerts",

@@ -10,19 +10,24 @@
 //! once the manual step is confirmed. Already-migrated resources produce
 //! nothing: planning the desired state yields an empty plan.
 
+mod tenancy;
 mod types;
 
 pub use types::*;
 
-use crate::catalog::{self, Catalog, Family, Mode, Operation, RuleKind};
+use crate::catalog::{self, Catalog, Family, Manual, Mode, Operation, RuleKind};
+use crate::error::Result;
 use crate::kql::{Classifier, Verdict};
 use crate::model::{Format, Inputs, Origin, Resource, ResourceType, Unfixed, Workspace};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 
-/// Plans the migration of every workspace in `inputs`.
-pub fn plan(inputs: &Inputs, catalog: &Catalog, settings: &Settings) -> Plan {
+/// Plans the migration of every workspace in `inputs`, per tenant: an
+/// error (before anything is planned) when a tenant's primary workspace
+/// cannot be told.
+pub fn plan(inputs: &Inputs, catalog: &Catalog, settings: &Settings) -> Result<Plan> {
+    let tenancies = tenancy::resolve(inputs, catalog, settings)?;
     let planner = Planner {
         catalog,
         classifier: Classifier::new(catalog),
@@ -42,9 +47,20 @@ pub fn plan(inputs: &Inputs, catalog: &Catalog, settings: &Settings) -> Plan {
     let mut ordered: Vec<_> = groups.into_iter().collect();
     ordered.sort_by_key(|(k, _)| (k.is_none(), k.clone()));
 
-    let mut actions = Vec::new();
-    let mut workspaces = Vec::new();
-    for (_, (ws, mut resources)) in ordered {
+    // Secondaries first: their tenant's primary connects what they need.
+    let secondary = |k: &Option<String>| {
+        k.as_ref()
+            .and_then(|k| tenancies.get(k))
+            .is_some_and(|(t, _)| t.role == Role::Secondary)
+    };
+    let mut order: Vec<usize> = (0..ordered.len()).collect();
+    order.sort_by_key(|&i| !secondary(&ordered[i].0));
+    let mut tenant_pending: BTreeMap<String, bool> = BTreeMap::new();
+    let mut planned: Vec<Option<(WorkspaceReport, Vec<Action>)>> = vec![None; ordered.len()];
+    for i in order {
+        let (key, (ws, resources)) = &ordered[i];
+        let (ws, mut resources) = (*ws, resources.clone());
+        let tenancy = key.as_ref().and_then(|k| tenancies.get(k));
         resources.sort_by(|a, b| {
             (a.resource_type, a.name.to_ascii_lowercase(), &a.origin).cmp(&(
                 b.resource_type,
@@ -53,8 +69,24 @@ pub fn plan(inputs: &Inputs, catalog: &Catalog, settings: &Settings) -> Plan {
             ))
         });
         let mut notes = Vec::new();
-        let mut ws_actions = planner.workspace(ws, &resources, &mut notes);
+        let pending = tenancy
+            .and_then(|(t, _)| t.primary.as_ref())
+            .is_some_and(|p| tenant_pending.get(&p.to_ascii_lowercase()) == Some(&true));
+        let mut ws_actions =
+            planner.workspace(ws, &resources, &mut notes, tenancy.map(|(t, _)| t), pending);
         ws_actions.sort_by_key(sort_key);
+        if let Some((t, tenant_notes)) = tenancy {
+            notes.extend(tenant_notes.iter().cloned());
+            if t.role == Role::Secondary
+                && let Some(p) = &t.primary
+            {
+                let changes = ws_actions.iter().any(|a| a.operation.is_change());
+                *tenant_pending.entry(p.to_ascii_lowercase()).or_default() |= changes;
+            }
+            if !ws_actions.is_empty() {
+                notes.push(portal_note(t.defender_portal).into());
+            }
+        }
         let count = |t: ResourceType| resources.iter().filter(|r| r.resource_type == t).count();
         let key = ws.map(Workspace::key);
         let not_read: Vec<ResourceType> = ResourceType::ALL
@@ -70,18 +102,27 @@ pub fn plan(inputs: &Inputs, catalog: &Catalog, settings: &Settings) -> Plan {
                 "these resources come from files that do not name their workspace (templates, YAML): plan again with --workspace to make their changes appliable".into(),
             );
         }
-        workspaces.push(WorkspaceReport {
-            id: ws.map(|w| w.id().to_string()),
-            data_connectors: count(ResourceType::DataConnectors),
-            alert_rules: count(ResourceType::AlertRules),
-            automation_rules: count(ResourceType::AutomationRules),
-            not_read,
-            notes,
-        });
+        planned[i] = Some((
+            WorkspaceReport {
+                id: ws.map(|w| w.id().to_string()),
+                data_connectors: count(ResourceType::DataConnectors),
+                alert_rules: count(ResourceType::AlertRules),
+                automation_rules: count(ResourceType::AutomationRules),
+                not_read,
+                tenancy: tenancy.map(|(t, _)| t.clone()),
+                notes,
+            },
+            ws_actions,
+        ));
+    }
+    let mut actions = Vec::new();
+    let mut workspaces = Vec::new();
+    for (report, mut ws_actions) in planned.into_iter().flatten() {
+        workspaces.push(report);
         actions.append(&mut ws_actions);
     }
     let summary = Summary::count(&actions);
-    Plan {
+    Ok(Plan {
         format_version: FORMAT_VERSION.into(),
         generator: format!("sentinel-migrate {}", env!("CARGO_PKG_VERSION")),
         settings: settings.clone(),
@@ -115,6 +156,21 @@ pub fn plan(inputs: &Inputs, catalog: &Catalog, settings: &Settings) -> Plan {
         workspaces,
         actions,
         summary,
+    })
+}
+
+/// What the Defender portal state means for a workspace's plan.
+fn portal_note(state: PortalState) -> &'static str {
+    match state {
+        PortalState::Onboarded => {
+            "onboarded to the Defender portal (--defender-portal onboarded): onboarding switched off its Microsoft incident creation rules (an enabled one is reported, not changed, so rollback never turns one on); Scheduled and NRT rules keep their incident settings and are still changed here; the manual steps use Defender portal paths"
+        }
+        PortalState::NotOnboarded => {
+            "not onboarded to the Defender portal (--defender-portal not-onboarded): onboarding it later switches off every Microsoft incident creation rule (and Fusion) itself, whatever this plan left on; Scheduled and NRT rules keep their incident settings"
+        }
+        PortalState::Unknown => {
+            "Defender portal state unknown (give --defender-portal): planned as not onboarded. If it is onboarded, its Microsoft incident creation rules are already off (an enabled one is an anomaly to report, not a step, and rollback must not turn it back on) and the manual steps are in the Defender portal (System > Settings > Microsoft Sentinel)"
+        }
     }
 }
 
@@ -245,6 +301,8 @@ impl Planner<'_> {
         ws: Option<&Workspace>,
         resources: &[&Resource],
         notes: &mut Vec<String>,
+        tenancy: Option<&Tenancy>,
+        tenant_pending: bool,
     ) -> Vec<Action> {
         let c = &self.catalog.connectors;
         let of_type = |t: ResourceType| {
@@ -273,12 +331,213 @@ impl Planner<'_> {
             notes.extend(outcome.decision.note.clone());
             outcomes.push(outcome);
         }
-        match self.settings.mode {
-            Mode::Switch => self.switch(ws, resources, &legacy, &xdr, tenant_ui, outcomes),
-            Mode::OptOut => self.opt_out(ws, &legacy, &outcomes),
+        let tenant = match tenancy {
+            Some(t) => t
+                .tenant_id
+                .clone()
+                .ok_or_else(|| t.tenant_source.clone())
+                .map(|id| (id, t.tenant_source.clone())),
+            None => self.loose_tenant(resources),
+        };
+        match (self.settings.mode, tenancy) {
+            (Mode::Switch, Some(t)) if t.role == Role::Secondary => {
+                self.secondary(ws, resources, &legacy, &xdr, t, outcomes, notes)
+            }
+            (Mode::Switch, _) => {
+                if let Some(t) = tenancy.filter(|t| !t.secondaries.is_empty()) {
+                    notes.push(format!(
+                        "primary workspace of tenant {} ({}): the Defender XDR and tenant-based connectors are connected here, for the whole tenant; Defender for Cloud incidents of its secondary workspaces ({}) will appear here",
+                        t.tenant_id.as_deref().unwrap_or("unknown"),
+                        t.role_source,
+                        t.secondaries.join(", ")
+                    ));
+                }
+                self.switch(
+                    ws,
+                    resources,
+                    &legacy,
+                    &xdr,
+                    tenant_ui,
+                    outcomes,
+                    tenant,
+                    tenant_pending,
+                )
+            }
+            (Mode::OptOut, _) => self.opt_out(ws, &legacy, &outcomes),
         }
     }
 
+    /// The tenant of resources whose files name no workspace: `--tenant-id`,
+    /// or the one tenant their connectors name; else why it is not known.
+    fn loose_tenant(
+        &self,
+        resources: &[&Resource],
+    ) -> std::result::Result<(String, String), String> {
+        if let Some(t) = &self.settings.tenant_id {
+            return Ok((t.clone(), "given with --tenant-id".to_string()));
+        }
+        let mut tenants: BTreeMap<String, String> = BTreeMap::new();
+        for r in resources
+            .iter()
+            .filter(|r| r.resource_type == ResourceType::DataConnectors)
+        {
+            if self
+                .catalog
+                .connectors
+                .tenant_id_kinds
+                .iter()
+                .any(|k| r.is_kind(k))
+                && let Some(t) = r.prop_str("tenantId").filter(|t| is_guid(t))
+            {
+                tenants.entry(t.to_ascii_lowercase()).or_insert_with(|| {
+                    format!(
+                        "from the {} connector {}",
+                        r.kind.as_deref().unwrap_or(""),
+                        r.name
+                    )
+                });
+            }
+        }
+        match tenants.len() {
+            0 => Err("no tenant id in the exports".into()),
+            1 => Ok(tenants.into_iter().next().unwrap_or_default()),
+            _ => {
+                let list = tenants.keys().cloned().collect::<Vec<_>>().join(", ");
+                Err(format!("the exports name several tenants ({list})"))
+            }
+        }
+    }
+
+    /// A secondary workspace: no Defender XDR or tenant-based connector
+    /// step (those belong to the primary); its legacy connectors go and its
+    /// rules stop making Defender for Cloud incidents, as in any workspace;
+    /// what handled those incidents here is reviewed, to be recreated in
+    /// the primary.
+    #[allow(clippy::too_many_arguments)]
+    fn secondary(
+        &self,
+        ws: Option<&Workspace>,
+        resources: &[&Resource],
+        legacy: &[&Resource],
+        xdr: &[&Resource],
+        t: &Tenancy,
+        outcomes: Vec<RuleOutcome>,
+        notes: &mut Vec<String>,
+    ) -> Vec<Action> {
+        let primary = t.primary.clone().unwrap_or_default();
+        let mut subscriptions: Vec<String> = ws
+            .map(|w| w.subscription().to_string())
+            .into_iter()
+            .collect();
+        subscriptions.extend(
+            legacy
+                .iter()
+                .filter_map(|c| c.prop_str("subscriptionId").map(str::to_string)),
+        );
+        subscriptions.sort_by_key(|s| s.to_ascii_lowercase());
+        subscriptions.dedup_by(|a, b| a.eq_ignore_ascii_case(b));
+        notes.push(format!(
+            "secondary workspace of tenant {} ({}): Defender for Cloud incidents for its subscriptions ({}) will appear in the primary workspace {primary}, not here; it gets no Defender XDR or tenant-based connector step, and its legacy connectors are disconnected only once the tenant-based connector is confirmed in the primary",
+            t.tenant_id.as_deref().unwrap_or("unknown"),
+            t.role_source,
+            subscriptions.join(", ")
+        ));
+        if !xdr.is_empty() {
+            notes.push(format!(
+                "it has a Defender XDR connector: Defender XDR syncs incidents to the tenant's primary workspace only ({primary})"
+            ));
+        }
+        let dfc: BTreeMap<String, String> = outcomes
+            .iter()
+            .filter(|o| o.decision.dfc)
+            .map(|o| {
+                (
+                    o.rule.name.to_ascii_lowercase(),
+                    o.rule.display_name().unwrap_or(&o.rule.name).to_string(),
+                )
+            })
+            .collect();
+        let mut actions: Vec<Action> = outcomes
+            .into_iter()
+            .filter_map(|o| o.decision.action)
+            .collect();
+        for connector in legacy {
+            actions.push(self.legacy_disconnect(connector));
+        }
+        let disabled = disabled_rules(&actions);
+        let mut reviews = Vec::new();
+        for r in resources
+            .iter()
+            .filter(|r| r.resource_type == ResourceType::AutomationRules)
+        {
+            let mut reasons = self.automation_reasons(r, &disabled);
+            if let Some(why) = self.handles_dfc(r, &dfc) {
+                reasons.insert(0, format!(
+                    "it handles Defender for Cloud incidents ({why}): after the switch they appear in the primary workspace {primary} only, so here it stops seeing them; recreate it there"
+                ));
+                let mut a = self.resource_step(
+                    r,
+                    RuleKind::SecondaryAutomationReview,
+                    &[("explanation", reasons.join("; "))],
+                );
+                a.after = None;
+                reviews.push(a);
+            } else if !reasons.is_empty() {
+                let mut a = self.resource_step(
+                    r,
+                    RuleKind::AutomationReview,
+                    &[("explanation", reasons.join("; "))],
+                );
+                a.after = None;
+                reviews.push(a);
+            }
+        }
+        actions.extend(reviews);
+        if !dfc.is_empty() {
+            let names: Vec<String> = dfc.values().map(|n| format!("\"{n}\"")).collect();
+            actions.push(self.workspace_step(
+                ws,
+                RuleKind::SecondaryAnalyticsReview,
+                &[("rules", names.join(", ")), ("primary", primary.clone())],
+            ));
+        }
+        actions
+    }
+
+    /// Why an automation rule handles Defender for Cloud incidents, if it does:
+    /// a condition names a Defender for Cloud product or a rule that makes
+    /// their incidents, or it has no condition at all (every incident).
+    fn handles_dfc(&self, rule: &Resource, dfc_rules: &BTreeMap<String, String>) -> Option<String> {
+        let props = rule.properties()?;
+        let logic = props.get("triggeringLogic")?;
+        let mut conditions = Vec::new();
+        collect_conditions(
+            logic.get("conditions").unwrap_or(&Value::Null),
+            &mut conditions,
+        );
+        if conditions.is_empty() {
+            return Some(
+                "it has no conditions: it runs on every incident, Defender for Cloud's included"
+                    .into(),
+            );
+        }
+        for (name, values) in &conditions {
+            for v in values {
+                if self.is_dfc_product(v) {
+                    return Some(format!("its {name} condition names \"{v}\""));
+                }
+                let last = v.rsplit('/').next().unwrap_or(v).to_ascii_lowercase();
+                if let Some(shown) = dfc_rules.get(&last) {
+                    return Some(format!(
+                        "its {name} condition names \"{shown}\", a rule that makes Defender for Cloud incidents"
+                    ));
+                }
+            }
+        }
+        None
+    }
+
+    #[allow(clippy::too_many_arguments)]
     fn switch(
         &self,
         ws: Option<&Workspace>,
@@ -287,9 +546,13 @@ impl Planner<'_> {
         xdr: &[&Resource],
         tenant_ui: Option<&Resource>,
         outcomes: Vec<RuleOutcome>,
+        tenant: std::result::Result<(String, String), String>,
+        tenant_pending: bool,
     ) -> Vec<Action> {
-        let footprint =
-            !legacy.is_empty() || tenant_ui.is_some() || outcomes.iter().any(|o| o.decision.dfc);
+        let footprint = tenant_pending
+            || !legacy.is_empty()
+            || tenant_ui.is_some()
+            || outcomes.iter().any(|o| o.decision.dfc);
         let mut actions: Vec<Action> = outcomes
             .into_iter()
             .filter_map(|o| o.decision.action)
@@ -300,13 +563,15 @@ impl Planner<'_> {
         if !footprint {
             return actions;
         }
-        if let Some(a) = self.xdr(ws, xdr, resources) {
+        if let Some(a) = self.xdr(ws, xdr, tenant) {
             actions.push(a);
         }
         // The manual step gates phase 3; review items alone do not need it.
-        let pending = actions
-            .iter()
-            .any(|a| a.phase >= catalog::Phase::Incidents && a.operation.is_change());
+        // A primary connects it for its secondaries' changes too.
+        let pending = tenant_pending
+            || actions
+                .iter()
+                .any(|a| a.phase >= catalog::Phase::Incidents && a.operation.is_change());
         if pending {
             let solution = if tenant_ui.is_some() {
                 "the Microsoft Defender for Cloud solution is installed (its tenant-based connector definition is in the export)".to_string()
@@ -321,14 +586,7 @@ impl Planner<'_> {
             // Automation rules that stop matching once the switch is made.
             // Rules this plan turns off, by lower-cased name (an automation
             // rule names them by ARM id, whose last segment is the name).
-            let disabled: BTreeMap<String, &Action> = actions
-                .iter()
-                .filter(|a| {
-                    a.resource_type == Some(ResourceType::AlertRules)
-                        && a.operation == Operation::Update
-                })
-                .filter_map(|a| Some((a.name.as_deref()?.to_ascii_lowercase(), a)))
-                .collect();
+            let disabled = disabled_rules(&actions);
             let reviews: Vec<Action> = resources
                 .iter()
                 .filter(|r| r.resource_type == ResourceType::AutomationRules)
@@ -621,7 +879,18 @@ impl Planner<'_> {
         let explanation = format!(
             "productFilter is \"{product}\": it creates incidents from Defender for Cloud alerts"
         );
+        let onboarded =
+            tenancy::portal(self.settings, rule.workspace.as_ref()) == PortalState::Onboarded;
         let action = (rule.enabled() == Some(true)).then(|| {
+            if onboarded {
+                let mut a = self.resource_step(
+                    rule,
+                    RuleKind::MsicOnboardedEnabled,
+                    &[("product", product.clone())],
+                );
+                a.evidence = evidence.clone();
+                return a;
+            }
             let mut a = self.resource_step(
                 rule,
                 RuleKind::MsicDisable,
@@ -790,7 +1059,7 @@ impl Planner<'_> {
         &self,
         ws: Option<&Workspace>,
         xdr: &[&Resource],
-        resources: &[&Resource],
+        tenant: std::result::Result<(String, String), String>,
     ) -> Option<Action> {
         let incidents = |r: &Resource| -> String {
             r.prop("dataTypes")
@@ -815,47 +1084,13 @@ impl Planner<'_> {
             return Some(a);
         }
         // No Defender XDR connector: create one if the tenant is known.
-        let mut tenants: BTreeMap<String, String> = BTreeMap::new();
-        for r in resources
-            .iter()
-            .filter(|r| r.resource_type == ResourceType::DataConnectors)
-        {
-            if self
-                .catalog
-                .connectors
-                .tenant_id_kinds
-                .iter()
-                .any(|k| r.is_kind(k))
-                && let Some(t) = r.prop_str("tenantId").filter(|t| is_guid(t))
-            {
-                tenants.entry(t.to_ascii_lowercase()).or_insert_with(|| {
-                    format!(
-                        "from the {} connector {}",
-                        r.kind.as_deref().unwrap_or(""),
-                        r.name
-                    )
-                });
-            }
-        }
-        let (tenant, source) = match (&self.settings.tenant_id, tenants.len()) {
-            (Some(t), _) => (t.clone(), "given with --tenant-id".to_string()),
-            (None, 1) => tenants.into_iter().next().unwrap_or_default(),
-            (None, 0) => {
+        let (tenant, source) = match tenant {
+            Ok(t) => t,
+            Err(problem) => {
                 return Some(self.workspace_step(
                     ws,
                     RuleKind::XdrConnectManually,
-                    &[("tenant_problem", "no tenant id in the exports".into())],
-                ));
-            }
-            (None, _) => {
-                let list = tenants.keys().cloned().collect::<Vec<_>>().join(", ");
-                return Some(self.workspace_step(
-                    ws,
-                    RuleKind::XdrConnectManually,
-                    &[(
-                        "tenant_problem",
-                        format!("the exports name several tenants ({list})"),
-                    )],
+                    &[("tenant_problem", problem)],
                 ));
             }
         };
@@ -931,8 +1166,28 @@ impl Planner<'_> {
         rule: &Resource,
         disabled: &BTreeMap<String, &Action>,
     ) -> Option<Action> {
-        let props = rule.properties()?;
-        let logic = props.get("triggeringLogic")?;
+        let reasons = self.automation_reasons(rule, disabled);
+        if reasons.is_empty() {
+            return None;
+        }
+        let mut a = self.resource_step(
+            rule,
+            RuleKind::AutomationReview,
+            &[("explanation", reasons.join("; "))],
+        );
+        a.after = None;
+        Some(a)
+    }
+
+    /// What changes meaning in an automation rule's conditions with the switch.
+    fn automation_reasons(
+        &self,
+        rule: &Resource,
+        disabled: &BTreeMap<String, &Action>,
+    ) -> Vec<String> {
+        let Some(logic) = rule.properties().and_then(|p| p.get("triggeringLogic")) else {
+            return Vec::new();
+        };
         let mut conditions = Vec::new();
         collect_conditions(
             logic.get("conditions").unwrap_or(&Value::Null),
@@ -962,16 +1217,7 @@ impl Planner<'_> {
             }
         }
         reasons.dedup();
-        if reasons.is_empty() {
-            return None;
-        }
-        let mut a = self.resource_step(
-            rule,
-            RuleKind::AutomationReview,
-            &[("explanation", reasons.join("; "))],
-        );
-        a.after = None;
-        Some(a)
+        reasons
     }
 
     // ---- building actions ----------------------------------------------------
@@ -1037,7 +1283,7 @@ impl Planner<'_> {
             api_version: Some(self.catalog.api_version(r.resource_type).to_string()),
             source: Some(r.origin.clone()),
             evidence: Vec::new(),
-            manual: rule.manual.clone(),
+            manual: self.manual(rule.manual.as_ref(), r.workspace.as_ref()),
             desired: Vec::new(),
             blocked,
         }
@@ -1074,11 +1320,42 @@ impl Planner<'_> {
             api_version: None,
             source: None,
             evidence: Vec::new(),
-            manual: rule.manual.clone(),
+            manual: self.manual(rule.manual.as_ref(), ws),
             desired: Vec::new(),
             blocked: None,
         }
     }
+
+    /// A manual step's texts for a workspace's Defender portal state: the
+    /// Defender portal path once onboarded, both when the state is unknown.
+    fn manual(&self, manual: Option<&Manual>, ws: Option<&Workspace>) -> Option<Manual> {
+        let mut m = manual?.clone();
+        if let Some(defender) = m.defender_portal.take() {
+            match tenancy::portal(self.settings, ws) {
+                PortalState::Onboarded => m.portal = defender,
+                PortalState::Unknown => {
+                    m.portal = format!(
+                        "{} (onboarded to the Defender portal: {defender})",
+                        m.portal
+                    )
+                }
+                PortalState::NotOnboarded => {}
+            }
+        }
+        Some(m)
+    }
+}
+
+/// Rules this plan turns off, by lower-cased name (an automation rule
+/// names them by ARM id, whose last segment is the name).
+fn disabled_rules(actions: &[Action]) -> BTreeMap<String, &Action> {
+    actions
+        .iter()
+        .filter(|a| {
+            a.resource_type == Some(ResourceType::AlertRules) && a.operation == Operation::Update
+        })
+        .filter_map(|a| Some((a.name.as_deref()?.to_ascii_lowercase(), a)))
+        .collect()
 }
 
 /// Evidence at a place in an export file.
@@ -1299,12 +1576,22 @@ mod tests {
                 (Mode::Switch, ScheduledRules::Review),
                 (Mode::OptOut, ScheduledRules::Disable),
             ] {
-                let settings = Settings {
+                let mut settings = Settings {
                     mode,
                     scheduled_rules,
-                    tenant_id: None,
+                    ..Settings::default()
                 };
-                let plan = plan(&inputs, &catalog, &settings);
+                // A tenant of several workspaces needs its primary named.
+                let plan = plan(&inputs, &catalog, &settings).unwrap_or_else(|_| {
+                    let first = inputs
+                        .resources
+                        .iter()
+                        .filter_map(|r| r.workspace.as_ref())
+                        .map(|w| w.id().to_string())
+                        .min();
+                    settings.primary_workspaces = first.into_iter().collect();
+                    plan(&inputs, &catalog, &settings).unwrap()
+                });
                 let mut decided: Vec<Action> = inputs
                     .resources
                     .iter()

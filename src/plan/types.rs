@@ -6,6 +6,7 @@ use crate::catalog::{self, Gate, Manual, Mode, Operation, Verb};
 use crate::model::{Origin, ResourceType};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use std::collections::BTreeMap;
 
 pub const FORMAT_VERSION: &str = "1";
 
@@ -22,12 +23,58 @@ pub enum ScheduledRules {
     Review,
 }
 
+/// Whether a workspace is onboarded to the Defender portal
+/// (`--defender-portal`; there is no ARM read of it).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PortalState {
+    NotOnboarded,
+    Onboarded,
+    /// Not given: planned as not onboarded, with what would differ said.
+    #[default]
+    Unknown,
+}
+
+impl PortalState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PortalState::NotOnboarded => "not-onboarded",
+            PortalState::Onboarded => "onboarded",
+            PortalState::Unknown => "unknown",
+        }
+    }
+}
+
+/// What the settings file (`--settings`) says of one workspace.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkspaceSettings {
+    /// Its tenant (lower-cased GUID).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant_id: Option<String>,
+    /// It is its tenant's primary workspace.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub primary: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub defender_portal: Option<PortalState>,
+}
+
 /// The planner's settings, recorded in the plan.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Settings {
     pub mode: Mode,
     pub scheduled_rules: ScheduledRules,
     pub tenant_id: Option<String>,
+    /// `--primary-workspace`: primary workspaces given (ARM ids, one per tenant).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub primary_workspaces: Vec<String>,
+    /// `--defender-portal`: the portal state of every workspace the settings
+    /// file does not give one.
+    #[serde(default)]
+    pub defender_portal: PortalState,
+    /// The settings file's workspaces, by lower-cased ARM id.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub workspaces: BTreeMap<String, WorkspaceSettings>,
 }
 
 impl Default for Settings {
@@ -36,8 +83,43 @@ impl Default for Settings {
             mode: Mode::Switch,
             scheduled_rules: ScheduledRules::Disable,
             tenant_id: None,
+            primary_workspaces: Vec::new(),
+            defender_portal: PortalState::Unknown,
+            workspaces: BTreeMap::new(),
         }
     }
+}
+
+/// A workspace's part in its tenant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Role {
+    /// The tenant's primary workspace: Defender XDR and the tenant-based
+    /// connector are connected here (also a tenant's only workspace).
+    Primary,
+    /// Another workspace of the tenant: it loses its legacy connectors and
+    /// Defender for Cloud incidents, which appear in the primary.
+    Secondary,
+}
+
+/// A workspace's tenant, role and portal state, and where each came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tenancy {
+    /// The tenant (lower-cased GUID), or null when unknown.
+    pub tenant_id: Option<String>,
+    /// Where the tenant came from (`settings file`, `the Defender XDR
+    /// connector ...`, `subscription.json ...`, `--tenant-id`), or why it
+    /// is unknown.
+    pub tenant_source: String,
+    pub role: Role,
+    /// Why it has that role.
+    pub role_source: String,
+    /// The tenant's primary workspace (itself for a primary).
+    pub primary: Option<String>,
+    /// The tenant's other workspaces, sorted.
+    #[serde(default)]
+    pub secondaries: Vec<String>,
+    pub defender_portal: PortalState,
 }
 
 /// An input file read.
@@ -155,6 +237,10 @@ pub struct WorkspaceReport {
     /// exported, so not checked (a type read and found empty is not here).
     #[serde(default)]
     pub not_read: Vec<ResourceType>,
+    /// Its tenant, role and portal state (absent in older plans; null for
+    /// resources whose files name no workspace).
+    #[serde(default)]
+    pub tenancy: Option<Tenancy>,
     pub notes: Vec<String>,
 }
 

@@ -97,6 +97,19 @@ pub fn human(plan: &Plan, w: &mut dyn Write, style: Style) -> io::Result<()> {
             "  {} data connectors, {} analytics rules, {} automation rules",
             ws.data_connectors, ws.alert_rules, ws.automation_rules
         )?;
+        if let Some(t) = &ws.tenancy {
+            let role = match (t.role, &t.primary) {
+                (crate::plan::Role::Secondary, Some(p)) => format!("secondary (primary: {p})"),
+                (crate::plan::Role::Secondary, None) => "secondary".to_string(),
+                (crate::plan::Role::Primary, _) => "primary".to_string(),
+            };
+            writeln!(
+                w,
+                "  tenant {}, {role}, Defender portal: {}",
+                t.tenant_id.as_deref().unwrap_or("unknown"),
+                t.defender_portal.as_str()
+            )?;
+        }
         let actions: Vec<&Action> = plan
             .actions
             .iter()

@@ -670,7 +670,8 @@ mod tests {
             &inputs,
             &Catalog::embedded().unwrap(),
             &crate::plan::Settings::default(),
-        );
+        )
+        .unwrap();
         for a in &mut plan.actions {
             if a.operation == Operation::Delete {
                 a.phase = Phase::Incidents;

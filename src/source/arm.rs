@@ -187,6 +187,8 @@ pub fn read(
             .map(|(r, s)| Content::Resources(Format::ArmTemplate, r, s));
     } else if is_parameters(&root) {
         return Ok(Content::Parameters);
+    } else if let Some(record) = subscription(path, &root)? {
+        return Ok(Content::Subscription(record));
     } else if looks_like_resource(&root) {
         if sentinel_type(&root).is_none() {
             return Ok(Content::Skip(NOT_SENTINEL.into()));
@@ -403,6 +405,44 @@ fn sentinel_type(node: &Node) -> Option<ResourceType> {
                 .filter(|p| p.get("triggeringLogic").is_some())
                 .map(|_| ResourceType::AutomationRules)
         })
+}
+
+/// A subscription as ARM answers `GET /subscriptions/{id}` (what `export`
+/// writes as `subscription.json`): `id` `/subscriptions/{subscriptionId}`
+/// and a `tenantId`, which must be a GUID.
+fn subscription(
+    path: &str,
+    root: &Node,
+) -> Result<Option<crate::model::SubscriptionRecord>, Vec<Diagnostic>> {
+    let text = |k: &str| root.get(k).and_then(|v| v.as_str().map(str::to_string));
+    let (Some(id), Some(sub)) = (text("id"), text("subscriptionId")) else {
+        return Ok(None);
+    };
+    if !id
+        .trim_end_matches('/')
+        .eq_ignore_ascii_case(&format!("/subscriptions/{sub}"))
+    {
+        return Ok(None);
+    }
+    let Some(tenant) = root.get("tenantId") else {
+        return Ok(None);
+    };
+    let (line, column) = tenant.line_col();
+    match tenant.as_str() {
+        Some(t) if crate::plan::is_guid(t) => Ok(Some(crate::model::SubscriptionRecord {
+            subscription_id: sub,
+            tenant_id: t.to_ascii_lowercase(),
+            origin: Origin {
+                path: path.to_string(),
+                line,
+                column,
+            },
+        })),
+        _ => Err(vec![tenant.type_error(
+            "`tenantId` of the subscription",
+            "a tenant id (a GUID), as `GET /subscriptions/{id}` answers",
+        )]),
+    }
 }
 
 fn skip_reason(root: &Node) -> String {

@@ -45,6 +45,8 @@ pub const DEFAULT_MAX_FILE_SIZE: u64 = 32 * 1024 * 1024;
 enum Content {
     Resources(Format, Vec<Resource>, Vec<Skipped>),
     Parameters,
+    /// A subscription body (`GET /subscriptions/{id}`): its tenant.
+    Subscription(crate::model::SubscriptionRecord),
     Skip(String),
 }
 
@@ -104,6 +106,35 @@ pub fn read(paths: &[PathBuf], options: &ReadOptions) -> Result<Inputs> {
                 format: Some(Format::ArmParameters),
                 resources: 0,
             }),
+            Ok(Content::Subscription(record)) => {
+                inputs.files.push(InputFile {
+                    path: l.path.clone(),
+                    sha256: l.sha256.clone(),
+                    format: Some(Format::ArmSubscription),
+                    resources: 0,
+                });
+                let key = record.subscription_id.to_ascii_lowercase();
+                match inputs.subscriptions.get(&key) {
+                    Some(seen) if seen.tenant_id != record.tenant_id => diagnostics.push(
+                        Diagnostic::at_origin(
+                            &record.origin,
+                            format!(
+                                "subscription {} is in tenant {} here but in tenant {} at {}",
+                                record.subscription_id,
+                                record.tenant_id,
+                                seen.tenant_id,
+                                seen.origin
+                            ),
+                        )
+                        .expected("one tenant per subscription")
+                        .hint("export the subscriptions again: one of the files is out of date"),
+                    ),
+                    Some(_) => {}
+                    None => {
+                        inputs.subscriptions.insert(key, record);
+                    }
+                }
+            }
             Ok(Content::Skip(reason)) => inputs.skipped.push(Skipped {
                 path: l.path.clone(),
                 reason,
