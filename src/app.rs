@@ -382,6 +382,61 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
     api::runtime().map_err(|e| Error::Azure(format!("cannot start the async runtime: {e}")))
 }
 
+/// The plan narrowed to the workspaces `--workspace` and `--tenant` name
+/// (the whole plan when neither is given). A selector that matches no
+/// workspace of the plan is an error, never an empty apply.
+fn select(mut plan: plan::Plan, select: &crate::cli::SelectArgs) -> Result<plan::Plan> {
+    if select.workspaces.is_empty() && select.tenants.is_empty() {
+        return Ok(plan);
+    }
+    let tenant_of = |id: &str| -> Option<String> {
+        plan.workspaces
+            .iter()
+            .find(|w| w.id.as_deref().is_some_and(|i| i.eq_ignore_ascii_case(id)))
+            .and_then(|w| w.tenancy.as_ref())
+            .and_then(|t| t.tenant_id.clone())
+    };
+    let known: Vec<String> = plan
+        .workspaces
+        .iter()
+        .filter_map(|w| w.id.clone())
+        .collect();
+    for w in &select.workspaces {
+        if !known
+            .iter()
+            .any(|k| k.eq_ignore_ascii_case(w.trim_end_matches('/')))
+        {
+            return Err(Error::Usage(format!(
+                "--workspace `{}`: the plan has no such workspace; it has {}",
+                render::one_line(w),
+                known.join(", ")
+            )));
+        }
+    }
+    for t in &select.tenants {
+        if !known
+            .iter()
+            .any(|k| tenant_of(k).is_some_and(|x| x.eq_ignore_ascii_case(t)))
+        {
+            return Err(Error::Usage(format!(
+                "--tenant `{}`: no workspace of the plan belongs to that tenant",
+                render::one_line(t)
+            )));
+        }
+    }
+    let wanted = |ws: &str| {
+        select
+            .workspaces
+            .iter()
+            .any(|w| w.trim_end_matches('/').eq_ignore_ascii_case(ws))
+            || tenant_of(ws)
+                .is_some_and(|t| select.tenants.iter().any(|x| x.eq_ignore_ascii_case(&t)))
+    };
+    plan.actions
+        .retain(|a| a.workspace.as_deref().is_some_and(wanted));
+    Ok(plan)
+}
+
 /// A saved plan and the SHA-256 of its bytes.
 fn load_plan(path: &Path) -> Result<(plan::Plan, String)> {
     let shown = path.display().to_string();
@@ -446,6 +501,7 @@ pub fn export_command(args: ExportArgs, out: &mut dyn Write) -> Result<Exit> {
         &args.out,
         parallelism,
         export_progress,
+        &catalog.api.subscription_api_version,
     ))?;
     let total: usize = files.iter().map(|f| f.count).sum();
     write_out(out, |w| {
@@ -463,6 +519,7 @@ pub fn export_command(args: ExportArgs, out: &mut dyn Write) -> Result<Exit> {
 pub fn apply_command(args: ApplyArgs, out: &mut dyn Write) -> Result<Exit> {
     let client = client_for(&args.connection)?;
     let (plan, sha) = load_plan(&args.plan)?;
+    let plan = select(plan, &args.select)?;
     let journal = args
         .plan
         .parent()
@@ -508,6 +565,7 @@ pub fn apply_command(args: ApplyArgs, out: &mut dyn Write) -> Result<Exit> {
 pub fn verify_command(args: VerifyArgs, out: &mut dyn Write) -> Result<Exit> {
     let client = client_for(&args.connection)?;
     let (plan, _) = load_plan(&args.plan)?;
+    let plan = select(plan, &args.select)?;
     let steps = plan
         .actions
         .iter()

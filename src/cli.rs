@@ -162,6 +162,8 @@ pub struct ApplyArgs {
     /// Confirms the manual step, so phase 3 runs.
     #[arg(long, value_enum)]
     pub confirm: Option<Confirmation>,
+    #[command(flatten)]
+    pub select: SelectArgs,
     /// What to print on stdout when done (progress goes to stderr).
     #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
     pub format: OutputFormat,
@@ -169,10 +171,25 @@ pub struct ApplyArgs {
     pub connection: ConnectionArgs,
 }
 
+/// Which part of a fleet's plan to act on.
+#[derive(Debug, Clone, Args)]
+pub struct SelectArgs {
+    /// Only the steps of this workspace (ARM id; repeat for several): part
+    /// of a fleet from one plan.
+    #[arg(long = "workspace", value_name = "ARM_ID")]
+    pub workspaces: Vec<String>,
+    /// Only the steps of the workspaces of this tenant (GUID; repeat for
+    /// several).
+    #[arg(long = "tenant", value_name = "GUID")]
+    pub tenants: Vec<String>,
+}
+
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
     /// A plan.json written by `plan --out`.
     pub plan: PathBuf,
+    #[command(flatten)]
+    pub select: SelectArgs,
     /// What to print on stdout when done (progress goes to stderr).
     #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
     pub format: OutputFormat,

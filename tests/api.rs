@@ -664,3 +664,159 @@ fn progress_json_results_and_a_request_log_without_the_token() {
     );
     assert_eq!(r.stderr.matches("restored ").count(), 7, "{}", r.stderr);
 }
+
+/// A tenant with two workspaces, end to end: export (with each
+/// subscription's tenant), plan with the primary named, apply, verify,
+/// rollback. The secondary loses its legacy connector and its incident
+/// creation rule but gets no Defender XDR or tenant-based connector step.
+#[test]
+fn a_two_workspace_tenant_from_export_to_rollback() {
+    let emulator = Emulator::start(Config::default()).unwrap();
+    let dir = common::root().join("tests/fixtures/scenarios/multi-workspace/exports");
+    let mut seeded = 0;
+    for ws in ["law-prod", "law-dev"] {
+        seeded += seed_from(&emulator, &dir.join(ws));
+    }
+    assert!(seeded >= 6, "{seeded}");
+    let tenant = "0f3c9a2e-7b1d-4c5e-a8f6-3d2e1b0c9a87";
+    const PROD: &str = "/subscriptions/11111111-2222-4333-8444-555555555555/resourceGroups/rg-prod/providers/Microsoft.OperationalInsights/workspaces/law-prod";
+    const DEV: &str = "/subscriptions/66666666-7777-4888-9999-aaaaaaaaaaaa/resourceGroups/rg-dev/providers/Microsoft.OperationalInsights/workspaces/law-dev";
+    for sub in [
+        "11111111-2222-4333-8444-555555555555",
+        "66666666-7777-4888-9999-aaaaaaaaaaaa",
+    ] {
+        emulator.add_subscription(sub, tenant);
+    }
+    let initial = state(&emulator);
+    let work = tempfile::tempdir().unwrap();
+    let exports = work.path().join("exports");
+    let url = emulator.url();
+    let r = run(&[
+        "export",
+        "--workspace",
+        PROD,
+        "--workspace",
+        DEV,
+        "--out",
+        exports.to_str().unwrap(),
+        "--endpoint",
+        &url,
+    ]);
+    assert_eq!(r.code, 0, "{}", r.transcript());
+    for sub in [
+        "11111111-2222-4333-8444-555555555555",
+        "66666666-7777-4888-9999-aaaaaaaaaaaa",
+    ] {
+        let s: Value =
+            serde_json::from_str(&read(&exports.join(sub), "subscription.json")).unwrap();
+        assert_eq!(s["tenantId"], tenant);
+    }
+    // Both hold a Defender XDR connector: the primary is not guessed.
+    let out = work.path().join("plan-out");
+    let r = run(&[
+        "plan",
+        exports.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 1, "{}", r.transcript());
+    assert!(r.stderr.contains("--primary-workspace"), "{}", r.stderr);
+    let r = run(&[
+        "plan",
+        exports.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--primary-workspace",
+        PROD,
+    ]);
+    assert_eq!(r.code, 0, "{}", r.transcript());
+    let plan: Value = serde_json::from_str(&read(&out, "plan.json")).unwrap();
+    let ws = |id: &str| {
+        plan["workspaces"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|w| w["id"].as_str().is_some_and(|i| i.eq_ignore_ascii_case(id)))
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(ws(PROD)["tenancy"]["role"], "primary");
+    assert_eq!(ws(DEV)["tenancy"]["role"], "secondary");
+    assert_eq!(ws(DEV)["tenancy"]["tenant_id"], tenant);
+    let codes = |id: &str| -> Vec<String> {
+        plan["actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|a| {
+                a["workspace"]
+                    .as_str()
+                    .is_some_and(|w| w.eq_ignore_ascii_case(id))
+            })
+            .map(|a| a["reason"]["code"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let (prod, dev) = (codes(PROD), codes(DEV));
+    assert!(prod.contains(&"MIG004".to_string()), "{prod:?}");
+    assert!(
+        !dev.iter()
+            .any(|c| c == "MIG001" || c == "MIG002" || c == "MIG004"),
+        "{dev:?}"
+    );
+    assert!(
+        dev.contains(&"MIG201".to_string()) && dev.contains(&"MIG101".to_string()),
+        "{dev:?}"
+    );
+
+    let plan_path = out.join("plan.json");
+    let r = against(&emulator, "apply", &plan_path, &[]);
+    assert_eq!(r.code, 4, "{}", r.transcript());
+    // Part of a fleet from one plan: the secondary first.
+    let r = against(
+        &emulator,
+        "apply",
+        &plan_path,
+        &[
+            "--workspace",
+            "/subscriptions/0/resourceGroups/x/providers/Microsoft.OperationalInsights/workspaces/nope",
+        ],
+    );
+    assert_eq!(r.code, 1, "{}", r.transcript());
+    assert!(
+        r.stderr.contains("the plan has no such workspace"),
+        "{}",
+        r.stderr
+    );
+    let r = against(
+        &emulator,
+        "apply",
+        &plan_path,
+        &["--workspace", DEV, "--confirm", "tenant-connector"],
+    );
+    assert_eq!(r.code, 0, "{}", r.transcript());
+    assert_eq!(
+        against(&emulator, "verify", &plan_path, &["--workspace", DEV]).code,
+        0
+    );
+    let r = against(&emulator, "verify", &plan_path, &["--workspace", PROD]);
+    assert_eq!(
+        r.code,
+        2,
+        "the primary is not applied yet: {}",
+        r.transcript()
+    );
+    let r = against(&emulator, "verify", &plan_path, &["--tenant", tenant]);
+    assert_eq!(r.code, 2, "{}", r.transcript());
+    let r = against(&emulator, "apply", &plan_path, &CONFIRM);
+    assert_eq!(r.code, 0, "{}", r.transcript());
+    assert!(r.stderr.contains("Resuming"), "{}", r.stderr);
+    let r = against(&emulator, "verify", &plan_path, &[]);
+    assert_eq!(r.code, 0, "{}", r.transcript());
+    let r = against(&emulator, "rollback", &out.join("apply-journal.json"), &[]);
+    assert_eq!(r.code, 0, "{}", r.transcript());
+    assert_eq!(
+        state(&emulator),
+        initial,
+        "rollback restores both workspaces"
+    );
+}

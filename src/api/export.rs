@@ -53,6 +53,7 @@ pub async fn export(
     out: &Path,
     parallelism: usize,
     progress: Arc<super::progress::Progress>,
+    subscription_api_version: &str,
 ) -> Result<Vec<Exported>> {
     let mut unique: Vec<Workspace> = Vec::new();
     for ws in workspaces {
@@ -77,6 +78,8 @@ pub async fn export(
             jobs.push((ws.clone(), t, path));
         }
     }
+    let client_for_subscriptions = client.clone();
+    let progress_after = progress.clone();
     let out_dir = staging.path().to_path_buf();
     let final_dir = out.to_path_buf();
     let results = for_each(
@@ -135,10 +138,50 @@ pub async fn export(
     )
     .await;
     let exported = results.into_iter().collect::<Result<Vec<_>>>()?;
+    // Each subscription's tenant, so that plan can group workspaces by
+    // tenant: read before anything is swapped in, written after.
+    let mut subscriptions: Vec<(String, Value)> = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
+    for ws in &unique {
+        let sub = ws.subscription().to_string();
+        if !seen.insert(sub.to_ascii_lowercase()) {
+            continue;
+        }
+        let path = format!(
+            "/subscriptions/{}?api-version={subscription_api_version}",
+            crate::model::encode_segment(&sub)
+        );
+        let read = client_for_subscriptions.get(&path).await;
+        match read {
+            Ok(Some(body)) if body.get("tenantId").and_then(Value::as_str).is_some() => {
+                subscriptions.push((sub, body));
+            }
+            Ok(_) => progress_after.line(&crate::render::one_line(&format!(
+                "the tenant of subscription {sub} was not read (no such subscription, or no tenantId): plan groups its workspaces by tenant from the connectors or --settings only"
+            ))),
+            Err(e) => progress_after.line(&crate::render::one_line(&format!(
+                "the tenant of subscription {sub} was not read ({e}): plan groups its workspaces by tenant from the connectors or --settings only"
+            ))),
+        }
+    }
     // Complete: swap each workspace's folder in.
     for (i, ws) in unique.iter().enumerate() {
         let aside = staging.path().join(format!(".previous-{i}"));
         swap_in(&folder(staging.path(), ws), &folder(out, ws), &aside)?;
+    }
+    for (sub, body) in subscriptions {
+        let dir = out.join(sub.replace(['/', '\\', '\0'], "_"));
+        let file = dir.join("subscription.json");
+        let tmp = dir.join(".subscription.json.tmp");
+        let mut text = serde_json::to_string_pretty(&body).unwrap_or_default();
+        text.push('\n');
+        std::fs::write(&tmp, text)
+            .and_then(|()| std::fs::rename(&tmp, &file))
+            .map_err(|e| Error::io("cannot write", &file, e))?;
+        progress_after.line(&crate::render::one_line(&format!(
+            "exported the tenant of subscription {sub} to {}",
+            file.display()
+        )));
     }
     Ok(exported)
 }

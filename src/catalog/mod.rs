@@ -641,6 +641,13 @@ struct AlertNamesFile {
 pub struct Api {
     pub api_versions: BTreeMap<String, String>,
     pub clouds: BTreeMap<String, String>,
+    /// The api-version of `GET /subscriptions/{id}` (its tenant).
+    #[serde(default = "subscription_api_version")]
+    pub subscription_api_version: String,
+}
+
+fn subscription_api_version() -> String {
+    "2022-12-01".into()
 }
 
 /// All the migration knowledge.

@@ -79,6 +79,8 @@ pub(super) struct Shared {
     budget: Mutex<Budget>,
     store: Mutex<Store>,
     log: Mutex<Log>,
+    /// Subscriptions ARM answers for (lower-cased id -> (id, tenant id)).
+    subscriptions: Mutex<BTreeMap<String, (String, String)>>,
 }
 
 fn json_response(status: StatusCode, value: &Value) -> Resp {
@@ -138,6 +140,49 @@ impl Shared {
             budget: Mutex::new(Budget::default()),
             store: Mutex::new(Store::default()),
             log: Mutex::new(Log::default()),
+            subscriptions: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    pub fn add_subscription(&self, id: &str, tenant: &str) {
+        lock(&self.subscriptions).insert(
+            id.to_ascii_lowercase(),
+            (id.to_string(), tenant.to_string()),
+        );
+    }
+
+    /// `GET /subscriptions/{id}` (any api-version): the subscription with its
+    /// tenant, as ARM answers it, or 404 `SubscriptionNotFound`.
+    fn subscription(&self, method: &Method, id: &str) -> Resp {
+        if method != Method::GET {
+            return with_header(
+                error(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    "MethodNotAllowed",
+                    format!(
+                        "The method '{method}' is not allowed on a subscription. Allowed: GET."
+                    ),
+                ),
+                ALLOW,
+                "GET",
+            );
+        }
+        match lock(&self.subscriptions).get(&id.to_ascii_lowercase()) {
+            Some((id, tenant)) => json_response(
+                StatusCode::OK,
+                &json!({
+                    "id": format!("/subscriptions/{id}"),
+                    "subscriptionId": id,
+                    "tenantId": tenant,
+                    "displayName": format!("Subscription {id}"),
+                    "state": "Enabled",
+                }),
+            ),
+            None => error(
+                StatusCode::NOT_FOUND,
+                "SubscriptionNotFound",
+                format!("The subscription '{id}' could not be found."),
+            ),
         }
     }
 
@@ -312,6 +357,22 @@ impl Shared {
 
     /// The ARM semantics of a request that survived the faults.
     fn respond(&self, method: &Method, path: &str, query: &str, body: &[u8]) -> Resp {
+        // `/subscriptions/{id}`: its own api-versions (2022-12-01, ...).
+        let segments: Vec<&str> = path.trim_end_matches('/').split('/').collect();
+        if segments.len() == 3
+            && segments[0].is_empty()
+            && segments[1].eq_ignore_ascii_case("subscriptions")
+            && !segments[2].is_empty()
+        {
+            if query_param(query, "api-version").is_none_or(|v| v.is_empty()) {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "MissingApiVersionParameter",
+                    "The api-version query parameter (?api-version=) is required for all requests.",
+                );
+            }
+            return self.subscription(method, &percent_decode(segments[2]).unwrap_or_default());
+        }
         match query_param(query, "api-version").as_deref() {
             None | Some("") => {
                 return error(

@@ -30,6 +30,11 @@
 //! - One trailing slash is tolerated (`.../alertRules/` is the collection).
 //!   Any other path, or an empty segment, is a 404 `NotFound`.
 //!
+//! **Subscriptions.** `GET /subscriptions/{id}` (any api-version) answers
+//! `{"id", "subscriptionId", "tenantId", "displayName", "state"}` for a
+//! subscription registered with [`Emulator::add_subscription`], and 404
+//! `SubscriptionNotFound` otherwise; other methods are 405.
+//!
 //! **Order of checks** for a request that survives the faults (below):
 //! `api-version` (400), then the path (404), then the method (405), then the
 //! body (400), then the etag (409/412). ARM validates the api-version at its
@@ -327,6 +332,12 @@ impl Emulator {
         let route = route::Route::from_id(&probe)
             .unwrap_or_else(|| panic!("emulator add_workspace: not a workspace id: {id}"));
         self.shared.add_workspace(&route);
+    }
+
+    /// Makes `GET /subscriptions/{id}` answer with `tenant` as its
+    /// `tenantId` (unknown subscriptions are 404 `SubscriptionNotFound`).
+    pub fn add_subscription(&self, id: &str, tenant: &str) {
+        self.shared.add_subscription(id, tenant);
     }
 
     /// The stored body (with its etag); ids compare case-insensitively.

@@ -253,9 +253,12 @@ fn get_of_a_missing_resource_is_404_with_an_arm_error() {
         message.contains("Microsoft.SecurityInsights/alertRules"),
         "{message}"
     );
+    // An unknown subscription.
+    let r = get(&em, &format!("/subscriptions/x?api-version={V}"));
+    assert_eq!(r.status, 404);
+    assert_eq!(r.arm_error().0, "SubscriptionNotFound");
     // Paths outside the served subset.
     for target in [
-        format!("/subscriptions/x?api-version={V}"),
         format!("{WS}/incidents/i1?api-version={V}"),
         format!("{WS}/alertRules/a/b?api-version={V}"),
         format!(
@@ -1094,4 +1097,38 @@ fn official_examples_are_served() {
         puts >= 8 && gets >= 8 && lists >= 4,
         "{puts} {gets} {lists}"
     );
+}
+
+#[test]
+fn subscriptions_answer_with_their_tenant() {
+    let em = start();
+    em.add_subscription(
+        "8D6F3C21-4b7a-4e2f-9c15-2a7e0b9d4f11",
+        "72f988bf-0000-4c3a-9d1e-5b2c7a8e4f10",
+    );
+    let r = get(
+        &em,
+        "/subscriptions/8d6f3c21-4b7a-4e2f-9c15-2a7e0b9d4f11?api-version=2022-12-01",
+    );
+    assert_eq!(r.status, 200);
+    let v = r.json();
+    assert_eq!(v["tenantId"], "72f988bf-0000-4c3a-9d1e-5b2c7a8e4f10");
+    assert_eq!(
+        v["id"],
+        "/subscriptions/8D6F3C21-4b7a-4e2f-9c15-2a7e0b9d4f11"
+    );
+    assert_eq!(v["subscriptionId"], "8D6F3C21-4b7a-4e2f-9c15-2a7e0b9d4f11");
+    let r = get(
+        &em,
+        "/subscriptions/00000000-0000-4000-8000-000000000000?api-version=2022-12-01",
+    );
+    assert_eq!(r.status, 404);
+    assert_eq!(r.arm_error().0, "SubscriptionNotFound");
+    let r = get(&em, "/subscriptions/8d6f3c21-4b7a-4e2f-9c15-2a7e0b9d4f11");
+    assert_eq!(r.status, 400);
+    let r = delete(
+        &em,
+        "/subscriptions/8d6f3c21-4b7a-4e2f-9c15-2a7e0b9d4f11?api-version=2022-12-01",
+    );
+    assert_eq!(r.status, 405);
 }
