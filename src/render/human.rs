@@ -85,7 +85,51 @@ pub fn human(plan: &Plan, w: &mut dyn Write, style: Style) -> io::Result<()> {
         files,
         if files == 1 { "" } else { "s" },
     )?;
-    for ws in &plan.workspaces {
+    // A fleet reads tenant by tenant: the workspaces of one tenant
+    // together, its primary first (files that name no workspace last).
+    let tenant_key = |ws: &&crate::plan::WorkspaceReport| {
+        let t = ws.tenancy.as_ref();
+        (
+            ws.id.is_none(),
+            t.and_then(|t| t.tenant_id.clone()).is_none(),
+            t.and_then(|t| t.tenant_id.clone()).unwrap_or_default(),
+            t.is_none_or(|t| t.role != crate::plan::Role::Primary),
+            ws.id.clone().unwrap_or_default().to_ascii_lowercase(),
+        )
+    };
+    let mut ordered: Vec<&crate::plan::WorkspaceReport> = plan.workspaces.iter().collect();
+    ordered.sort_by_key(tenant_key);
+    let tenants: std::collections::BTreeSet<Option<String>> = ordered
+        .iter()
+        .map(|ws| ws.tenancy.as_ref().and_then(|t| t.tenant_id.clone()))
+        .collect();
+    let fleet = plan.workspaces.len() > 1 && tenants.len() > 1;
+    let mut current: Option<Option<String>> = None;
+    for ws in ordered {
+        let tenant = ws.tenancy.as_ref().and_then(|t| t.tenant_id.clone());
+        if fleet && ws.id.is_some() && current.as_ref() != Some(&tenant) {
+            let members = plan
+                .workspaces
+                .iter()
+                .filter(|o| {
+                    o.id.is_some() && o.tenancy.as_ref().and_then(|t| t.tenant_id.clone()) == tenant
+                })
+                .count();
+            writeln!(w)?;
+            writeln!(
+                w,
+                "{} {} ({} workspace{})",
+                heading(style, "Tenant"),
+                one_line(
+                    tenant
+                        .as_deref()
+                        .unwrap_or("unknown (each workspace planned on its own)")
+                ),
+                members,
+                if members == 1 { "" } else { "s" }
+            )?;
+            current = Some(tenant.clone());
+        }
         writeln!(w)?;
         let id = ws
             .id
