@@ -128,6 +128,10 @@ fn scenarios() {
         ("hostile-controls", vec![]),
         ("case-variants", vec![]),
         ("encodings", vec!["--workspace".into(), ws("law-enc")]),
+        ("solution-missing", vec![]),
+        ("solution-old", vec![]),
+        ("solution-current", vec![]),
+        ("solution-odd-version", vec![]),
     ];
     for (name, extra) in cases {
         let dir = format!("tests/fixtures/scenarios/{name}");
