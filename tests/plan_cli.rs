@@ -264,7 +264,11 @@ fn no_colour_off_a_terminal() {
         args.extend_from_slice(extra);
         let r = run(&args);
         assert_eq!(r.code, 0);
-        assert!(r.stdout.contains("Plan: 3 to disable"), "{}", r.stdout);
+        assert!(
+            r.stdout.contains("Plan: 1 to create, 3 to disable"),
+            "{}",
+            r.stdout
+        );
         assert!(!r.stdout.contains('\u{1b}'));
     }
 }
