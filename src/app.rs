@@ -479,7 +479,7 @@ pub fn export_command(args: ExportArgs, out: &mut dyn Write) -> Result<Exit> {
             ))
         })?;
         let t = ResourceType::from_type(t)
-            .ok_or_else(|| Error::Usage(format!("--api-version `{spec}`: unknown type; use dataConnectors, alertRules or automationRules")))?;
+            .ok_or_else(|| Error::Usage(format!("--api-version `{spec}`: unknown type; use dataConnectors, alertRules, automationRules or contentPackages")))?;
         overrides.insert(t, v.to_string());
     }
     let client = client_for(&args.connection)?;

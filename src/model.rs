@@ -17,14 +17,25 @@ pub enum ResourceType {
     AlertRules,
     #[serde(rename = "automationRules")]
     AutomationRules,
+    /// Content hub packages (installed solutions): optional evidence, read
+    /// when exported, never demanded of an older export.
+    #[serde(rename = "contentPackages")]
+    ContentPackages,
 }
 
 impl ResourceType {
-    pub const ALL: [ResourceType; 3] = [
+    pub const ALL: [ResourceType; 4] = [
         ResourceType::DataConnectors,
         ResourceType::AlertRules,
         ResourceType::AutomationRules,
+        ResourceType::ContentPackages,
     ];
+
+    /// Whether an export without it is incomplete: contentPackages are
+    /// optional evidence (older exports did not read them).
+    pub fn required(self) -> bool {
+        self != ResourceType::ContentPackages
+    }
 
     /// The collection segment of the ARM id: `dataConnectors`, ...
     pub fn as_str(self) -> &'static str {
@@ -32,6 +43,7 @@ impl ResourceType {
             ResourceType::DataConnectors => "dataConnectors",
             ResourceType::AlertRules => "alertRules",
             ResourceType::AutomationRules => "automationRules",
+            ResourceType::ContentPackages => "contentPackages",
         }
     }
 
@@ -41,6 +53,7 @@ impl ResourceType {
             ResourceType::DataConnectors => "Microsoft.SecurityInsights/dataConnectors",
             ResourceType::AlertRules => "Microsoft.SecurityInsights/alertRules",
             ResourceType::AutomationRules => "Microsoft.SecurityInsights/automationRules",
+            ResourceType::ContentPackages => "Microsoft.SecurityInsights/contentPackages",
         }
     }
 
@@ -59,6 +72,26 @@ impl fmt::Display for ResourceType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
+}
+
+/// A version of numbers separated by dots (`3.0.10`), compared number by
+/// number (`3.0.10` is later than `3.0.3`; `3.0` equals `3.0.0`). Anything
+/// else (`3.0.0-beta`, `latest`, empty) is not one: None, an unknown version.
+pub fn parse_version(text: &str) -> Option<Vec<u64>> {
+    let text = text.trim();
+    let text = text.strip_prefix(['v', 'V']).unwrap_or(text);
+    let mut parts: Vec<u64> = text
+        .split('.')
+        .map(|p| {
+            (!p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+                .then(|| p.parse().ok())
+                .flatten()
+        })
+        .collect::<Option<_>>()?;
+    while parts.len() > 1 && parts.last() == Some(&0) {
+        parts.pop();
+    }
+    Some(parts)
 }
 
 const SENTINEL_PROVIDER: &str = "/providers/microsoft.securityinsights/";
@@ -599,6 +632,19 @@ pub struct Inputs {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn versions_compare_number_by_number_and_odd_ones_are_unknown() {
+        let v = |s| parse_version(s).unwrap();
+        assert!(v("3.0.10") > v("3.0.3"));
+        assert!(v("3.0.0") > v("2.9.99"));
+        assert!(v("10.0") > v("9.1"));
+        assert_eq!(v("3.0"), v("3.0.0"));
+        assert_eq!(v(" v3.0.1 "), v("3.0.1"));
+        for odd in ["", "latest", "3.0.0-beta", "3..0", "3.x", "-1.0", "3.0.+1"] {
+            assert_eq!(parse_version(odd), None, "{odd}");
+        }
+    }
 
     #[test]
     fn workspace_from_resource_id_tolerates_typos_and_case() {

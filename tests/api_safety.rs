@@ -262,7 +262,7 @@ fn a_second_apply_or_rollback_of_one_plan_refuses_while_one_runs() {
     let j: Value = serde_json::from_str(&std::fs::read_to_string(&journal).unwrap()).unwrap();
     assert_eq!(
         j["steps"].as_object().unwrap().len(),
-        7,
+        8,
         "no step lost: {j:#}"
     );
     emulator.set_faults(Faults::default());
@@ -496,7 +496,7 @@ fn a_failed_export_leaves_the_previous_one_intact() {
     let r = export(&[]);
     assert_eq!(r.code, 0, "{}", r.transcript());
     let before = tree(&out);
-    assert_eq!(before.len(), 3, "{:?}", before.keys());
+    assert_eq!(before.len(), 4, "{:?}", before.keys());
 
     // Azure changes; the next export fails halfway (one list is refused).
     let connector =

@@ -128,6 +128,10 @@ fn scenarios() {
         ("hostile-controls", vec![]),
         ("case-variants", vec![]),
         ("encodings", vec!["--workspace".into(), ws("law-enc")]),
+        ("solution-missing", vec![]),
+        ("solution-old", vec![]),
+        ("solution-current", vec![]),
+        ("solution-odd-version", vec![]),
     ];
     for (name, extra) in cases {
         let dir = format!("tests/fixtures/scenarios/{name}");
@@ -260,7 +264,11 @@ fn no_colour_off_a_terminal() {
         args.extend_from_slice(extra);
         let r = run(&args);
         assert_eq!(r.code, 0);
-        assert!(r.stdout.contains("Plan: 3 to disable"), "{}", r.stdout);
+        assert!(
+            r.stdout.contains("Plan: 1 to create, 3 to disable"),
+            "{}",
+            r.stdout
+        );
         assert!(!r.stdout.contains('\u{1b}'));
     }
 }

@@ -76,7 +76,22 @@ pub struct Connectors {
     pub legacy: KindRef,
     pub xdr: KindRef,
     pub ui_definitions: UiDefinitions,
+    pub solution: Solution,
     pub tenant_id_kinds: Vec<String>,
+}
+
+/// The Content hub solution that carries the tenant-based connector.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Solution {
+    /// The package id (`contentPackages/{content_id}`, `properties.contentId`).
+    pub content_id: String,
+    pub display_name: String,
+    /// The oldest version with the tenant-based connector.
+    pub minimum_version: String,
+    /// The version a plan installs or upgrades to.
+    pub install_version: String,
+    pub why: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -247,6 +262,9 @@ pub enum RuleKind {
     OptOutLegacyAlertsOff,
     OptOutNoIncidentRule,
     OptOutVerify,
+    SolutionInstall,
+    SolutionUpgrade,
+    SolutionReview,
 }
 
 /// What a [`RuleKind`] is, as one row: the facts apply and the scripts rely on.
@@ -262,13 +280,16 @@ struct KindFacts {
 }
 
 impl RuleKind {
-    pub const COUNT: usize = 19;
+    pub const COUNT: usize = 22;
     /// Every rule, in the order the reference lists them.
     pub const ALL: [RuleKind; RuleKind::COUNT] = [
         RuleKind::XdrEnableIncidents,
         RuleKind::XdrCreate,
         RuleKind::XdrConnectManually,
         RuleKind::TenantConnectorConnect,
+        RuleKind::SolutionInstall,
+        RuleKind::SolutionUpgrade,
+        RuleKind::SolutionReview,
         RuleKind::MsicDisable,
         RuleKind::ScheduledDisable,
         RuleKind::ScheduledStopIncidents,
@@ -290,7 +311,7 @@ impl RuleKind {
         use Mode::{OptOut, Switch};
         use Operation as O;
         use Phase::{Disconnect, Incidents, Prepare};
-        use ResourceType::{AlertRules, AutomationRules, DataConnectors};
+        use ResourceType::{AlertRules, AutomationRules, ContentPackages, DataConnectors};
         let f = |name, mode, phase, operation, verb, placeholders, resource_type| KindFacts {
             name,
             mode,
@@ -334,8 +355,35 @@ impl RuleKind {
                 Prepare,
                 O::Manual,
                 Verb::Manual,
-                &["solution"],
+                &["solution", "tenant"],
                 None,
+            ),
+            RuleKind::SolutionInstall => f(
+                "solution-install",
+                Switch,
+                Prepare,
+                O::Create,
+                Verb::Create,
+                &["solution", "version", "minimum"],
+                Some(ContentPackages),
+            ),
+            RuleKind::SolutionUpgrade => f(
+                "solution-upgrade",
+                Switch,
+                Prepare,
+                O::Update,
+                Verb::Update,
+                &["solution", "installed", "version", "minimum"],
+                Some(ContentPackages),
+            ),
+            RuleKind::SolutionReview => f(
+                "solution-review",
+                Switch,
+                Prepare,
+                O::Review,
+                Verb::Review,
+                &["solution", "installed", "minimum"],
+                Some(ContentPackages),
             ),
             RuleKind::MsicDisable => f(
                 "msic-disable",
@@ -858,7 +906,9 @@ fn parse_all(files: &BTreeMap<String, (String, String)>) -> (Option<Catalog>, Ve
             if !a.api_versions.contains_key(t.as_str()) {
                 diagnostics.push(
                     Diagnostic::file(path("api.yaml"), format!("no api-version for {t}"))
-                        .expected("api_versions: {dataConnectors, alertRules, automationRules}"),
+                        .expected(
+                            "api_versions: {dataConnectors, alertRules, automationRules, contentPackages}",
+                        ),
                 );
             }
         }

@@ -72,8 +72,17 @@ pub fn plan(inputs: &Inputs, catalog: &Catalog, settings: &Settings) -> Result<P
         let pending = tenancy
             .and_then(|(t, _)| t.primary.as_ref())
             .is_some_and(|p| tenant_pending.get(&p.to_ascii_lowercase()) == Some(&true));
-        let mut ws_actions =
-            planner.workspace(ws, &resources, &mut notes, tenancy.map(|(t, _)| t), pending);
+        let packages_read = inputs
+            .covered
+            .contains(&(ws.map(Workspace::key), ResourceType::ContentPackages));
+        let mut ws_actions = planner.workspace(
+            ws,
+            &resources,
+            &mut notes,
+            tenancy.map(|(t, _)| t),
+            pending,
+            packages_read,
+        );
         ws_actions.sort_by_key(sort_key);
         if let Some((t, tenant_notes)) = tenancy {
             notes.extend(tenant_notes.iter().cloned());
@@ -91,7 +100,9 @@ pub fn plan(inputs: &Inputs, catalog: &Catalog, settings: &Settings) -> Result<P
         let key = ws.map(Workspace::key);
         let not_read: Vec<ResourceType> = ResourceType::ALL
             .into_iter()
-            .filter(|t| count(*t) == 0 && !inputs.covered.contains(&(key.clone(), *t)))
+            .filter(|t| {
+                t.required() && count(*t) == 0 && !inputs.covered.contains(&(key.clone(), *t))
+            })
             .collect();
         for (i, t) in not_read.iter().enumerate() {
             notes.insert(i, not_read_note(*t).into());
@@ -186,6 +197,9 @@ fn not_read_note(t: ResourceType) -> &'static str {
         ResourceType::AutomationRules => {
             "no automation rules were read: automation whose meaning changes with the switch cannot be reported (export automationRules too)"
         }
+        ResourceType::ContentPackages => {
+            "no Content hub packages were read: the Microsoft Defender for Cloud solution's version cannot be checked (export contentPackages too)"
+        }
     }
 }
 
@@ -197,9 +211,12 @@ pub fn format_name(f: Format) -> String {
         .unwrap_or_default()
 }
 
-fn sort_key(a: &Action) -> (catalog::Phase, String, String, String) {
+/// Within a phase, changes come before manual steps and reviews: the
+/// solution is installed before the manual step that connects it.
+fn sort_key(a: &Action) -> (catalog::Phase, bool, String, String, String) {
     (
         a.phase,
+        !a.operation.is_change(),
         a.reason.code.clone(),
         a.display_name.clone().unwrap_or_default().to_lowercase(),
         format!(
@@ -303,6 +320,7 @@ impl Planner<'_> {
         notes: &mut Vec<String>,
         tenancy: Option<&Tenancy>,
         tenant_pending: bool,
+        packages_read: bool,
     ) -> Vec<Action> {
         let c = &self.catalog.connectors;
         let of_type = |t: ResourceType| {
@@ -323,6 +341,18 @@ impl Planner<'_> {
                     .tenant_based_names
                     .iter()
                     .any(|n| n.eq_ignore_ascii_case(&r.name))
+        });
+        // What the inputs say of the solution: None when no package was read.
+        let solution = (packages_read
+            || resources
+                .iter()
+                .any(|r| r.resource_type == ResourceType::ContentPackages))
+        .then(|| {
+            of_type(ResourceType::ContentPackages).find(|r| {
+                r.prop_str("contentId")
+                    .unwrap_or(&r.name)
+                    .eq_ignore_ascii_case(&c.solution.content_id)
+            })
         });
 
         let mut outcomes = Vec::new();
@@ -357,7 +387,7 @@ impl Planner<'_> {
                     resources,
                     &legacy,
                     &xdr,
-                    tenant_ui,
+                    (tenant_ui, solution),
                     outcomes,
                     tenant,
                     tenant_pending,
@@ -544,7 +574,7 @@ impl Planner<'_> {
         resources: &[&Resource],
         legacy: &[&Resource],
         xdr: &[&Resource],
-        tenant_ui: Option<&Resource>,
+        (tenant_ui, solution): (Option<&Resource>, Option<Option<&Resource>>),
         outcomes: Vec<RuleOutcome>,
         tenant: std::result::Result<(String, String), String>,
         tenant_pending: bool,
@@ -563,6 +593,10 @@ impl Planner<'_> {
         if !footprint {
             return actions;
         }
+        let tenant_text = match &tenant {
+            Ok((id, _)) => id.clone(),
+            Err(_) => "(unknown: its id is not in the exports)".to_string(),
+        };
         if let Some(a) = self.xdr(ws, xdr, tenant) {
             actions.push(a);
         }
@@ -573,15 +607,26 @@ impl Planner<'_> {
                 .iter()
                 .any(|a| a.phase >= catalog::Phase::Incidents && a.operation.is_change());
         if pending {
-            let solution = if tenant_ui.is_some() {
-                "the Microsoft Defender for Cloud solution is installed (its tenant-based connector definition is in the export)".to_string()
-            } else {
-                "install the Content hub solution \"Microsoft Defender for Cloud\" 3.0.0 or later (no tenant-based connector definition is in the export)".to_string()
+            let (solution, step) = match solution {
+                Some(package) => self.solution(ws, package),
+                None if tenant_ui.is_some() => (
+                    "the Microsoft Defender for Cloud solution is installed (its tenant-based connector definition is in the export; its version could not be checked: no contentPackages were read)".to_string(),
+                    None,
+                ),
+                None => (
+                    format!(
+                        "install the Content hub solution \"{}\" {} or later (no tenant-based connector definition is in the export; its version could not be checked: no contentPackages were read)",
+                        self.catalog.connectors.solution.display_name,
+                        self.catalog.connectors.solution.minimum_version
+                    ),
+                    None,
+                ),
             };
+            actions.extend(step);
             actions.push(self.workspace_step(
                 ws,
                 RuleKind::TenantConnectorConnect,
-                &[("solution", solution)],
+                &[("solution", solution), ("tenant", tenant_text)],
             ));
             // Automation rules that stop matching once the switch is made.
             // Rules this plan turns off, by lower-cased name (an automation
@@ -595,6 +640,154 @@ impl Planner<'_> {
             actions.extend(reviews);
         }
         actions
+    }
+
+    /// The Content hub solution in a workspace whose packages were read: the
+    /// text for the manual step, and the step that installs it (absent),
+    /// upgrades it (older than the minimum) or asks for a check (a version
+    /// that cannot be compared: never a downgrade).
+    fn solution(
+        &self,
+        ws: Option<&Workspace>,
+        package: Option<&Resource>,
+    ) -> (String, Option<Action>) {
+        let s = &self.catalog.connectors.solution;
+        let minimum = crate::model::parse_version(&s.minimum_version).unwrap_or_default();
+        let name = &s.display_name;
+        let Some(package) = package else {
+            let step = self.solution_install(ws);
+            return (
+                format!(
+                    "the Content hub solution \"{name}\" is being installed at version {} (step {} before this one)",
+                    s.install_version, step.id
+                ),
+                Some(step),
+            );
+        };
+        let raw = package.prop_str("version").unwrap_or_default().to_string();
+        match crate::model::parse_version(&raw) {
+            Some(v) if v >= minimum => (
+                format!("the Content hub solution \"{name}\" is installed at version {raw}"),
+                None,
+            ),
+            Some(_) => {
+                let mut a = self.resource_step(
+                    package,
+                    RuleKind::SolutionUpgrade,
+                    &[
+                        ("solution", name.clone()),
+                        ("installed", raw.clone()),
+                        ("version", s.install_version.clone()),
+                        ("minimum", s.minimum_version.clone()),
+                    ],
+                );
+                a.set("properties.version", json!(s.install_version));
+                if let Some(p) = a
+                    .after
+                    .as_mut()
+                    .and_then(|b| b.get_mut("properties"))
+                    .and_then(Value::as_object_mut)
+                {
+                    // What the service reports of the old install.
+                    p.remove("installedVersion");
+                }
+                (
+                    format!(
+                        "the Content hub solution \"{name}\" is at version {raw} and is being upgraded to {} (step {} before this one)",
+                        s.install_version, a.id
+                    ),
+                    Some(a),
+                )
+            }
+            None => {
+                let shown = if raw.is_empty() {
+                    "none".to_string()
+                } else {
+                    format!("\"{raw}\"")
+                };
+                let mut a = self.resource_step(
+                    package,
+                    RuleKind::SolutionReview,
+                    &[
+                        ("solution", name.clone()),
+                        ("installed", shown.clone()),
+                        ("minimum", s.minimum_version.clone()),
+                    ],
+                );
+                a.after = None;
+                (
+                    format!(
+                        "the Content hub solution \"{name}\" reports version {shown}, which cannot be compared: check it is {} or later first (step {})",
+                        s.minimum_version, a.id
+                    ),
+                    Some(a),
+                )
+            }
+        }
+    }
+
+    /// Installs the solution: a contentPackages PUT modelled on the API's
+    /// InstallPackage example.
+    fn solution_install(&self, ws: Option<&Workspace>) -> Action {
+        let s = &self.catalog.connectors.solution;
+        let rule = self.catalog.rule(RuleKind::SolutionInstall);
+        let t = ResourceType::ContentPackages;
+        let name = s.content_id.clone();
+        let id = ws.map(|w| w.resource_id(t, &name));
+        let mut body = Map::new();
+        if let Some(id) = &id {
+            body.insert("id".into(), Value::String(id.clone()));
+        }
+        body.insert("name".into(), Value::String(name.clone()));
+        body.insert(
+            "properties".into(),
+            json!({
+                "contentId": name,
+                "contentKind": "Solution",
+                "displayName": s.display_name,
+                "version": s.install_version,
+            }),
+        );
+        body.insert("type".into(), Value::String(t.arm_type().into()));
+        Action {
+            id: action_id(
+                &rule.id,
+                &format!(
+                    "{}|{}",
+                    ws.map(Workspace::key).unwrap_or_default(),
+                    name.to_ascii_lowercase()
+                ),
+            ),
+            workspace: ws.map(|w| w.id().to_string()),
+            phase: rule.phase(),
+            gate: rule.kind.gate(),
+            operation: rule.operation(),
+            verb: rule.verb(),
+            resource_type: Some(t),
+            resource_id: id,
+            name: Some(name),
+            kind: None,
+            display_name: Some(s.display_name.clone()),
+            reason: Reason {
+                code: rule.id.clone(),
+                message: rule.message_with(&[
+                    ("solution", s.display_name.clone()),
+                    ("version", s.install_version.clone()),
+                    ("minimum", s.minimum_version.clone()),
+                ]),
+            },
+            before: None,
+            after: Some(Value::Object(body)),
+            etag: None,
+            api_version: Some(self.catalog.api_version(t).to_string()),
+            source: None,
+            evidence: Vec::new(),
+            manual: None,
+            desired: vec![desired("properties.version", json!(s.install_version))],
+            blocked: ws
+                .is_none()
+                .then(|| "the workspace is not known: plan again with --workspace".to_string()),
+        }
     }
 
     fn opt_out(

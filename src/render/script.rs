@@ -425,7 +425,10 @@ fn step(s: &mut String, n: &str, a: &Action) {
     }
     let Some(url) = relative_url(a) else { return };
     let restore = match a.resource_type {
-        Some(crate::model::ResourceType::AutomationRules) => "{properties: properties}",
+        Some(
+            crate::model::ResourceType::AutomationRules
+            | crate::model::ResourceType::ContentPackages,
+        ) => "{properties: properties}",
         _ => "{kind: kind, properties: properties}",
     };
     let checks: Vec<String> = a

@@ -682,6 +682,15 @@ fn check_properties(
             found.push(expect("triggeringLogic", "an object", is_obj));
             found.push(expect("actions", "an array of actions", is_arr));
         }
+        ResourceType::ContentPackages => {
+            found.push(expect("contentId", "a package id string", is_str));
+            found.push(expect("version", "a version string", is_str));
+            found.push(expect(
+                "contentKind",
+                "a string (Solution, Standalone)",
+                is_str,
+            ));
+        }
     }
     let diagnostics: Vec<Diagnostic> = found.into_iter().flatten().collect();
     if diagnostics.is_empty() {

@@ -608,6 +608,12 @@ impl Shared {
                     }
                 }
                 ResType::DataConnectors => {}
+                ResType::ContentPackages => {
+                    // The service installs the version asked for.
+                    if let Some(v) = props.get("version").cloned() {
+                        props.insert("installedVersion".into(), v);
+                    }
+                }
             }
         }
         obj.insert("id".into(), Value::String(id.clone()));

@@ -1,6 +1,6 @@
 //! A local emulator of the `Microsoft.SecurityInsights` subset of Azure
-//! Resource Manager (data connectors, analytics rules, automation rules of
-//! one or more workspaces), served over plain HTTP/1.1 on `127.0.0.1`.
+//! Resource Manager (data connectors, analytics rules, automation rules and
+//! Content hub packages of one or more workspaces), served over plain HTTP/1.1 on `127.0.0.1`.
 //!
 //! Tests, the benchmark and the `rehearse` command drive it with real
 //! clients (reqwest, the `az` CLI): [`Emulator::start`] binds an ephemeral
@@ -11,7 +11,10 @@
 //! # Behaviour, and the choices made where ARM is ambiguous
 //!
 //! **URLs.** `/subscriptions/{sub}/resourceGroups/{rg}/providers/{ns}/workspaces/{ws}/providers/Microsoft.SecurityInsights/{type}[/{name}]`
-//! with `type` one of `dataConnectors`, `alertRules`, `automationRules`.
+//! with `type` one of `dataConnectors`, `alertRules`, `automationRules`,
+//! `contentPackages` (a package PUT needs string `properties.contentId`,
+//! `version` and `contentKind`; the stored body gets `installedVersion`, the
+//! version written).
 //! - Keywords (`subscriptions`, `resourceGroups`, `providers`, `workspaces`,
 //!   `Microsoft.SecurityInsights`, the type) compare case-insensitively, and so
 //!   do subscription, resource group, workspace and resource names: ARM ids

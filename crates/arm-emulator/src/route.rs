@@ -1,12 +1,13 @@
 //! Parsing ARM paths and ids of the SecurityInsights subset; percent
 //! coding; query strings.
 
-/// The three resource types served.
+/// The resource types served.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub(super) enum ResType {
     DataConnectors,
     AlertRules,
     AutomationRules,
+    ContentPackages,
 }
 
 impl ResType {
@@ -15,6 +16,7 @@ impl ResType {
             ResType::DataConnectors,
             ResType::AlertRules,
             ResType::AutomationRules,
+            ResType::ContentPackages,
         ]
         .into_iter()
         .find(|t| t.segment().eq_ignore_ascii_case(segment))
@@ -26,6 +28,7 @@ impl ResType {
             ResType::DataConnectors => "dataConnectors",
             ResType::AlertRules => "alertRules",
             ResType::AutomationRules => "automationRules",
+            ResType::ContentPackages => "contentPackages",
         }
     }
 
@@ -40,6 +43,7 @@ impl ResType {
             ResType::DataConnectors => "data connector",
             ResType::AlertRules => "alert rule",
             ResType::AutomationRules => "automation rule",
+            ResType::ContentPackages => "content package",
         }
     }
 }

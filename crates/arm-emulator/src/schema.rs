@@ -116,6 +116,17 @@ pub(super) fn validate(ty: ResType, body: &Map<String, Value>) -> Result<(), Str
         })?;
         return automation_rule(props);
     }
+    if ty == ResType::ContentPackages {
+        let what = "content packages";
+        let props =
+            properties.ok_or_else(|| format!("The field 'properties' is required for {what}."))?;
+        for field in ["contentId", "version", "contentKind"] {
+            if !required(props, field, what)?.is_string() {
+                return Err(format!("The field 'properties.{field}' must be a string."));
+            }
+        }
+        return Ok(());
+    }
     let kind = match body.get("kind") {
         Some(Value::String(k)) => k,
         None | Some(Value::Null) => {
@@ -235,6 +246,22 @@ fn json_type(v: &Value) -> &'static str {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn content_packages_need_id_version_and_kind_as_strings() {
+        let ok = json!({"properties": {"contentId": "a.b", "version": "3.0.3", "contentKind": "Solution"}});
+        assert_eq!(check(ResType::ContentPackages, ok.clone()), Ok(()));
+        for field in ["contentId", "version", "contentKind"] {
+            let mut missing = ok.clone();
+            missing["properties"].as_object_mut().unwrap().remove(field);
+            let err = check(ResType::ContentPackages, missing).unwrap_err();
+            assert!(err.contains(field), "{err}");
+            let mut numeric = ok.clone();
+            numeric["properties"][field] = json!(3);
+            assert!(check(ResType::ContentPackages, numeric).is_err());
+        }
+        assert!(check(ResType::ContentPackages, json!({})).is_err());
+    }
 
     fn check(ty: ResType, body: Value) -> Result<(), String> {
         validate(ty, body.as_object().unwrap())
