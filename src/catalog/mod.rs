@@ -239,6 +239,7 @@ pub enum RuleKind {
     MsicReview,
     LegacyDisconnect,
     AutomationReview,
+    AutomationOverMatch,
     SecondaryAnalyticsReview,
     SecondaryAutomationReview,
     MsicOnboardedEnabled,
@@ -262,7 +263,7 @@ struct KindFacts {
 }
 
 impl RuleKind {
-    pub const COUNT: usize = 19;
+    pub const COUNT: usize = 20;
     /// Every rule, in the order the reference lists them.
     pub const ALL: [RuleKind; RuleKind::COUNT] = [
         RuleKind::XdrEnableIncidents,
@@ -276,6 +277,7 @@ impl RuleKind {
         RuleKind::MsicReview,
         RuleKind::LegacyDisconnect,
         RuleKind::AutomationReview,
+        RuleKind::AutomationOverMatch,
         RuleKind::SecondaryAnalyticsReview,
         RuleKind::SecondaryAutomationReview,
         RuleKind::MsicOnboardedEnabled,
@@ -398,6 +400,15 @@ impl RuleKind {
                 O::Review,
                 Verb::Review,
                 &["explanation"],
+                Some(AutomationRules),
+            ),
+            RuleKind::AutomationOverMatch => f(
+                "automation-over-match",
+                Switch,
+                Incidents,
+                O::Review,
+                Verb::Review,
+                &["actions", "explanation"],
                 Some(AutomationRules),
             ),
             RuleKind::SecondaryAnalyticsReview => f(
