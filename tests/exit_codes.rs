@@ -180,7 +180,7 @@ fn plan_says_where_it_wrote_and_what_to_run_next() {
         r.stdout
     );
     assert!(
-        tail[1].contains("3 item(s) above need a human review"),
+        tail[1].contains("5 item(s) above need a human review"),
         "{}",
         r.stdout
     );

@@ -140,6 +140,43 @@ fn scenarios() {
     }
 }
 
+/// What really changes for automation: over-matching provider conditions
+/// first (MIG405), then descriptions, updated-by values, Informational
+/// severities and playbooks (MIG401), through every condition type; rules
+/// limited to other products are left alone.
+#[test]
+fn automation_changes_are_said_plainly() {
+    let dir = "tests/fixtures/scenarios/automation-changes";
+    snapshot_plan("automation-changes", &[dir], &[]);
+    let r = run(&["plan", dir]);
+    assert_eq!(r.code, 0, "{}", r.transcript());
+    let at = |code: &str| r.stdout.find(code).unwrap_or(usize::MAX);
+    assert!(
+        at("MIG405") < at("MIG101") && at("MIG405") < at("MIG401"),
+        "MIG405 is not listed first: {}",
+        r.stdout
+    );
+    for twin in [
+        "Close Cloud App Security noise",
+        "Assign Identity Protection incidents",
+        "Raise high incidents",
+        "High severity Defender for Cloud alerts",
+    ] {
+        assert!(!r.stdout.contains(twin), "{twin} flagged: {}", r.stdout);
+    }
+    for text in [
+        "automationRules.json:19:33",
+        "conditions/0/conditionProperties/innerConditions/1/conditionProperties/propertyName",
+        "IncidentDescription condition",
+        "IncidentUpdatedBySource condition",
+        "relate alerts to Defender XDR incidents",
+        "will not come back from Defender XDR",
+        "goes silent",
+    ] {
+        assert!(r.stdout.contains(text), "{text}: {}", r.stdout);
+    }
+}
+
 #[test]
 fn already_migrated_plans_nothing_and_exits_0_even_with_detailed_exitcode() {
     let r = run(&[

@@ -254,6 +254,7 @@ pub enum RuleKind {
     MsicReview,
     LegacyDisconnect,
     AutomationReview,
+    AutomationOverMatch,
     SecondaryAnalyticsReview,
     SecondaryAutomationReview,
     MsicOnboardedEnabled,
@@ -280,7 +281,7 @@ struct KindFacts {
 }
 
 impl RuleKind {
-    pub const COUNT: usize = 22;
+    pub const COUNT: usize = 23;
     /// Every rule, in the order the reference lists them.
     pub const ALL: [RuleKind; RuleKind::COUNT] = [
         RuleKind::XdrEnableIncidents,
@@ -297,6 +298,7 @@ impl RuleKind {
         RuleKind::MsicReview,
         RuleKind::LegacyDisconnect,
         RuleKind::AutomationReview,
+        RuleKind::AutomationOverMatch,
         RuleKind::SecondaryAnalyticsReview,
         RuleKind::SecondaryAutomationReview,
         RuleKind::MsicOnboardedEnabled,
@@ -446,6 +448,15 @@ impl RuleKind {
                 O::Review,
                 Verb::Review,
                 &["explanation"],
+                Some(AutomationRules),
+            ),
+            RuleKind::AutomationOverMatch => f(
+                "automation-over-match",
+                Switch,
+                Incidents,
+                O::Review,
+                Verb::Review,
+                &["actions", "explanation"],
                 Some(AutomationRules),
             ),
             RuleKind::SecondaryAnalyticsReview => f(

@@ -1463,6 +1463,61 @@ fn dedup(evidence: Vec<Evidence>) -> Vec<Evidence> {
     out
 }
 
+/// Where a query keeps only Informational alerts: `AlertSeverity` compared
+/// with `==`, `=~`, `in`, `in~` or `has`/`has_any` to a list or value holding
+/// "Informational" (outside comments and strings), as evidence. A text check
+/// on tokens, not a classification: the caller decides what it means.
+pub fn informational_filter(query: &str) -> Option<Evidence> {
+    let tokens = lexer::tokenize(query);
+    let positive = ["==", "=~", "in", "in~", "has", "has_any", "contains"];
+    for (i, t) in tokens.iter().enumerate() {
+        if t.kind != lexer::Kind::Ident
+            || !lexer::ident_name(t.text(query)).eq_ignore_ascii_case("AlertSeverity")
+        {
+            continue;
+        }
+        let Some(op) = tokens.get(i + 1) else {
+            continue;
+        };
+        if !matches!(op.kind, lexer::Kind::Ident | lexer::Kind::Punct)
+            || !positive
+                .iter()
+                .any(|p| p.eq_ignore_ascii_case(op.text(query)))
+        {
+            continue;
+        }
+        // The value, or the values of a parenthesised list.
+        let mut end = op.end;
+        let mut found = false;
+        for v in tokens.iter().skip(i + 2).take(12) {
+            end = v.end;
+            match v.kind {
+                lexer::Kind::Str => {
+                    found |=
+                        lexer::string_value(v.text(query)).eq_ignore_ascii_case("Informational");
+                }
+                lexer::Kind::Punct if matches!(v.text(query), "(" | ",") => continue,
+                _ => break,
+            }
+            if tokens.get(i + 2).is_none_or(|f| f.text(query) != "(") {
+                break;
+            }
+        }
+        if found {
+            let starts: Vec<usize> = std::iter::once(0)
+                .chain(memchr::memchr_iter(b'\n', query.as_bytes()).map(|i| i + 1))
+                .collect();
+            return Some(evidence(
+                query,
+                &starts,
+                (t.start, end),
+                "it keeps only Informational alerts".into(),
+            ));
+        }
+    }
+    None
+}
+
 /// Whether an alert table's name appears as a word in the query (outside
 /// comments and strings).
 fn query_mentions(query: &str, tables: &[String]) -> bool {
@@ -1808,6 +1863,47 @@ mod tests {
         );
         let d = classify("SecurityAlert | where TimeGenerated > ago(1h)");
         assert!(!d.explanation.contains("narrow"), "{d:#?}");
+    }
+
+    #[test]
+    fn informational_filters_are_found_by_tokens() {
+        let hit = |q: &str| informational_filter(q).map(|e| (e.line, e.column, e.text));
+        assert_eq!(
+            hit("SecurityAlert\n| where AlertSeverity == \"Informational\""),
+            Some((2, 9, "AlertSeverity == \"Informational\"".into()))
+        );
+        assert!(
+            hit("SecurityAlert | where AlertSeverity in~ (\"Low\", 'informational')").is_some()
+        );
+        assert!(hit("SecurityAlert | where AlertSeverity =~ @\"Informational\"").is_some());
+        // Excluded, another value, another column, a comment or a string.
+        assert_eq!(
+            hit("SecurityAlert | where AlertSeverity != \"Informational\""),
+            None
+        );
+        assert_eq!(
+            hit("SecurityAlert | where AlertSeverity !in (\"Informational\")"),
+            None
+        );
+        assert_eq!(hit("SecurityAlert | where AlertSeverity == \"High\""), None);
+        assert_eq!(
+            hit("SecurityAlert | where Severity == \"Informational\""),
+            None
+        );
+        assert_eq!(
+            hit("SecurityAlert // AlertSeverity == \"Informational\""),
+            None
+        );
+        assert_eq!(
+            hit("SecurityAlert | where x == \"AlertSeverity == 'Informational'\""),
+            None
+        );
+        assert_eq!(
+            hit(
+                "SecurityAlert | where AlertSeverity == \"High\" | where Text == \"Informational\""
+            ),
+            None
+        );
     }
 
     #[test]

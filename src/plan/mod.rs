@@ -84,6 +84,9 @@ pub fn plan(inputs: &Inputs, catalog: &Catalog, settings: &Settings) -> Result<P
             packages_read,
         );
         ws_actions.sort_by_key(sort_key);
+        // Over-matching automation first in its phase: the most urgent review.
+        let urgent = &catalog.rule(RuleKind::AutomationOverMatch).id;
+        ws_actions.sort_by_key(|a| (a.phase, &a.reason.code != urgent));
         if let Some((t, tenant_notes)) = tenancy {
             notes.extend(tenant_notes.iter().cloned());
             if t.role == Role::Secondary
@@ -477,16 +480,7 @@ impl Planner<'_> {
                 "it has a Defender XDR connector: Defender XDR syncs incidents to the tenant's primary workspace only ({primary})"
             ));
         }
-        let dfc: BTreeMap<String, String> = outcomes
-            .iter()
-            .filter(|o| o.decision.dfc)
-            .map(|o| {
-                (
-                    o.rule.name.to_ascii_lowercase(),
-                    o.rule.display_name().unwrap_or(&o.rule.name).to_string(),
-                )
-            })
-            .collect();
+        let dfc = dfc_rules(&outcomes);
         let mut actions: Vec<Action> = outcomes
             .into_iter()
             .filter_map(|o| o.decision.action)
@@ -500,7 +494,8 @@ impl Planner<'_> {
             .iter()
             .filter(|r| r.resource_type == ResourceType::AutomationRules)
         {
-            let mut reasons = self.automation_reasons(r, &disabled);
+            let findings = self.automation_findings(r, &disabled, &dfc);
+            let mut reasons = findings.reasons;
             if let Some(why) = self.handles_dfc(r, &dfc) {
                 reasons.insert(0, format!(
                     "it handles Defender for Cloud incidents ({why}): after the switch they appear in the primary workspace {primary} only, so here it stops seeing them; recreate it there"
@@ -511,14 +506,15 @@ impl Planner<'_> {
                     &[("explanation", reasons.join("; "))],
                 );
                 a.after = None;
+                a.evidence = findings.evidence;
                 reviews.push(a);
-            } else if !reasons.is_empty() {
-                let mut a = self.resource_step(
-                    r,
-                    RuleKind::AutomationReview,
-                    &[("explanation", reasons.join("; "))],
-                );
-                a.after = None;
+            } else if let Some(a) = self.automation_review(
+                r,
+                Findings {
+                    reasons,
+                    ..findings
+                },
+            ) {
                 reviews.push(a);
             }
         }
@@ -583,6 +579,7 @@ impl Planner<'_> {
             || !legacy.is_empty()
             || tenant_ui.is_some()
             || outcomes.iter().any(|o| o.decision.dfc);
+        let dfc = dfc_rules(&outcomes);
         let mut actions: Vec<Action> = outcomes
             .into_iter()
             .filter_map(|o| o.decision.action)
@@ -635,7 +632,9 @@ impl Planner<'_> {
             let reviews: Vec<Action> = resources
                 .iter()
                 .filter(|r| r.resource_type == ResourceType::AutomationRules)
-                .filter_map(|r| self.automation_review(r, &disabled))
+                .filter_map(|r| {
+                    self.automation_review(r, self.automation_findings(r, &disabled, &dfc))
+                })
                 .collect();
             actions.extend(reviews);
         }
@@ -1091,6 +1090,21 @@ impl Planner<'_> {
             );
             a.set(PROPERTY_ENABLED, json!(false));
             a.evidence = evidence.clone();
+            let informational = rule
+                .prop("severitiesFilter")
+                .and_then(Value::as_array)
+                .is_some_and(|l| {
+                    l.iter()
+                        .filter_map(Value::as_str)
+                        .any(|v| v.eq_ignore_ascii_case("Informational"))
+                });
+            if informational {
+                a.evidence.push(evidence_at(
+                    rule.place("severitiesFilter"),
+                    "\"severitiesFilter\": [..., \"Informational\"]".into(),
+                    "Informational Defender for Cloud alerts are not ingested through Defender XDR: the Informational incidents this rule made will not come back from Defender XDR after the switch".into(),
+                ));
+            }
             a
         });
         RuleDecision {
@@ -1170,6 +1184,34 @@ impl Planner<'_> {
             dfc,
             note: None,
         };
+        // Informational Defender for Cloud alerts are not ingested through
+        // Defender XDR: a rule that keeps only those goes silent.
+        let silent = (dfc && rule.enabled() == Some(true))
+            .then(|| crate::kql::informational_filter(query))
+            .flatten()
+            .map(|e| Evidence {
+                line: e.line,
+                column: e.column,
+                text: e.text.clone(),
+                explanation: "Informational Defender for Cloud alerts are not ingested through Defender XDR: after the switch this filter admits none, so the rule goes silent".into(),
+                source: rule.query_source(e.line, e.column),
+            });
+        if let Some(e) = &silent
+            && !creates_incidents(rule)
+        {
+            // No incidents, so the plan leaves it on: it goes silent.
+            let mut a = self.resource_step(
+                rule,
+                RuleKind::ScheduledReview,
+                &[
+                    ("kind", rule.kind.clone().unwrap_or_default()),
+                    ("explanation", format!("it reads Defender for Cloud alerts filtered on AlertSeverity Informational ({}): Informational Defender for Cloud alerts are not ingested through Defender XDR, so after the switch it goes silent", e.text)),
+                ],
+            );
+            a.evidence = evidence.iter().cloned().chain([e.clone()]).collect();
+            outcome.action = Some(a);
+            return outcome;
+        }
         if rule.enabled() != Some(true)
             || !creates_incidents(rule)
             || decision.verdict == Verdict::None
@@ -1227,6 +1269,7 @@ impl Planner<'_> {
             ),
         };
         a.evidence = evidence;
+        a.evidence.extend(silent);
         outcome.action = Some(a);
         outcome
     }
@@ -1354,63 +1397,187 @@ impl Planner<'_> {
 
     // ---- automation rules --------------------------------------------------
 
-    fn automation_review(
-        &self,
-        rule: &Resource,
-        disabled: &BTreeMap<String, &Action>,
-    ) -> Option<Action> {
-        let reasons = self.automation_reasons(rule, disabled);
-        if reasons.is_empty() {
+    /// The review of an automation rule, if anything in it changes meaning:
+    /// over-matching (MIG405) when it acts on every incident after the
+    /// switch, else MIG401.
+    fn automation_review(&self, rule: &Resource, f: Findings) -> Option<Action> {
+        if f.reasons.is_empty() {
             return None;
         }
-        let mut a = self.resource_step(
-            rule,
-            RuleKind::AutomationReview,
-            &[("explanation", reasons.join("; "))],
-        );
+        let explanation = f.reasons.join("; ");
+        let mut a = match &f.over_match {
+            Some(acts) => self.resource_step(
+                rule,
+                RuleKind::AutomationOverMatch,
+                &[("actions", acts.clone()), ("explanation", explanation)],
+            ),
+            None => self.resource_step(
+                rule,
+                RuleKind::AutomationReview,
+                &[("explanation", explanation)],
+            ),
+        };
         a.after = None;
+        a.evidence = f.evidence;
         Some(a)
     }
 
-    /// What changes meaning in an automation rule's conditions with the switch.
-    fn automation_reasons(
+    /// What changes meaning in an automation rule with the switch, each
+    /// finding naming its condition or action by JSON pointer. Rules names
+    /// rules this plan turns off (`disabled`); `dfc` names the rules that
+    /// make Defender for Cloud incidents.
+    fn automation_findings(
         &self,
         rule: &Resource,
         disabled: &BTreeMap<String, &Action>,
-    ) -> Vec<String> {
-        let Some(logic) = rule.properties().and_then(|p| p.get("triggeringLogic")) else {
-            return Vec::new();
+        dfc: &BTreeMap<String, String>,
+    ) -> Findings {
+        let mut f = Findings::default();
+        let Some(props) = rule.properties() else {
+            return f;
         };
+        let logic = props.get("triggeringLogic").unwrap_or(&Value::Null);
         let mut conditions = Vec::new();
-        collect_conditions(
+        automation_conditions(
             logic.get("conditions").unwrap_or(&Value::Null),
+            "/properties/triggeringLogic/conditions",
+            true,
             &mut conditions,
         );
-        let mut reasons = Vec::new();
-        for (name, values) in &conditions {
-            match name.as_str() {
+        let sees_dfc = self.sees_dfc(&conditions, dfc);
+        let mut provider = false;
+        for c in &conditions {
+            let at = &c.pointer;
+            let finding = match c.name.as_str() {
                 "IncidentRelatedAnalyticRuleIds" | "AlertAnalyticRuleIds" => {
-                    for v in values {
+                    for v in &c.values {
                         let rule_name = v.rsplit('/').next().unwrap_or(v).to_ascii_lowercase();
                         if let Some(a) = disabled.get(&rule_name) {
-                            reasons.push(format!(
-                                "its {name} condition names \"{}\", which this plan turns off: it will never fire again",
+                            f.push(rule, at, &c.name, format!(
+                                "its {} condition ({at}) names \"{}\", which this plan turns off: it will never fire again",
+                                c.name,
                                 a.display_name.as_deref().or(a.name.as_deref()).unwrap_or_default()
                             ));
                         }
                     }
+                    None
                 }
-                "IncidentTitle" => reasons.push(
-                    "its IncidentTitle condition will not match Defender for Cloud incidents the same way: Defender XDR sets its own incident titles".into(),
-                ),
-                "IncidentProviderName" | "IncidentUpdatedBySource" => reasons.push(format!(
-                    "its {name} condition may stop matching: Defender for Cloud incidents will come from Defender XDR, a different provider (check the value your incidents carry)"
+                _ if !sees_dfc => None,
+                "IncidentTitle" => Some(format!(
+                    "its IncidentTitle condition ({at}) will not match Defender for Cloud incidents the same way: Defender XDR correlation sets, and may rename, incident titles"
                 )),
-                _ => {}
+                "IncidentProviderName" => {
+                    provider = true;
+                    Some(format!(
+                        "its IncidentProviderName condition ({at}) is removed after the switch: every incident's provider becomes Microsoft XDR, so it no longer limits the rule, which runs on every incident"
+                    ))
+                }
+                "IncidentDescription" => Some(format!(
+                    "its IncidentDescription condition ({at}) stops matching: incidents from Defender XDR carry no description"
+                )),
+                "IncidentUpdatedBySource" => Some(format!(
+                    "its IncidentUpdatedBySource condition ({at}) sees other values: \"Microsoft 365 Defender\" becomes \"Other\" once onboarded to the Defender portal"
+                )),
+                "IncidentSeverity" | "AlertSeverity"
+                    if c.positive()
+                        && c.values
+                            .iter()
+                            .any(|v| v.eq_ignore_ascii_case("Informational")) =>
+                {
+                    Some(format!(
+                        "its {} condition ({at}) on Informational goes silent for Defender for Cloud: Informational Defender for Cloud alerts are not ingested through Defender XDR",
+                        c.name
+                    ))
+                }
+                _ => None,
+            };
+            if let Some(text) = finding {
+                f.push(rule, at, &c.name, text);
             }
         }
-        reasons.dedup();
-        reasons
+        if !sees_dfc {
+            return f;
+        }
+        // What it does: playbooks, and changes to status, severity, owner.
+        let mut acts: Vec<&str> = Vec::new();
+        let actions = props.get("actions").and_then(Value::as_array);
+        for (i, action) in actions.into_iter().flatten().enumerate() {
+            let kind = action
+                .get("actionType")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            let config = action.get("actionConfiguration");
+            let set = |key: &str| {
+                config
+                    .and_then(|c| c.get(key))
+                    .is_some_and(|v| !v.is_null())
+            };
+            if kind.eq_ignore_ascii_case("RunPlaybook") {
+                acts.push("runs a playbook");
+                let at = format!("/properties/actions/{i}/actionConfiguration/logicAppResourceId");
+                let playbook = config
+                    .and_then(|c| c.get("logicAppResourceId"))
+                    .and_then(Value::as_str)
+                    .map(|id| id.rsplit('/').next().unwrap_or(id))
+                    .unwrap_or("unnamed");
+                f.push(rule, &at, playbook, format!(
+                    "it runs the playbook \"{playbook}\" ({at}) on Defender for Cloud incidents or alerts: the \"relate alerts to Defender XDR incidents\" action is removed (adding or removing alerts of Defender incidents is Defender-portal only, from playbooks too)"
+                ));
+            } else if kind.eq_ignore_ascii_case("ModifyProperties") {
+                let closes = config
+                    .and_then(|c| c.get("status"))
+                    .and_then(Value::as_str)
+                    .is_some_and(|s| s.eq_ignore_ascii_case("Closed"));
+                if closes {
+                    acts.push("closes incidents");
+                }
+                if set("severity") {
+                    acts.push("changes their severity");
+                }
+                if set("owner") {
+                    acts.push("changes their owner");
+                }
+            }
+        }
+        let triggers = logic
+            .get("triggersOn")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        if triggers.eq_ignore_ascii_case("Alerts") {
+            f.reasons.push(
+                "it is triggered by alerts: alert-triggered automation fires on Sentinel-created alerts only, not on Defender for Cloud alerts that come from Defender XDR".into(),
+            );
+        }
+        if provider && !acts.is_empty() {
+            acts.dedup();
+            f.over_match = Some(acts.join(", "));
+        }
+        f.reasons.dedup();
+        f
+    }
+
+    /// Whether an automation rule can see Defender for Cloud incidents
+    /// after the switch: unless a condition that holds for the whole rule
+    /// (through And only) limits it to other products' alerts, or to rules
+    /// none of which makes Defender for Cloud incidents. Provider conditions
+    /// do not limit it: they are removed.
+    fn sees_dfc(&self, conditions: &[Condition], dfc: &BTreeMap<String, String>) -> bool {
+        !conditions.iter().any(|c| {
+            c.narrows
+                && c.positive()
+                && !c.values.is_empty()
+                && match c.name.as_str() {
+                    "AlertProductNames" => !c.values.iter().any(|v| self.is_dfc_product(v)),
+                    "IncidentRelatedAnalyticRuleIds" | "AlertAnalyticRuleIds" => {
+                        !c.values.iter().any(|v| {
+                            dfc.contains_key(
+                                &v.rsplit('/').next().unwrap_or(v).to_ascii_lowercase(),
+                            )
+                        })
+                    }
+                    _ => false,
+                }
+        })
     }
 
     // ---- building actions ----------------------------------------------------
@@ -1643,6 +1810,116 @@ fn collect_conditions(v: &Value, out: &mut Vec<(String, Vec<String>)>) {
         }
         Value::Array(items) => items.iter().for_each(|i| collect_conditions(i, out)),
         _ => {}
+    }
+}
+
+/// The analytics rules that make Defender for Cloud incidents, by
+/// lower-cased name, with the name shown.
+fn dfc_rules(outcomes: &[RuleOutcome]) -> BTreeMap<String, String> {
+    outcomes
+        .iter()
+        .filter(|o| o.decision.dfc)
+        .map(|o| {
+            (
+                o.rule.name.to_ascii_lowercase(),
+                o.rule.display_name().unwrap_or(&o.rule.name).to_string(),
+            )
+        })
+        .collect()
+}
+
+/// What changes meaning in one automation rule.
+#[derive(Default)]
+struct Findings {
+    reasons: Vec<String>,
+    evidence: Vec<Evidence>,
+    /// What it does to every incident once its provider condition is
+    /// removed ("closes incidents, runs a playbook"), when it does any.
+    over_match: Option<String>,
+}
+
+impl Findings {
+    /// A finding at `pointer`, with evidence where the export gives its place.
+    fn push(&mut self, rule: &Resource, pointer: &str, name: &str, text: String) {
+        if let Some(at) = rule.places.get(pointer) {
+            let field = pointer.rsplit('/').next().unwrap_or(pointer);
+            self.evidence.push(evidence_at(
+                at,
+                format!("\"{field}\": \"{name}\""),
+                text.clone(),
+            ));
+        }
+        self.reasons.push(text);
+    }
+}
+
+/// One automation rule condition.
+struct Condition {
+    /// JSON pointer to what it tests (`propertyName` or `arrayType`).
+    pointer: String,
+    name: String,
+    operator: String,
+    values: Vec<String>,
+    /// Reached through And only: it must hold for the rule to run.
+    narrows: bool,
+}
+
+impl Condition {
+    /// Equals, Contains, StartsWith, EndsWith (or no operator): it admits
+    /// the values it names, rather than excluding them.
+    fn positive(&self) -> bool {
+        !self.operator.to_ascii_lowercase().starts_with("not")
+    }
+}
+
+/// The conditions of a list, through `Boolean` inner conditions and
+/// `PropertyArray` item conditions; `PropertyChanged` and
+/// `PropertyArrayChanged` conditions are named by what they test.
+fn automation_conditions(list: &Value, pointer: &str, narrows: bool, out: &mut Vec<Condition>) {
+    let Some(items) = list.as_array() else {
+        return;
+    };
+    for (i, c) in items.iter().enumerate() {
+        let Some(props) = c.get("conditionProperties").and_then(Value::as_object) else {
+            continue;
+        };
+        let at = format!("{pointer}/{i}/conditionProperties");
+        let text = |key: &str| {
+            props
+                .get(key)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string()
+        };
+        if let Some(inner) = props.get("innerConditions") {
+            let and = text("operator").eq_ignore_ascii_case("And");
+            automation_conditions(inner, &format!("{at}/innerConditions"), narrows && and, out);
+            continue;
+        }
+        for key in ["propertyName", "arrayType"] {
+            if props.get(key).and_then(Value::as_str).is_some() {
+                out.push(Condition {
+                    pointer: format!("{at}/{key}"),
+                    name: text(key),
+                    operator: text("operator"),
+                    values: props
+                        .get("propertyValues")
+                        .and_then(Value::as_array)
+                        .map(|a| {
+                            a.iter()
+                                .filter_map(Value::as_str)
+                                .map(str::to_string)
+                                .collect()
+                        })
+                        .unwrap_or_default(),
+                    narrows,
+                });
+                break;
+            }
+        }
+        if let Some(inner) = props.get("itemConditions") {
+            automation_conditions(inner, &format!("{at}/itemConditions"), narrows, out);
+        }
     }
 }
 

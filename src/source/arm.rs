@@ -619,8 +619,58 @@ fn places(props: Option<&Node>) -> std::collections::BTreeMap<String, Origin> {
                 );
             }
         }
+        // Automation rule conditions, by JSON pointer to what each tests.
+        if let Some(c) = p.get("triggeringLogic").and_then(|l| l.get("conditions")) {
+            condition_places(&c, "/properties/triggeringLogic/conditions", &mut out);
+        }
+        if let Some(actions) = p.get("actions").and_then(|a| a.elements()) {
+            for (i, a) in actions.iter().enumerate() {
+                let config = a.get("actionConfiguration");
+                for key in ["logicAppResourceId", "status", "severity", "owner"] {
+                    if let Some(v) = config.as_ref().and_then(|c| c.get(key)) {
+                        let at = format!("/properties/actions/{i}/actionConfiguration/{key}");
+                        out.insert(at, origin(&v));
+                    }
+                }
+            }
+        }
     }
     out
+}
+
+fn origin(v: &Node) -> Origin {
+    let (line, column) = v.line_col();
+    Origin {
+        path: v.doc().path.to_string(),
+        line,
+        column,
+    }
+}
+
+/// Places of automation rule conditions (through `Boolean` inner
+/// conditions and `PropertyArray` item conditions), keyed by the JSON
+/// pointer of the `propertyName` or `arrayType` each tests.
+fn condition_places(
+    list: &Node,
+    pointer: &str,
+    out: &mut std::collections::BTreeMap<String, Origin>,
+) {
+    for (i, c) in list.elements().unwrap_or_default().iter().enumerate() {
+        let Some(props) = c.get("conditionProperties") else {
+            continue;
+        };
+        let at = format!("{pointer}/{i}/conditionProperties");
+        for key in ["propertyName", "arrayType"] {
+            if let Some(v) = props.get(key) {
+                out.insert(format!("{at}/{key}"), origin(&v));
+            }
+        }
+        for key in ["innerConditions", "itemConditions"] {
+            if let Some(inner) = props.get(key) {
+                condition_places(&inner, &format!("{at}/{key}"), out);
+            }
+        }
+    }
 }
 
 /// Type checks of the properties the planner reads. In a template a value may
@@ -899,7 +949,11 @@ fn template_resource(
     // A value a parameters file gives sits there, not in the template.
     let mut places = places(props_node.as_ref());
     for (key, place) in places.iter_mut() {
-        let pointer = format!("/properties/{key}");
+        let pointer = if key.starts_with('/') {
+            key.clone()
+        } else {
+            format!("/properties/{key}")
+        };
         let under = |t: &TemplateValue| {
             t.pointer == pointer
                 || t.pointer
