@@ -126,30 +126,13 @@ fn shared_corpus() -> Option<Tally> {
     // differing copies of one rule, which read together are a conflict.
     let catalog = Catalog::embedded().unwrap();
     let mut actions = Vec::new();
-    for sub in std::fs::read_dir(&dir).unwrap() {
-        let sub = sub.unwrap().path();
-        if !sub.is_dir() {
-            continue;
-        }
-        let mut files: Vec<_> = std::fs::read_dir(&sub)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| !p.to_string_lossy().ends_with(".parameters.json"))
-            .collect();
-        files.sort();
-        for f in files {
-            let mut paths = vec![f.clone()];
-            let params = f.with_extension("parameters.json");
-            if params.exists() {
-                paths.push(params);
-            }
-            let inputs = source::read(&paths, &ReadOptions::default()).unwrap();
-            actions.extend(
-                plan::plan(&inputs, &catalog, &Settings::default())
-                    .unwrap()
-                    .actions,
-            );
-        }
+    for paths in common::corpus_files(&dir) {
+        let inputs = source::read(&paths, &ReadOptions::default()).unwrap();
+        actions.extend(
+            plan::plan(&inputs, &catalog, &Settings::default())
+                .unwrap()
+                .actions,
+        );
     }
     let mut by_file: BTreeMap<String, Vec<&plan::Action>> = BTreeMap::new();
     for a in &actions {

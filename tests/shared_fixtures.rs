@@ -45,25 +45,8 @@ fn sentinel_content_follows_the_labels() {
     // copies of one rule, with different content, from two folders of one
     // repository, which read together are a conflict.
     let mut actions: Vec<Action> = Vec::new();
-    for sub in std::fs::read_dir(&dir).unwrap() {
-        let sub = sub.unwrap().path();
-        if !sub.is_dir() {
-            continue;
-        }
-        let mut files: Vec<PathBuf> = std::fs::read_dir(&sub)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| !p.to_string_lossy().ends_with(".parameters.json"))
-            .collect();
-        files.sort();
-        for f in files {
-            let mut paths = vec![f.clone()];
-            let params = f.with_extension("parameters.json");
-            if params.exists() {
-                paths.push(params);
-            }
-            actions.extend(plan_of(&paths, None).actions);
-        }
+    for paths in common::corpus_files(&dir) {
+        actions.extend(plan_of(&paths, None).actions);
     }
     let labels = std::fs::read_to_string(dir.join("labels.tsv")).unwrap();
     let mut by_file: BTreeMap<String, Vec<&Action>> = BTreeMap::new();

@@ -85,3 +85,33 @@ pub fn tool(name: &str) -> Option<PathBuf> {
 pub fn read(dir: &Path, name: &str) -> String {
     std::fs::read_to_string(dir.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
 }
+
+/// The files of a corpus folder (one folder per source below it), each
+/// with its `<name>.parameters.json` when there is one: read one at a time,
+/// since a corpus may hold differing copies of one rule.
+pub fn corpus_files(dir: &Path) -> Vec<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    let mut subs: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect();
+    subs.sort();
+    for sub in subs {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&sub)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| !p.to_string_lossy().ends_with(".parameters.json"))
+            .collect();
+        files.sort();
+        for f in files {
+            let mut paths = vec![f.clone()];
+            let params = f.with_extension("parameters.json");
+            if params.exists() {
+                paths.push(params);
+            }
+            out.push(paths);
+        }
+    }
+    out
+}
