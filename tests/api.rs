@@ -699,18 +699,7 @@ fn a_two_workspace_tenant_from_export_to_rollback() {
     let initial = state(&emulator);
     let work = tempfile::tempdir().unwrap();
     let exports = work.path().join("exports");
-    let url = emulator.url();
-    let r = run(&[
-        "export",
-        "--workspace",
-        PROD,
-        "--workspace",
-        DEV,
-        "--out",
-        exports.to_str().unwrap(),
-        "--endpoint",
-        &url,
-    ]);
+    let r = export(&emulator, &[PROD, DEV], &exports);
     assert_eq!(r.code, 0, "{}", r.transcript());
     for sub in [
         "11111111-2222-4333-8444-555555555555",
@@ -722,22 +711,10 @@ fn a_two_workspace_tenant_from_export_to_rollback() {
     }
     // Both hold a Defender XDR connector: the primary is not guessed.
     let out = work.path().join("plan-out");
-    let r = run(&[
-        "plan",
-        exports.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let r = plan_into(&exports, &out, &[]);
     assert_eq!(r.code, 1, "{}", r.transcript());
     assert!(r.stderr.contains("--primary-workspace"), "{}", r.stderr);
-    let r = run(&[
-        "plan",
-        exports.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--primary-workspace",
-        PROD,
-    ]);
+    let r = plan_into(&exports, &out, &["--primary-workspace", PROD]);
     assert_eq!(r.code, 0, "{}", r.transcript());
     let plan: Value = serde_json::from_str(&read(&out, "plan.json")).unwrap();
     let ws = |id: &str| {

@@ -437,15 +437,7 @@ fn export_refuses_workspace_ids_that_would_write_outside_out() {
         "/subscriptions/../resourceGroups/../providers/Microsoft.OperationalInsights/workspaces/..",
         "/subscriptions/s/resourceGroups/rg/providers/Microsoft.OperationalInsights/workspaces/.",
     ] {
-        let r = run(&[
-            "export",
-            "--workspace",
-            ws,
-            "--out",
-            out.to_str().unwrap(),
-            "--endpoint",
-            &emulator.url(),
-        ]);
+        let r = export(&emulator, &[ws], &out);
         assert_eq!(r.code, 1, "{}", r.transcript());
         assert!(
             r.stderr.contains("would address another path"),
@@ -589,15 +581,7 @@ fn after_a_stale_apply_the_hint_leads_to_a_plan_that_applies_and_the_journal_is_
     assert_eq!(r.code, 0, "{}", r.transcript());
     assert_eq!(std::fs::read(&plan).unwrap(), plan_bytes);
     // Planning a new export into it would orphan the journal: refused.
-    let r = run(&[
-        "export",
-        "--workspace",
-        CONTOSO,
-        "--out",
-        exports.to_str().unwrap(),
-        "--endpoint",
-        &emulator.url(),
-    ]);
+    let r = export(&emulator, &[CONTOSO], &exports);
     assert_eq!(r.code, 0, "{}", r.transcript());
     let r = run(&[
         "plan",

@@ -56,26 +56,35 @@ pub fn against(emulator: &Emulator, command: &str, target: &Path, extra: &[&str]
 
 pub const CONFIRM: [&str; 2] = ["--confirm", "tenant-connector"];
 
-/// export + plan through the binary; returns the plan directory.
-pub fn export_and_plan(emulator: &Emulator, work: &Path) -> PathBuf {
-    let exports = work.join("exports");
-    let r = run(&[
-        "export",
-        "--workspace",
-        CONTOSO,
-        "--out",
-        exports.to_str().unwrap(),
-        "--endpoint",
-        &emulator.url(),
-    ]);
-    assert_eq!(r.code, 0, "{}", r.transcript());
-    let out = work.join("plan-out");
-    let r = run(&[
+/// `sentinel-migrate export` of `workspaces` into `out`, against the emulator.
+pub fn export(emulator: &Emulator, workspaces: &[&str], out: &Path) -> common::Run {
+    let url = emulator.url();
+    let mut args = vec!["export", "--out", out.to_str().unwrap(), "--endpoint", &url];
+    for ws in workspaces {
+        args.extend_from_slice(&["--workspace", ws]);
+    }
+    run(&args)
+}
+
+/// `sentinel-migrate plan <exports> --out <out> [extra]`.
+pub fn plan_into(exports: &Path, out: &Path, extra: &[&str]) -> common::Run {
+    let mut args = vec![
         "plan",
         exports.to_str().unwrap(),
         "--out",
         out.to_str().unwrap(),
-    ]);
+    ];
+    args.extend_from_slice(extra);
+    run(&args)
+}
+
+/// export + plan through the binary; returns the plan directory.
+pub fn export_and_plan(emulator: &Emulator, work: &Path) -> PathBuf {
+    let exports = work.join("exports");
+    let r = export(emulator, &[CONTOSO], &exports);
+    assert_eq!(r.code, 0, "{}", r.transcript());
+    let out = work.join("plan-out");
+    let r = plan_into(&exports, &out, &[]);
     assert_eq!(r.code, 0, "{}", r.transcript());
     out
 }
