@@ -956,6 +956,29 @@ impl Planner<'_> {
 
     /// A review of an analytics rule: the decision rests on what the inputs
     /// do not fix.
+    /// A decision that rests on a value the inputs do not fix: nothing to
+    /// do when the inputs fix the rule as creating no incidents (`off` says
+    /// why), else a review naming the value.
+    fn rests_on_unknown(
+        &self,
+        rule: &Resource,
+        kind: RuleKind,
+        reason: (String, Vec<Evidence>),
+        off: Option<&str>,
+        dfc: bool,
+    ) -> RuleDecision {
+        match off {
+            Some(why) => RuleDecision::none(
+                format!(
+                    "{why}, so it creates no incidents, whatever its {}",
+                    reason.0
+                ),
+                dfc,
+            ),
+            None => self.review(rule, kind, reason, dfc),
+        }
+    }
+
     fn review(
         &self,
         rule: &Resource,
@@ -992,16 +1015,13 @@ impl Planner<'_> {
         // its product.
         let off = self.fixed_false(rule, "/properties/enabled", rule.enabled());
         if let Some(reason) = product_unfixed {
-            if off {
-                return RuleDecision::none(
-                    format!(
-                        "it is turned off (enabled is false), so it creates no incidents, whatever its {}",
-                        reason.0
-                    ),
-                    dfc,
-                );
-            }
-            return self.review(rule, RuleKind::MsicReview, reason, dfc);
+            return self.rests_on_unknown(
+                rule,
+                RuleKind::MsicReview,
+                reason,
+                off.then_some("it is turned off (enabled is false)"),
+                dfc,
+            );
         }
         if !dfc {
             return RuleDecision::none(
@@ -1140,16 +1160,13 @@ impl Planner<'_> {
             );
         // A query the inputs do not fix is never read as KQL.
         if let Some(reason) = self.unfixed(rule, "/properties/query") {
-            if off {
-                return RuleDecision::none(
-                    format!(
-                        "it creates no incidents (turned off, or createIncident is false), whatever its {}",
-                        reason.0
-                    ),
-                    false,
-                );
-            }
-            return self.review(rule, RuleKind::ScheduledReview, reason, false);
+            return self.rests_on_unknown(
+                rule,
+                RuleKind::ScheduledReview,
+                reason,
+                off.then_some("it is turned off, or createIncident is false"),
+                false,
+            );
         }
         let decision = self.classifier.classify(query);
         let dfc = decision.verdict == Verdict::Dfc;
