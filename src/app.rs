@@ -217,8 +217,12 @@ pub fn write_artifacts(plan: &plan::Plan, dir: &Path) -> Result<()> {
     let mut plan_json = Vec::new();
     render::json(plan, &mut plan_json)
         .map_err(|e| Error::io("cannot render", dir.join("plan.json"), e))?;
-    keeps_the_journal(dir, &plan_json)?;
     std::fs::create_dir_all(dir).map_err(|e| Error::io("cannot create", dir, e))?;
+    // The folder's lock, as apply and rollback take it: a second `plan`
+    // into the same folder, or one while an apply runs there, cannot mix
+    // its artifacts with theirs.
+    let _lock = api::journal::Lock::acquire(&dir.join("apply-journal.json"), "plan")?;
+    keeps_the_journal(dir, &plan_json)?;
     let files: [(&str, Renderer, bool); 4] = [
         ("plan.json", render::json, false),
         ("changes.diff", render::diff, false),

@@ -296,3 +296,34 @@ fn errors_show_controls_escaped_and_azure_errors_carry_a_hint() {
         r.stderr
     );
 }
+
+/// A second operator: `plan --out DIR` while another run holds DIR's lock
+/// (an apply, a rollback or another plan) refuses at once and writes
+/// nothing, so no folder ever holds artifacts of two plans.
+#[test]
+fn plan_refuses_a_folder_another_run_holds() {
+    let out = tempfile::tempdir().unwrap();
+    let held = sentinel_migrate::api::journal::Lock::acquire(
+        &out.path().join("apply-journal.json"),
+        "apply",
+    )
+    .unwrap();
+    let r = run(&[
+        "plan",
+        "examples/contoso",
+        "--out",
+        out.path().to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 1, "{}", r.transcript());
+    assert!(r.stderr.contains("is in use by apply"), "{}", r.stderr);
+    assert!(!out.path().join("plan.json").exists());
+    drop(held);
+    let r = run(&[
+        "plan",
+        "examples/contoso",
+        "--out",
+        out.path().to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.transcript());
+    assert!(out.path().join("plan.json").exists());
+}
