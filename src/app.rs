@@ -18,11 +18,38 @@ pub fn style(choice: ColorChoice, is_terminal: bool) -> Style {
     choose_style(choice, &|k| std::env::var_os(k), is_terminal)
 }
 
+/// The CI service the environment says this runs under, if any:
+/// `GITHUB_ACTIONS=true` (GitHub Actions), `TF_BUILD=True` (Azure
+/// Pipelines), or any other service's `CI` (set and not `false` or `0`).
+/// Under CI nothing asks on a terminal, there is no colour (unless
+/// `--color always` or `CLICOLOR_FORCE`) and progress is a line per step.
+fn ci_service(env: &dyn Fn(&str) -> Option<std::ffi::OsString>) -> Option<&'static str> {
+    let value = |k: &str| {
+        env(k)
+            .map(|v| v.to_string_lossy().trim().to_ascii_lowercase())
+            .filter(|v| !v.is_empty())
+    };
+    if value("GITHUB_ACTIONS").is_some_and(|v| v == "true") {
+        Some("GitHub Actions")
+    } else if value("TF_BUILD").is_some_and(|v| v == "true") {
+        Some("Azure Pipelines")
+    } else if value("CI").is_some_and(|v| v != "false" && v != "0") {
+        Some("CI")
+    } else {
+        None
+    }
+}
+
+/// Whether this runs under a CI service ([`ci_service`]).
+fn in_ci() -> bool {
+    ci_service(&|k| std::env::var_os(k)).is_some()
+}
+
 /// `--color always|never` decide; `auto` follows the conventions
 /// (no-color.org, bixense.com/clicolors), in anstream's order: a non-empty
 /// `NO_COLOR` turns colour off, then `CLICOLOR_FORCE` (not `0`) turns it
-/// on, then `CLICOLOR=0` turns it off; otherwise colour only on a terminal
-/// that is not `TERM=dumb`. CI services (`CI`) get no colour on a pipe.
+/// on, then `CLICOLOR=0` turns it off, then CI ([`ci_service`]) turns it
+/// off; otherwise colour only on a terminal that is not `TERM=dumb`.
 fn choose_style(
     choice: ColorChoice,
     env: &dyn Fn(&str) -> Option<std::ffi::OsString>,
@@ -37,7 +64,7 @@ fn choose_style(
                 false
             } else if set("CLICOLOR_FORCE").is_some_and(|v| v != "0") {
                 true
-            } else if set("CLICOLOR").is_some_and(|v| v == "0") {
+            } else if set("CLICOLOR").is_some_and(|v| v == "0") || ci_service(env).is_some() {
                 false
             } else {
                 is_terminal && set("TERM").is_none_or(|t| t != "dumb")
@@ -360,7 +387,7 @@ fn client_for(conn: &ConnectionArgs) -> Result<Arc<Client>> {
 /// lines always under `-v` (the request log is line by line).
 fn progress(conn: &ConnectionArgs, total: usize, what: &str) -> Arc<Progress> {
     let mode = match ProgressMode::for_stderr() {
-        ProgressMode::Bar if conn.verbose => ProgressMode::Lines,
+        ProgressMode::Bar if conn.verbose || in_ci() => ProgressMode::Lines,
         m => m,
     };
     Arc::new(Progress::new(mode, total as u64, what))
@@ -369,7 +396,7 @@ fn progress(conn: &ConnectionArgs, total: usize, what: &str) -> Arc<Progress> {
 /// Whether apply may ask on the terminal: not in CI, not for JSON output.
 fn may_ask(format: OutputFormat) -> bool {
     format == OutputFormat::Human
-        && std::env::var_os("CI").is_none_or(|v| v.is_empty() || v == "false")
+        && !in_ci()
         && std::io::stdin().is_terminal()
         && std::io::stderr().is_terminal()
 }
@@ -681,6 +708,51 @@ mod tests {
             decide(Auto, &[("CLICOLOR_FORCE", "1"), ("NO_COLOR", "1")], true),
             Style::Plain
         );
+    }
+
+    #[test]
+    fn ci_is_detected_from_each_services_variable() {
+        let service = |env: &[(&str, &str)]| {
+            ci_service(&|k: &str| {
+                env.iter()
+                    .find(|(n, _)| *n == k)
+                    .map(|(_, v)| std::ffi::OsString::from(v))
+            })
+        };
+        assert_eq!(service(&[]), None);
+        assert_eq!(
+            service(&[("GITHUB_ACTIONS", "true")]),
+            Some("GitHub Actions")
+        );
+        // Azure Pipelines spells it `True`.
+        assert_eq!(service(&[("TF_BUILD", "True")]), Some("Azure Pipelines"));
+        assert_eq!(service(&[("CI", "true")]), Some("CI"));
+        assert_eq!(service(&[("CI", "1")]), Some("CI"));
+        assert_eq!(service(&[("CI", "woodpecker")]), Some("CI"));
+        for off in ["", "false", "FALSE", "0"] {
+            assert_eq!(service(&[("CI", off)]), None, "CI={off:?}");
+        }
+        assert_eq!(service(&[("GITHUB_ACTIONS", "false")]), None);
+        assert_eq!(service(&[("TF_BUILD", "")]), None);
+    }
+
+    #[test]
+    fn ci_turns_colour_off_unless_forced() {
+        use ColorChoice::*;
+        for ci in [
+            ("CI", "true"),
+            ("GITHUB_ACTIONS", "true"),
+            ("TF_BUILD", "True"),
+        ] {
+            assert_eq!(decide(Auto, &[ci], true), Style::Plain, "{ci:?}");
+            assert_eq!(decide(Always, &[ci], false), Style::Color, "{ci:?}");
+            assert_eq!(
+                decide(Auto, &[ci, ("CLICOLOR_FORCE", "1")], false),
+                Style::Color,
+                "{ci:?}"
+            );
+        }
+        assert_eq!(decide(Auto, &[("CI", "false")], true), Style::Color);
     }
 
     #[test]

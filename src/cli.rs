@@ -86,7 +86,7 @@ pub struct ConnectionArgs {
     /// The Resource Manager endpoint (an origin: scheme, host, port),
     /// instead of --cloud; plain http only for a loopback address (a local
     /// emulator).
-    #[arg(long, value_name = "URL")]
+    #[arg(long, value_name = "URL", env = "SENTINEL_MIGRATE_ENDPOINT")]
     pub endpoint: Option<String>,
     /// Requests in flight at once.
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
@@ -104,7 +104,7 @@ pub struct ConnectionArgs {
 /// When to colour the output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ColorChoice {
-    /// On a terminal, unless NO_COLOR, CLICOLOR=0 or TERM=dumb says not
+    /// On a terminal, unless NO_COLOR, CLICOLOR=0, TERM=dumb or a CI service (CI, GITHUB_ACTIONS, TF_BUILD) says not
     /// (CLICOLOR_FORCE forces it).
     Auto,
     Always,
