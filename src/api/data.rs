@@ -859,6 +859,126 @@ pub fn report(report: &[WorkspaceData], out: &mut dyn std::io::Write) -> std::io
 mod tests {
     use super::*;
 
+    fn contoso() -> Plan {
+        let inputs = crate::source::read(
+            &[std::path::PathBuf::from(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/examples/contoso"
+            ))],
+            &crate::source::ReadOptions::default(),
+        )
+        .unwrap();
+        crate::plan::plan(&inputs, &Catalog::embedded().unwrap(), &Default::default()).unwrap()
+    }
+
+    /// Day 0 to day 10, the switch at day `at` (fractional), with `before`
+    /// and `after` alerts.
+    fn alerts_verdict(at: f64, before: i64, after: i64) -> (Option<bool>, String) {
+        let catalog = Catalog::embedded().unwrap();
+        let (start, end) = (0, 10 * DAY);
+        let at = (at * DAY as f64) as i64;
+        let window = Window {
+            start: format_time(start),
+            end: format_time(end),
+            switched_at: format_time(at),
+            switched_at_from: "test".into(),
+            secs: (start, end, at),
+        };
+        let row = |after: bool, n: i64| -> Row {
+            [
+                (
+                    "Day".to_string(),
+                    json!(format_time(if after { at } else { start })),
+                ),
+                ("After".to_string(), json!(after)),
+                ("Alerts".to_string(), json!(n)),
+            ]
+            .into_iter()
+            .collect()
+        };
+        let mut answers: Answers = BTreeMap::new();
+        answers.insert(
+            "alerts-per-day",
+            (String::new(), vec![row(false, before), row(true, after)]),
+        );
+        let checks = judge(&contoso(), &catalog, "ws", &window, None, &answers);
+        (checks[0].holds, checks[0].detail.clone())
+    }
+
+    #[test]
+    fn alerts_are_lost_below_half_the_rate_before_the_switch() {
+        // 5 days each side: 10/day before.
+        assert_eq!(alerts_verdict(5.0, 50, 25).0, Some(true));
+        assert_eq!(alerts_verdict(5.0, 50, 24).0, Some(false));
+        let (_, detail) = alerts_verdict(5.0, 50, 0);
+        assert!(
+            detail.starts_with(
+                "lost alerts: 0 after the switch in 5.0 day(s) (0.0/day), 50 before it"
+            ),
+            "{detail}"
+        );
+        // Rates, not totals: 2 days after at 10/day hold against 8 days before.
+        assert_eq!(alerts_verdict(8.0, 80, 20).0, Some(true));
+        // Cannot tell: too early, nothing before or after, switch before the window.
+        let (h, d) = alerts_verdict(9.5, 95, 0);
+        assert_eq!(h, None);
+        assert!(d.starts_with("less than a day since the switch"), "{d}");
+        assert_eq!(alerts_verdict(5.0, 0, 0).0, None);
+        assert_eq!(alerts_verdict(0.0, 0, 40).0, None);
+        // Alerts only after the switch: they arrive.
+        assert_eq!(alerts_verdict(5.0, 0, 3).0, Some(true));
+    }
+
+    #[test]
+    fn xdr_incidents_cannot_be_told_in_a_secondary_workspace_and_fail_when_alerts_came_alone() {
+        let catalog = Catalog::embedded().unwrap();
+        let window = Window {
+            start: format_time(0),
+            end: format_time(10 * DAY),
+            switched_at: format_time(5 * DAY),
+            switched_at_from: "test".into(),
+            secs: (0, 10 * DAY, 5 * DAY),
+        };
+        let mut answers: Answers = BTreeMap::new();
+        let alerts: Row = [
+            ("Day".to_string(), json!(format_time(6 * DAY))),
+            ("After".to_string(), json!(true)),
+            ("Alerts".to_string(), json!(7)),
+        ]
+        .into_iter()
+        .collect();
+        answers.insert("alerts-per-day", (String::new(), vec![alerts]));
+        let plan = contoso();
+        let xdr = |secondary| judge(&plan, &catalog, "ws", &window, secondary, &answers)[1].clone();
+        let none = xdr(None);
+        assert_eq!(none.holds, Some(false));
+        assert!(
+            none.detail.contains(
+                "7 Defender for Cloud alert(s) since the switch, but no incident from Defender XDR"
+            ),
+            "{}",
+            none.detail
+        );
+        let secondary = xdr(Some(
+            "/subscriptions/p/resourceGroups/r/providers/Microsoft.OperationalInsights/workspaces/primary",
+        ));
+        assert_eq!(secondary.holds, None);
+        assert!(
+            secondary.detail.contains("workspaces/primary"),
+            "{}",
+            secondary.detail
+        );
+        let older: Row = [
+            ("ProviderName".to_string(), json!("Microsoft 365 Defender")),
+            ("Incidents".to_string(), json!(2)),
+        ]
+        .into_iter()
+        .collect();
+        answers.insert("xdr-incidents", (String::new(), vec![older]));
+        let found = judge(&plan, &catalog, "ws", &window, None, &answers)[1].clone();
+        assert_eq!(found.holds, Some(true), "{}", found.detail);
+    }
+
     #[test]
     fn durations_are_days_or_hours_and_bounded() {
         assert_eq!(parse_duration("7d"), Ok(7 * DAY));
