@@ -656,7 +656,10 @@ fn verify_data_command(
     let report = runtime()?.block_on(api::data::verify_data(client, &plan, &catalog, &options))?;
     match args.format {
         OutputFormat::Human => write_out(out, |w| api::data::report(&report, w))?,
-        OutputFormat::Json => write_json(out, &api::data::json(&report))?,
+        OutputFormat::Json => write_out(out, |w| {
+            let text = serde_json::to_string_pretty(&api::data::json(&report))?;
+            writeln!(w, "{}", render::json_visible(text))
+        })?,
     }
     Ok(if api::data::all_hold(&report) {
         Exit::Ok

@@ -560,3 +560,69 @@ fn the_token_goes_to_the_endpoint_only_and_is_never_printed() {
         emulator.log()
     );
 }
+
+#[test]
+fn text_from_the_data_is_shown_escaped() {
+    let (mut a, mut i) = data(4, 4);
+    let hostile = "Evil\u{1b}[2J\u{202e}name";
+    a.push(json!({"TimeGenerated": at(25, 3), "SystemAlertId": "dfc-x\u{7}", "ProductName": "Azure Security Center", "AlertSeverity": "High", "AlertName": hostile}));
+    i.extend(incident(
+        950,
+        "Azure Sentinel",
+        &at(25, 3),
+        &["dfc-x\u{7}"],
+        &["rule\u{1b}[31m"],
+    ));
+    i.extend(incident(
+        951,
+        "Microsoft XDR",
+        &at(25, 3),
+        &["dfc-x\u{7}"],
+        &[],
+    ));
+    let emulator = seeded(a, i);
+    let (_dir, plan) = plan_dir();
+    for format in ["human", "json"] {
+        let r = verify_data(&emulator, &plan, &switched(&["--format", format]));
+        assert_eq!(r.code, 2, "{}", r.transcript());
+        for raw in ['\u{1b}', '\u{202e}', '\u{7}'] {
+            assert!(!r.stdout.contains(raw), "{format}: {raw:?} in {}", r.stdout);
+        }
+        if format == "human" {
+            assert!(
+                r.stdout
+                    .contains("(Evil\\u{1b}[2J\\u{202e}name) in 2 incidents: #950, #951"),
+                "{}",
+                r.stdout
+            );
+            assert!(
+                r.stdout.contains("rule rule\\u{1b}[31m (not in the plan"),
+                "{}",
+                r.stdout
+            );
+        }
+    }
+}
+
+#[test]
+fn an_edited_plan_cannot_steer_the_query_url() {
+    let emulator = healthy();
+    let (dir, plan) = plan_dir();
+    let text = std::fs::read_to_string(&plan).unwrap();
+    let edited = text.replace("/workspaces/law-contoso-soc\"", "/workspaces/..\"");
+    assert_ne!(text, edited);
+    std::fs::write(&plan, edited).unwrap();
+    let r = verify_data(&emulator, &plan, &switched(&[]));
+    assert_eq!(r.code, 1, "{}", r.transcript());
+    assert!(
+        r.stderr.contains("would address another path"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        !emulator.log().iter().any(|l| l.path.contains("/api/query")),
+        "{:?}",
+        emulator.log()
+    );
+    drop(dir);
+}

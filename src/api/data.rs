@@ -549,7 +549,7 @@ fn judge(
         check: id.to_string(),
         title: v.check(id).map(|c| c.title.clone()).unwrap_or_default(),
         holds,
-        detail,
+        detail: one_line(&detail),
         evidence: evidence.iter().map(|e| one_line(e)).collect(),
         query: get(id).0,
     };
