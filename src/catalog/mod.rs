@@ -1429,6 +1429,51 @@ mod tests {
         assert!(all.contains("unknown migration rules file"), "{all}");
     }
 
+    #[test]
+    fn verify_queries_are_checked_as_a_whole() {
+        let v = Catalog::embedded().unwrap().verify;
+        assert_eq!(
+            v.checks.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(),
+            Verify::CHECKS
+        );
+        for c in &v.checks {
+            assert!(
+                c.query.contains("TimeGenerated >= ") && !c.query.contains("ago("),
+                "{}: bounded by the window, not by now",
+                c.id
+            );
+            if c.query.contains("SecurityIncident") {
+                assert!(
+                    c.query
+                        .contains("summarize arg_max(TimeGenerated, *) by IncidentName"),
+                    "{}: SecurityIncident holds a row per change",
+                    c.id
+                );
+            }
+        }
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("verify.yaml"),
+            "query_api_version: ''\nxdr_providers: []\nsentinel_providers: [Azure Sentinel]\nlost_alerts_below: 1.5\nchecks:\n  - {id: duplicates, title: t, proves: p, cannot: c, query: q}\n  - {id: duplicates, title: t, proves: p, cannot: c, query: q}\n  - {id: guess, title: t, proves: p, cannot: c, query: ' '}\n",
+        )
+        .unwrap();
+        let Err(Error::Rules(ds)) = Catalog::load(Some(dir.path())) else {
+            panic!("invalid verify.yaml must fail")
+        };
+        let all: String = ds.iter().map(|d| format!("{d}\n")).collect();
+        for says in [
+            "check `alerts-per-day` is listed 0 times",
+            "check `duplicates` is listed 2 times",
+            "unknown check `guess`",
+            "check `guess` has an empty title or query",
+            "xdr_providers and sentinel_providers must not be empty",
+            "lost_alerts_below is 1.5",
+            "query_api_version is empty",
+        ] {
+            assert!(all.contains(says), "{says}: {all}");
+        }
+    }
+
     /// The embedded migration.yaml with every fact restated after each
     /// rule's `name:` line, as a rules file of an older version wrote it;
     /// `change` may alter what is written for a rule.
