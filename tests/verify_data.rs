@@ -297,6 +297,7 @@ fn duplicates_and_sentinel_incidents_fail_naming_incidents_and_rules() {
     let (_dir, plan) = plan_dir();
     let r = verify_data(&emulator, &plan, &switched(&[]));
     assert_eq!(r.code, 2, "{}", r.transcript());
+    insta::assert_snapshot!("verify_data_duplicates_human", r.transcript());
     assert!(
         line(&r.stdout, "alerts-per-day")
             .trim_start()
