@@ -420,27 +420,48 @@ fn the_switch_time_comes_from_the_apply_journal_or_must_be_given() {
         r.stderr
     );
     assert!(r.stderr.contains("--switched-at"), "{}", r.stderr);
-    // Apply records when each step was done.
+    // Apply records when each step was done; the journal's times are set
+    // as if apply had run on 2026-11-23, its last step at SWITCH.
+    let journal_path = dir.path().join("apply-journal.json");
+    let backdate = || {
+        let text = std::fs::read_to_string(&journal_path).unwrap();
+        let mut journal: Value = serde_json::from_str(&text).unwrap();
+        let steps = journal["steps"].as_object_mut().unwrap();
+        assert!(!steps.is_empty());
+        for (i, step) in steps.values_mut().enumerate() {
+            let done_at = step["done_at"]
+                .as_str()
+                .unwrap_or_else(|| panic!("no done_at: {step}"));
+            assert!(done_at.len() == 20 && done_at.ends_with('Z'), "{done_at}");
+            step["done_at"] = json!(format!("2026-11-23T{:02}:00:00Z", 12 - i.min(11)));
+        }
+        std::fs::write(
+            &journal_path,
+            serde_json::to_string_pretty(&journal).unwrap(),
+        )
+        .unwrap();
+    };
+    // Phases 1 and 2 only: the journal gives the time, and says what is
+    // left (the three legacy connectors of phase 3).
+    let a = against(&emulator, "apply", &plan, &[]);
+    assert_eq!(a.code, 4, "{}", a.transcript());
+    backdate();
+    let r = verify_data(&emulator, &plan, &[]);
+    assert_eq!(r.code, 0, "{}", r.transcript());
+    assert!(
+        r.stdout.contains("switched at 2026-11-23T12:00:00Z (from "),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout
+            .contains("; apply is not complete: 3 step(s) of this workspace not done yet"),
+        "{}",
+        r.stdout
+    );
     let a = against(&emulator, "apply", &plan, &CONFIRM);
     assert_eq!(a.code, 0, "{}", a.transcript());
-    let journal_path = dir.path().join("apply-journal.json");
-    let mut journal: Value =
-        serde_json::from_str(&std::fs::read_to_string(&journal_path).unwrap()).unwrap();
-    let steps = journal["steps"].as_object_mut().unwrap();
-    assert!(!steps.is_empty());
-    for (i, step) in steps.values_mut().enumerate() {
-        let done_at = step["done_at"]
-            .as_str()
-            .unwrap_or_else(|| panic!("no done_at: {step}"));
-        assert!(done_at.len() == 20 && done_at.ends_with('Z'), "{done_at}");
-        // As if apply had run on 2026-11-23, its last step at SWITCH.
-        step["done_at"] = json!(format!("2026-11-23T{:02}:00:00Z", 12 - i.min(11)));
-    }
-    std::fs::write(
-        &journal_path,
-        serde_json::to_string_pretty(&journal).unwrap(),
-    )
-    .unwrap();
+    backdate();
     emulator.clear_log();
     let r = verify_data(&emulator, &plan, &[]);
     assert_eq!(r.code, 0, "{}", r.transcript());
@@ -451,7 +472,7 @@ fn the_switch_time_comes_from_the_apply_journal_or_must_be_given() {
     );
     assert!(
         r.stdout
-            .contains("apply-journal.json (the last step apply did))"),
+            .contains("apply-journal.json (the last step apply did))\n"),
         "{}",
         r.stdout
     );

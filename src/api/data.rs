@@ -424,16 +424,30 @@ fn windows(plan: &Plan, opts: &Options) -> Result<Vec<(String, Window)>> {
     for ws in &opts.workspaces {
         let (at, from) = match (opts.switched_at, from_journal.get(&ws.to_ascii_lowercase())) {
             (Some(at), _) => (at, "--switched-at".to_string()),
-            (None, Some(at)) => (
-                *at,
-                format!(
-                    "{} (the last step apply did)",
-                    opts.journal
-                        .as_ref()
-                        .map(|(_, p)| p.as_str())
-                        .unwrap_or_default()
-                ),
-            ),
+            (None, Some(at)) => {
+                let (journal, shown) = opts.journal.as_ref().map(|(j, p)| (j, p.as_str())).unzip();
+                let pending = plan
+                    .actions
+                    .iter()
+                    .filter(|a| {
+                        a.operation.is_change()
+                            && a.blocked.is_none()
+                            && a.workspace
+                                .as_deref()
+                                .is_some_and(|w| w.eq_ignore_ascii_case(ws))
+                            && journal
+                                .and_then(|j| j.steps.get(&a.id))
+                                .is_none_or(|s| s.status != Status::Done)
+                    })
+                    .count();
+                let mut from = format!("{} (the last step apply did)", shown.unwrap_or_default());
+                if pending > 0 {
+                    from.push_str(&format!(
+                        "; apply is not complete: {pending} step(s) of this workspace not done yet (the legacy connectors may still deliver alerts)"
+                    ));
+                }
+                (*at, from)
+            }
             (None, None) => {
                 unknown.push(ws.clone());
                 continue;
