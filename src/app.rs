@@ -651,6 +651,7 @@ fn verify_data_command(
         until: data.until,
         journal,
         workspaces,
+        parallelism: args.connection.parallelism as usize,
         show_query,
     };
     let report = runtime()?.block_on(api::data::verify_data(client, &plan, &catalog, &options))?;

@@ -648,3 +648,77 @@ fn an_edited_plan_cannot_steer_the_query_url() {
     );
     drop(dir);
 }
+
+/// Two workspaces of one tenant, queried at once: each judged on its own
+/// data, reported in the plan's order; the secondary gets no Defender XDR
+/// incidents by design; `--workspace` narrows the checks.
+#[test]
+fn a_tenant_of_two_workspaces_is_checked_workspace_by_workspace() {
+    const PROD: &str = "/subscriptions/11111111-2222-4333-8444-555555555555/resourceGroups/rg-prod/providers/Microsoft.OperationalInsights/workspaces/law-prod";
+    const DEV: &str = "/subscriptions/66666666-7777-4888-9999-aaaaaaaaaaaa/resourceGroups/rg-dev/providers/Microsoft.OperationalInsights/workspaces/law-dev";
+    let dir = tempfile::tempdir().unwrap();
+    let r = run(&[
+        "plan",
+        "tests/fixtures/scenarios/multi-workspace/exports",
+        "--primary-workspace",
+        PROD,
+        "--out",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.transcript());
+    let plan = dir.path().join("plan.json");
+    let emulator = Emulator::start(Config::default()).unwrap();
+    let (a, i) = data(4, 4);
+    emulator.seed_logs(PROD, &json!({"SecurityAlert": a, "SecurityIncident": i}));
+    // The secondary: alerts lost, and (by design) no Defender XDR incident.
+    let (a, i) = data(4, 1);
+    let i: Vec<Value> = i
+        .into_iter()
+        .filter(|r| r["ProviderName"] != "Microsoft XDR")
+        .collect();
+    emulator.seed_logs(DEV, &json!({"SecurityAlert": a, "SecurityIncident": i}));
+    let r = verify_data(&emulator, &plan, &switched(&["--parallelism", "2"]));
+    assert_eq!(r.code, 2, "{}", r.transcript());
+    let (prod, dev) = r.stdout.split_at(
+        r.stdout
+            .find(&format!("Workspace {DEV}"))
+            .expect("the secondary is reported"),
+    );
+    assert!(
+        prod.starts_with(&format!("Workspace {PROD}\n")),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        line(prod, "alerts-per-day").trim_start().starts_with("ok"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        line(prod, "xdr-incidents").trim_start().starts_with("ok"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        line(dev, "alerts-per-day").trim_start().starts_with("FAIL"),
+        "{}",
+        r.stdout
+    );
+    let x = line(dev, "xdr-incidents");
+    assert!(x.trim_start().starts_with("--"), "{x}");
+    assert!(
+        x.contains(&format!(
+            "a secondary workspace: Defender XDR incidents go to the tenant's primary ({PROD})"
+        )),
+        "{x}"
+    );
+    assert!(
+        r.stdout
+            .contains("Verify --data: 6 hold, 1 do not, 1 cannot be told from the data."),
+        "{}",
+        r.stdout
+    );
+    let r = verify_data(&emulator, &plan, &switched(&["--workspace", PROD]));
+    assert_eq!(r.code, 0, "{}", r.transcript());
+    assert!(!r.stdout.contains(DEV), "{}", r.stdout);
+}

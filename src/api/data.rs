@@ -380,6 +380,8 @@ pub struct Options {
     pub journal: Option<(Journal, String)>,
     /// The workspaces to check (ARM ids of the plan).
     pub workspaces: Vec<String>,
+    /// Workspaces queried at once.
+    pub parallelism: usize,
     /// Called with each query before it is sent (`-v`).
     pub show_query: Option<ShowQuery>,
 }
@@ -499,43 +501,66 @@ pub async fn verify_data(
     catalog: &Catalog,
     opts: &Options,
 ) -> Result<Vec<WorkspaceData>> {
-    let mut report = Vec::new();
+    // The queries, all built (and shown under -v) before any is sent.
+    let mut work = Vec::new();
     for (ws, window) in windows(plan, opts)? {
         let path = query_path(&ws, &catalog.verify.query_api_version)?;
-        let mut answers: BTreeMap<&str, (String, Vec<Row>)> = BTreeMap::new();
-        for check in Verify::CHECKS {
-            let query = query_text(catalog, check, &window);
-            if let Some(show) = &opts.show_query {
-                show(&ws, check, &query);
+        let queries: Vec<(&'static str, String)> = Verify::CHECKS
+            .iter()
+            .map(|check| (*check, query_text(catalog, check, &window)))
+            .collect();
+        if let Some(show) = &opts.show_query {
+            for (check, query) in &queries {
+                show(&ws, check, query);
             }
-            let body = json!({
-                "query": query,
-                "timespan": format!("{}/{}", window.start, window.end),
-            });
-            let answer = client.post(&path, &body).await.map_err(|e| {
-                Error::arm(
-                    format!("verify --data: the {check} query of {}", one_line(&ws)),
-                    e,
-                )
-            })?;
-            let rows = rows_of(&answer).map_err(|why| {
-                Error::Azure(format!(
-                    "verify --data: the {check} query of {}: {why} (expected {{\"tables\": [{{\"name\", \"columns\", \"rows\"}}]}})",
-                    one_line(&ws)
-                ))
-            })?;
-            answers.insert(check, (query, rows));
         }
-        let role = plan
+        work.push((ws, window, path, queries));
+    }
+    // Workspaces in parallel (each one's queries in turn), results in order.
+    let fetched = super::apply::for_each(
+        work.iter()
+            .map(|(ws, w, path, q)| (ws.clone(), format!("{}/{}", w.start, w.end), path.clone(), q.clone()))
+            .collect(),
+        opts.parallelism.max(1),
+        move |(ws, timespan, path, queries): (String, String, String, Vec<(&'static str, String)>)| {
+            let client = client.clone();
+            async move {
+                let mut answers = Vec::new();
+                for (check, query) in queries {
+                    let body = json!({"query": query, "timespan": timespan});
+                    let answer = client.post(&path, &body).await.map_err(|e| {
+                        Error::arm(
+                            format!("verify --data: the {check} query of {}", one_line(&ws)),
+                            e,
+                        )
+                    })?;
+                    let rows = rows_of(&answer).map_err(|why| {
+                        Error::Azure(format!(
+                            "verify --data: the {check} query of {}: {why} (expected {{\"tables\": [{{\"name\", \"columns\", \"rows\"}}]}})",
+                            one_line(&ws)
+                        ))
+                    })?;
+                    answers.push((check, (query, rows)));
+                }
+                Ok::<_, Error>(answers)
+            }
+        },
+    )
+    .await;
+    let mut report = Vec::new();
+    for ((ws, window, _, _), answers) in work.into_iter().zip(fetched) {
+        let answers: Answers = answers?.into_iter().collect();
+        let secondary = plan
             .workspaces
             .iter()
             .find(|w| w.id.as_deref().is_some_and(|i| i.eq_ignore_ascii_case(&ws)))
-            .and_then(|w| w.tenancy.as_ref());
-        let secondary = role.filter(|t| t.role == Role::Secondary).map(|t| {
-            t.primary
-                .clone()
-                .unwrap_or_else(|| "its tenant's primary".into())
-        });
+            .and_then(|w| w.tenancy.as_ref())
+            .filter(|t| t.role == Role::Secondary)
+            .map(|t| {
+                t.primary
+                    .clone()
+                    .unwrap_or_else(|| "its tenant's primary".into())
+            });
         let checks = judge(plan, catalog, &ws, &window, secondary.as_deref(), &answers);
         report.push(WorkspaceData {
             workspace: ws,
