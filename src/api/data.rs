@@ -611,11 +611,11 @@ fn judge(
             .unwrap_or(start);
         let e = days.entry(day).or_default();
         if truthy(r, "After") {
-            after += n;
-            e.1 += n;
+            after = after.saturating_add(n);
+            e.1 = e.1.saturating_add(n);
         } else {
-            before += n;
-            e.0 += n;
+            before = before.saturating_add(n);
+            e.0 = e.0.saturating_add(n);
         }
     }
     let before_days = (at - start) as f64 / DAY as f64;
@@ -672,7 +672,7 @@ fn judge(
         .iter()
         .filter(|r| is(&v.xdr_providers, &text(r, "ProviderName")))
         .map(|r| number(r, "Incidents"))
-        .sum();
+        .fold(0i64, i64::saturating_add);
     let evidence: Vec<String> = rows
         .iter()
         .map(|r| {
