@@ -594,6 +594,9 @@ pub fn apply_command(args: ApplyArgs, out: &mut dyn Write) -> Result<Exit> {
 }
 
 pub fn verify_command(args: VerifyArgs, out: &mut dyn Write) -> Result<Exit> {
+    if let Some(data) = args.data_settings()? {
+        return verify_data_command(&args, data, out);
+    }
     let client = client_for(&args.connection)?;
     let (plan, _) = load_plan(&args.plan)?;
     let plan = select(plan, &args.select)?;
@@ -618,6 +621,79 @@ pub fn verify_command(args: VerifyArgs, out: &mut dyn Write) -> Result<Exit> {
         OutputFormat::Json => write_json(out, &api::verify::json(&checks))?,
     }
     Ok(if all_hold { Exit::Ok } else { Exit::Changes })
+}
+
+/// `verify --data`: the checks on the workspaces' data (docs/verify-data.md).
+fn verify_data_command(
+    args: &VerifyArgs,
+    data: crate::cli::DataSettings,
+    out: &mut dyn Write,
+) -> Result<Exit> {
+    let client = client_for(&args.connection)?;
+    let catalog = Catalog::embedded()?;
+    let (plan, _) = load_plan(&args.plan)?;
+    let all = plan.workspaces.clone();
+    let selected = !args.select.workspaces.is_empty() || !args.select.tenants.is_empty();
+    let plan = select(plan, &args.select)?;
+    let workspaces: Vec<String> = all
+        .iter()
+        .filter_map(|w| w.id.clone())
+        .filter(|id| {
+            !selected
+                || args
+                    .select
+                    .workspaces
+                    .iter()
+                    .any(|w| w.trim_end_matches('/').eq_ignore_ascii_case(id))
+                || plan.actions.iter().any(|a| {
+                    a.workspace
+                        .as_deref()
+                        .is_some_and(|w| w.eq_ignore_ascii_case(id))
+                })
+        })
+        .collect();
+    let journal_path = args
+        .plan
+        .parent()
+        .unwrap_or(Path::new("."))
+        .join("apply-journal.json");
+    let journal = api::journal::Journal::load(&journal_path)?
+        .map(|j| (j, journal_path.display().to_string()));
+    let show_query: Option<api::data::ShowQuery> = args.connection.verbose.then(|| {
+        Arc::new(|ws: &str, check: &str, query: &str| {
+            eprintln!(
+                "query {check} of {}:\n{}\n",
+                render::one_line(ws),
+                query
+                    .lines()
+                    .map(|l| format!("    {}", render::one_line(l)))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            );
+        }) as api::data::ShowQuery
+    });
+    let options = api::data::Options {
+        since: data.since,
+        switched_at: data.switched_at,
+        until: data.until,
+        journal,
+        workspaces,
+        parallelism: args.connection.parallelism as usize,
+        show_query,
+    };
+    let report = runtime()?.block_on(api::data::verify_data(client, &plan, &catalog, &options))?;
+    match args.format {
+        OutputFormat::Human => write_out(out, |w| api::data::report(&report, w))?,
+        OutputFormat::Json => write_out(out, |w| {
+            let text = serde_json::to_string_pretty(&api::data::json(&report))?;
+            writeln!(w, "{}", render::json_visible(text))
+        })?,
+    }
+    Ok(if api::data::all_hold(&report) {
+        Exit::Ok
+    } else {
+        Exit::Changes
+    })
 }
 
 pub fn rollback_command(args: RollbackArgs, out: &mut dyn Write) -> Result<Exit> {

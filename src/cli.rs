@@ -190,6 +190,26 @@ pub struct VerifyArgs {
     pub plan: PathBuf,
     #[command(flatten)]
     pub select: SelectArgs,
+    /// Check the workspaces' data instead of their resources: read-only KQL
+    /// through the Log Analytics query API (alerts still arriving, incidents
+    /// from Defender XDR, duplicates, Sentinel incidents from Defender for
+    /// Cloud alerts; docs/verify-data.md). `-v` prints the queries.
+    #[arg(long)]
+    pub data: bool,
+    /// With --data: how far back from --until to look, in days or hours
+    /// (`7d`, `36h`; 1h to 90d).
+    #[arg(long, value_name = "DURATION", default_value = "7d", requires = "data")]
+    pub since: String,
+    /// With --data: when the switch happened (`2026-11-20T14:00:00Z`), for
+    /// every workspace; default: when apply finished each workspace, from
+    /// apply-journal.json beside the plan (a plan applied with apply.sh has
+    /// none: give the time).
+    #[arg(long, value_name = "TIME", requires = "data")]
+    pub switched_at: Option<String>,
+    /// With --data: the end of the time window (`2026-11-27T00:00:00Z`;
+    /// default: now).
+    #[arg(long, value_name = "TIME", requires = "data")]
+    pub until: Option<String>,
     /// What to print on stdout when done (progress goes to stderr).
     #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
     pub format: OutputFormat,
@@ -446,6 +466,49 @@ impl PlanArgs {
             explain: self.explain,
             color: self.color.choice(),
         })
+    }
+}
+
+/// The checked settings of `verify --data`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DataSettings {
+    /// `--since`, in seconds.
+    pub since: i64,
+    /// `--switched-at`, in seconds since 1970.
+    pub switched_at: Option<i64>,
+    /// `--until`, in seconds since 1970 (None: now).
+    pub until: Option<i64>,
+}
+
+impl VerifyArgs {
+    /// `--data` and its settings, checked: None without `--data`.
+    pub fn data_settings(&self) -> Result<Option<DataSettings>, Error> {
+        if !self.data {
+            return Ok(None);
+        }
+        use crate::api::data::{parse_duration, parse_time};
+        let since =
+            parse_duration(&self.since).map_err(|e| Error::Usage(format!("--since: {e}")))?;
+        let time = |flag: &str, v: &Option<String>| {
+            v.as_deref()
+                .map(parse_time)
+                .transpose()
+                .map_err(|e| Error::Usage(format!("{flag}: {e}")))
+        };
+        let switched_at = time("--switched-at", &self.switched_at)?;
+        let until = time("--until", &self.until)?;
+        if let (Some(s), Some(u)) = (switched_at, until)
+            && s >= u
+        {
+            return Err(Error::Usage(
+                "--switched-at must be before --until: nothing after the switch to look at".into(),
+            ));
+        }
+        Ok(Some(DataSettings {
+            since,
+            switched_at,
+            until,
+        }))
     }
 }
 

@@ -611,6 +611,7 @@ fn finish(run: &Run, w: &Work, after_etag: Option<String>) -> Result<()> {
     let mut step = step.unwrap_or_else(|| Step::started(w));
     step.status = Status::Done;
     step.after_etag = after_etag;
+    step.done_at = Some(super::journal::now_utc());
     run.record(&w.id, step)?;
     let marker = match w.operation {
         Operation::Create => "+",
@@ -636,6 +637,7 @@ impl Step {
             before_etag: w.etag.clone(),
             after_etag: None,
             desired: w.desired.clone(),
+            done_at: None,
         }
     }
 }

@@ -309,6 +309,14 @@ impl Client {
             .map(|(s, _)| s)
     }
 
+    /// POST a read-only request (a Log Analytics query): the body ARM
+    /// returns. Retried like a GET: it changes nothing.
+    pub async fn post(&self, path: &str, body: &Value) -> Result<Value, ApiError> {
+        self.send(reqwest::Method::POST, path, Some(body))
+            .await
+            .map(|(_, v)| v)
+    }
+
     /// GET a collection, following `nextLink` until it is absent.
     pub async fn list(&self, path: &str) -> Result<Vec<Value>, ApiError> {
         let mut items = Vec::new();

@@ -41,6 +41,10 @@ pub struct Step {
     pub before_etag: Option<String>,
     pub after_etag: Option<String>,
     pub desired: Vec<Desired>,
+    /// When the step was done (`YYYY-MM-DDTHH:MM:SSZ`): `verify --data`
+    /// compares the data before and after it. Absent in older journals.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub done_at: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -178,7 +182,7 @@ fn hostname() -> String {
 
 /// The current time as `YYYY-MM-DDTHH:MM:SSZ` (for the lock's holder only:
 /// nothing timestamped reaches an artifact).
-fn now_utc() -> String {
+pub(crate) fn now_utc() -> String {
     let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())

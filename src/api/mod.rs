@@ -2,11 +2,13 @@
 //!
 //! `client` owns HTTP and retries; `token` owns credentials. On top of them:
 //! `export` (workspaces to files `plan` reads back), `apply` (a saved plan,
-//! journaled and resumable), `verify`, `rollback` and `rehearse` (the apply
+//! journaled and resumable), `verify` (and `data`: `verify --data`,
+//! the workspaces' data through the Log Analytics query API), `rollback` and `rehearse` (the apply
 //! against a local copy first).
 
 pub mod apply;
 pub mod client;
+pub mod data;
 pub mod export;
 pub mod journal;
 pub mod progress;

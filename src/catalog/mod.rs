@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 /// The rule files, by name, as embedded in the binary.
-pub const EMBEDDED: [(&str, &str); 6] = [
+pub const EMBEDDED: [(&str, &str); 7] = [
     ("products.yaml", include_str!("../../rules/products.yaml")),
     (
         "connectors.yaml",
@@ -22,6 +22,7 @@ pub const EMBEDDED: [(&str, &str); 6] = [
         "alert-names.yaml",
         include_str!("../../rules/alert-names.yaml"),
     ),
+    ("verify.yaml", include_str!("../../rules/verify.yaml")),
 ];
 
 /// Which products a product name belongs to.
@@ -709,6 +710,97 @@ fn subscription_api_version() -> String {
     "2022-12-01".into()
 }
 
+/// `verify.yaml`: the queries of `verify --data` and what their answers
+/// are judged by (docs/verify-data.md).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Verify {
+    /// The api-version of `POST {workspace}/api/query` (the ARM form).
+    pub query_api_version: String,
+    /// `SecurityIncident.ProviderName` of incidents from Defender XDR.
+    pub xdr_providers: Vec<String>,
+    /// `SecurityIncident.ProviderName` of incidents Sentinel's rules created.
+    pub sentinel_providers: Vec<String>,
+    /// Alerts after the switch below this share of the rate before are lost.
+    pub lost_alerts_below: f64,
+    pub checks: Vec<VerifyCheck>,
+}
+
+/// One check of `verify --data`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyCheck {
+    pub id: String,
+    pub title: String,
+    pub proves: String,
+    pub cannot: String,
+    pub query: String,
+}
+
+impl Verify {
+    /// The ids of the checks, in the order they run; the code judges each.
+    pub const CHECKS: [&'static str; 4] = [
+        "alerts-per-day",
+        "xdr-incidents",
+        "duplicates",
+        "sentinel-incidents",
+    ];
+
+    pub fn check(&self, id: &str) -> Option<&VerifyCheck> {
+        self.checks.iter().find(|c| c.id == id)
+    }
+}
+
+fn validate_verify(path: &str, v: &Verify) -> Vec<Diagnostic> {
+    let mut diagnostics = Vec::new();
+    let expected = format!("checks with the ids {}", Verify::CHECKS.join(", "));
+    for id in Verify::CHECKS {
+        let n = v.checks.iter().filter(|c| c.id == id).count();
+        if n != 1 {
+            diagnostics.push(
+                Diagnostic::file(path, format!("check `{id}` is listed {n} times"))
+                    .expected(expected.clone()),
+            );
+        }
+    }
+    for c in &v.checks {
+        if !Verify::CHECKS.contains(&c.id.as_str()) {
+            diagnostics.push(
+                Diagnostic::file(path, format!("unknown check `{}`", c.id))
+                    .expected(expected.clone()),
+            );
+        }
+        if c.query.trim().is_empty() || c.title.trim().is_empty() {
+            diagnostics.push(Diagnostic::file(
+                path,
+                format!("check `{}` has an empty title or query", c.id),
+            ));
+        }
+    }
+    if v.xdr_providers.is_empty() || v.sentinel_providers.is_empty() {
+        diagnostics.push(
+            Diagnostic::file(
+                path,
+                "xdr_providers and sentinel_providers must not be empty",
+            )
+            .expected("xdr_providers: [Microsoft XDR], sentinel_providers: [Azure Sentinel]"),
+        );
+    }
+    if !(v.lost_alerts_below > 0.0 && v.lost_alerts_below <= 1.0) {
+        diagnostics.push(
+            Diagnostic::file(
+                path,
+                format!("lost_alerts_below is {}", v.lost_alerts_below),
+            )
+            .expected("a share in (0, 1], e.g. 0.5"),
+        );
+    }
+    if v.query_api_version.trim().is_empty() {
+        diagnostics.push(Diagnostic::file(path, "query_api_version is empty"));
+    }
+    diagnostics
+}
+
 /// All the migration knowledge.
 #[derive(Debug, Clone)]
 pub struct Catalog {
@@ -721,6 +813,8 @@ pub struct Catalog {
     pub api: Api,
     /// Alert names of other products (`alert-names.yaml`).
     pub alert_names: Vec<AlertNames>,
+    /// The queries of `verify --data` (`verify.yaml`).
+    pub verify: Verify,
     /// Where each file came from: `embedded` or a path.
     pub sources: BTreeMap<String, String>,
 }
@@ -848,6 +942,7 @@ fn parse_all(files: &BTreeMap<String, (String, String)>) -> (Option<Catalog>, Ve
     let kql: Option<KqlSignals> = get(files, "kql.yaml", &mut diagnostics);
     let api: Option<Api> = get(files, "api.yaml", &mut diagnostics);
     let alert_names: Option<AlertNamesFile> = get(files, "alert-names.yaml", &mut diagnostics);
+    let verify: Option<Verify> = get(files, "verify.yaml", &mut diagnostics);
 
     let path = |n: &str| files.get(n).map(|(p, _)| p.clone()).unwrap_or_default();
     if let Some(p) = &products {
@@ -924,12 +1019,15 @@ fn parse_all(files: &BTreeMap<String, (String, String)>) -> (Option<Catalog>, Ve
             }
         }
     }
+    if let Some(v) = &verify {
+        diagnostics.extend(validate_verify(&path("verify.yaml"), v));
+    }
     let sources = files
         .iter()
         .map(|(n, (p, _))| (n.clone(), p.clone()))
         .collect();
-    match (products, connectors, migration, rules, kql, api) {
-        (Some(p), Some(c), Some(m), Some(rules), Some(k), Some(a)) => (
+    match (products, connectors, migration, rules, kql, api, verify) {
+        (Some(p), Some(c), Some(m), Some(rules), Some(k), Some(a), Some(verify)) => (
             Some(Catalog {
                 products: p.products,
                 connectors: c,
@@ -938,6 +1036,7 @@ fn parse_all(files: &BTreeMap<String, (String, String)>) -> (Option<Catalog>, Ve
                 kql: k,
                 api: a,
                 alert_names: alert_names.map(|n| n.products).unwrap_or_default(),
+                verify,
                 sources,
             }),
             diagnostics,
@@ -1328,6 +1427,51 @@ mod tests {
         assert!(all.contains("unknown variant `weird`"), "{all}");
         assert!(all.contains("products.yaml:3:13"), "{all}");
         assert!(all.contains("unknown migration rules file"), "{all}");
+    }
+
+    #[test]
+    fn verify_queries_are_checked_as_a_whole() {
+        let v = Catalog::embedded().unwrap().verify;
+        assert_eq!(
+            v.checks.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(),
+            Verify::CHECKS
+        );
+        for c in &v.checks {
+            assert!(
+                c.query.contains("TimeGenerated >= ") && !c.query.contains("ago("),
+                "{}: bounded by the window, not by now",
+                c.id
+            );
+            if c.query.contains("SecurityIncident") {
+                assert!(
+                    c.query
+                        .contains("summarize arg_max(TimeGenerated, *) by IncidentName"),
+                    "{}: SecurityIncident holds a row per change",
+                    c.id
+                );
+            }
+        }
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("verify.yaml"),
+            "query_api_version: ''\nxdr_providers: []\nsentinel_providers: [Azure Sentinel]\nlost_alerts_below: 1.5\nchecks:\n  - {id: duplicates, title: t, proves: p, cannot: c, query: q}\n  - {id: duplicates, title: t, proves: p, cannot: c, query: q}\n  - {id: guess, title: t, proves: p, cannot: c, query: ' '}\n",
+        )
+        .unwrap();
+        let Err(Error::Rules(ds)) = Catalog::load(Some(dir.path())) else {
+            panic!("invalid verify.yaml must fail")
+        };
+        let all: String = ds.iter().map(|d| format!("{d}\n")).collect();
+        for says in [
+            "check `alerts-per-day` is listed 0 times",
+            "check `duplicates` is listed 2 times",
+            "unknown check `guess`",
+            "check `guess` has an empty title or query",
+            "xdr_providers and sentinel_providers must not be empty",
+            "lost_alerts_below is 1.5",
+            "query_api_version is empty",
+        ] {
+            assert!(all.contains(says), "{says}: {all}");
+        }
     }
 
     /// The embedded migration.yaml with every fact restated after each

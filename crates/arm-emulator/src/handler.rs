@@ -2,7 +2,7 @@
 //! api-version, GET/PUT/DELETE, paging, etags, server-set fields.
 
 use super::route::{Key, ResType, Route, percent_decode, percent_encode, query_param};
-use super::{Config, Faults, LoggedRequest, clock, lock, schema};
+use super::{Config, Faults, LoggedRequest, clock, lock, logs, schema};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
@@ -81,6 +81,10 @@ pub(super) struct Shared {
     log: Mutex<Log>,
     /// Subscriptions ARM answers for (lower-cased id -> (id, tenant id)).
     subscriptions: Mutex<BTreeMap<String, (String, String)>>,
+    /// Seeded log tables, by workspace key, and the workspaces whose
+    /// queries are denied (403).
+    logs: Mutex<BTreeMap<String, logs::Tables>>,
+    denied: Mutex<std::collections::BTreeSet<String>>,
 }
 
 fn json_response(status: StatusCode, value: &Value) -> Resp {
@@ -141,6 +145,99 @@ impl Shared {
             store: Mutex::new(Store::default()),
             log: Mutex::new(Log::default()),
             subscriptions: Mutex::new(BTreeMap::new()),
+            logs: Mutex::new(BTreeMap::new()),
+            denied: Mutex::new(Default::default()),
+        }
+    }
+
+    /// Appends rows to a workspace's `SecurityAlert` and `SecurityIncident`.
+    pub fn seed_logs(
+        &self,
+        route: &Route,
+        alerts: Vec<Map<String, Value>>,
+        incidents: Vec<Map<String, Value>>,
+    ) {
+        let key = route.workspace_key();
+        lock(&self.store).workspaces.insert(key.clone());
+        let mut logs = lock(&self.logs);
+        let t = logs.entry(key).or_default();
+        t.alerts.extend(alerts);
+        t.incidents.extend(incidents);
+    }
+
+    pub fn deny_queries(&self, route: &Route) {
+        lock(&self.denied).insert(route.workspace_key());
+    }
+
+    /// `POST {workspace}/api/query`: the Log Analytics query API (ARM form),
+    /// answered from the seeded tables (see `logs`).
+    fn query(&self, method: &Method, ws: &str, query: &str, body: &[u8]) -> Resp {
+        match query_param(query, "api-version").as_deref() {
+            None | Some("") => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "MissingApiVersionParameter",
+                    "The api-version query parameter (?api-version=) is required for all requests.",
+                );
+            }
+            Some(v) if !logs::API_VERSIONS.iter().any(|s| s.eq_ignore_ascii_case(v)) => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "InvalidApiVersionParameter",
+                    format!(
+                        "The api-version '{v}' is invalid. The supported versions are '{}'.",
+                        logs::API_VERSIONS.join(",")
+                    ),
+                );
+            }
+            Some(_) => {}
+        }
+        if method != Method::POST {
+            return with_header(
+                error(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    "MethodNotAllowed",
+                    format!("The method '{method}' is not allowed on a query. Allowed: POST."),
+                ),
+                ALLOW,
+                "POST",
+            );
+        }
+        if lock(&self.denied).contains(ws) {
+            return error(
+                StatusCode::FORBIDDEN,
+                "AuthorizationFailed",
+                format!(
+                    "The client does not have authorization to perform action 'Microsoft.OperationalInsights/workspaces/query/read' over scope of workspace '{ws}'."
+                ),
+            );
+        }
+        let tables = match lock(&self.logs).get(ws) {
+            Some(t) => t.clone(),
+            None if lock(&self.store).workspaces.contains(ws) => logs::Tables::default(),
+            None => {
+                return error(
+                    StatusCode::NOT_FOUND,
+                    "ResourceNotFound",
+                    format!(
+                        "The Resource 'Microsoft.OperationalInsights/workspaces' '{ws}' was not found."
+                    ),
+                );
+            }
+        };
+        let text = serde_json::from_slice::<Value>(body)
+            .ok()
+            .and_then(|v| v.get("query").and_then(Value::as_str).map(str::to_string));
+        let Some(text) = text else {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "BadArgumentError",
+                "The request had some invalid properties: a JSON body with a string `query` is required.",
+            );
+        };
+        match logs::answer(&tables, &text) {
+            Ok(v) => json_response(StatusCode::OK, &v),
+            Err(why) => error(StatusCode::BAD_REQUEST, "BadArgumentError", why),
         }
     }
 
@@ -357,6 +454,9 @@ impl Shared {
 
     /// The ARM semantics of a request that survived the faults.
     fn respond(&self, method: &Method, path: &str, query: &str, body: &[u8]) -> Resp {
+        if let Some(ws) = logs::route(path) {
+            return self.query(method, &ws, query, body);
+        }
         // `/subscriptions/{id}`: its own api-versions (2022-12-01, ...).
         let segments: Vec<&str> = path.trim_end_matches('/').split('/').collect();
         if segments.len() == 3

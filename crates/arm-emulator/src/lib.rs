@@ -33,6 +33,16 @@
 //! - One trailing slash is tolerated (`.../alertRules/` is the collection).
 //!   Any other path, or an empty segment, is a 404 `NotFound`.
 //!
+//! **Log queries.** `POST {workspace id}/api/query?api-version=2020-08-01`
+//! (the ARM form of the Log Analytics query API) answers sentinel-migrate's
+//! own `verify --data` queries from the rows of [`Emulator::seed_logs`],
+//! computed, not canned (see `logs.rs`); any other query is a 400
+//! `BadArgumentError`, a body without a string `query` too. Other
+//! api-versions: 400 `InvalidApiVersionParameter`; other methods: 405; a
+//! workspace never seeded, written to or added: 404 `ResourceNotFound`;
+//! [`Emulator::deny_queries`]: 403 `AuthorizationFailed`. Faults apply as to
+//! every request.
+//!
 //! **Subscriptions.** `GET /subscriptions/{id}` (any api-version) answers
 //! `{"id", "subscriptionId", "tenantId", "displayName", "state"}` for a
 //! subscription registered with [`Emulator::add_subscription`], and 404
@@ -150,6 +160,7 @@
 
 mod clock;
 mod handler;
+mod logs;
 mod route;
 mod schema;
 mod server;
@@ -335,6 +346,56 @@ impl Emulator {
         let route = route::Route::from_id(&probe)
             .unwrap_or_else(|| panic!("emulator add_workspace: not a workspace id: {id}"));
         self.shared.add_workspace(&route);
+    }
+
+    /// Appends rows to a workspace's log tables, which
+    /// `POST {workspace}/api/query?api-version=2020-08-01` answers from
+    /// (sentinel-migrate's own queries only; see `verify --data`). `tables`
+    /// is `{"SecurityAlert": [{column: value}], "SecurityIncident": [...]}`;
+    /// dynamic columns (`AlertIds`, `RelatedAnalyticRuleIds`) are JSON
+    /// arrays or their text. The workspace exists from then on.
+    ///
+    /// # Panics
+    /// When `id` is not a workspace id or a table is not an array of objects.
+    pub fn seed_logs(&self, id: &str, tables: &Value) {
+        let probe = format!(
+            "{}/providers/Microsoft.SecurityInsights/alertRules/_",
+            id.trim_end_matches('/')
+        );
+        let route = route::Route::from_id(&probe)
+            .unwrap_or_else(|| panic!("emulator seed_logs: not a workspace id: {id}"));
+        let rows = |name: &str| -> Vec<serde_json::Map<String, Value>> {
+            tables
+                .get(name)
+                .map(|t| {
+                    t.as_array()
+                        .unwrap_or_else(|| panic!("emulator seed_logs: {name} is not an array"))
+                        .iter()
+                        .map(|r| {
+                            r.as_object().cloned().unwrap_or_else(|| {
+                                panic!("emulator seed_logs: a {name} row is not an object")
+                            })
+                        })
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        self.shared
+            .seed_logs(&route, rows("SecurityAlert"), rows("SecurityIncident"));
+    }
+
+    /// Makes every query of a workspace answer 403 `AuthorizationFailed`.
+    ///
+    /// # Panics
+    /// When `id` is not a workspace id.
+    pub fn deny_queries(&self, id: &str) {
+        let probe = format!(
+            "{}/providers/Microsoft.SecurityInsights/alertRules/_",
+            id.trim_end_matches('/')
+        );
+        let route = route::Route::from_id(&probe)
+            .unwrap_or_else(|| panic!("emulator deny_queries: not a workspace id: {id}"));
+        self.shared.deny_queries(&route);
     }
 
     /// Makes `GET /subscriptions/{id}` answer with `tenant` as its

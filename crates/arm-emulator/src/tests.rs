@@ -1132,3 +1132,160 @@ fn subscriptions_answer_with_their_tenant() {
     );
     assert_eq!(r.status, 405);
 }
+
+// ---- the Log Analytics query API (verify --data) ---------------------------
+
+/// The workspace of `WS` (without its SecurityInsights provider).
+fn workspace() -> String {
+    WS.trim_end_matches("/providers/Microsoft.SecurityInsights")
+        .to_string()
+}
+
+/// A query of sentinel-migrate's shape: marker line, `let` header, body.
+fn tool_query(check: &str) -> String {
+    format!(
+        "// sentinel-migrate verify --data: {check}\n\
+         let window_start = datetime(2026-11-20T00:00:00Z);\n\
+         let window_end = datetime(2026-11-27T00:00:00Z);\n\
+         let switched_at = datetime(2026-11-23T12:00:00Z);\n\
+         let dfc_products = dynamic([\"Azure Security Center\"]);\n\
+         let sentinel_providers = dynamic([\"Azure Sentinel\"]);\n\
+         SecurityIncident | take 1"
+    )
+}
+
+fn post_query(em: &Emulator, version: &str, query: &str) -> Resp {
+    send_raw(
+        em,
+        "POST",
+        &format!("{}/api/query?api-version={version}", workspace()),
+        Some(&json!({"query": query, "timespan": "P7D"}).to_string()),
+    )
+}
+
+#[test]
+fn log_queries_are_answered_from_the_seeded_rows() {
+    let em = start();
+    let alert = |id: &str, t: &str, sev: &str| json!({"TimeGenerated": t, "SystemAlertId": id, "ProductName": "Azure Security Center", "AlertSeverity": sev, "AlertName": "n"});
+    em.seed_logs(
+        &workspace(),
+        &json!({
+            "SecurityAlert": [
+                alert("a", "2026-11-22T10:00:00Z", "High"),
+                alert("b", "2026-11-24T10:00:00Z", "High"),
+                // An update of b: one alert, counted once, at its latest row.
+                alert("b", "2026-11-24T11:00:00Z", "High"),
+                alert("c", "2026-11-24T12:00:00Z", "Informational"),
+                alert("old", "2026-11-01T10:00:00Z", "High"),
+                {"TimeGenerated": "2026-11-24T10:00:00Z", "SystemAlertId": "x", "ProductName": "Azure Security Center for IoT", "AlertSeverity": "High"},
+            ],
+            "SecurityIncident": [
+                // Incident 1: first with b alone, then (latest row) with b and c.
+                {"TimeGenerated": "2026-11-24T10:30:00Z", "IncidentName": "i1", "IncidentNumber": 1, "ProviderName": "Microsoft XDR", "CreatedTime": "2026-11-24T10:30:00Z", "AlertIds": "[\"b\"]", "RelatedAnalyticRuleIds": []},
+                {"TimeGenerated": "2026-11-24T12:30:00Z", "IncidentName": "i1", "IncidentNumber": 1, "ProviderName": "Microsoft XDR", "CreatedTime": "2026-11-24T10:30:00Z", "AlertIds": "[\"b\",\"c\"]", "RelatedAnalyticRuleIds": []},
+                {"TimeGenerated": "2026-11-24T10:40:00Z", "IncidentName": "i2", "IncidentNumber": 2, "ProviderName": "Azure Sentinel", "CreatedTime": "2026-11-24T10:40:00Z", "AlertIds": ["b"], "RelatedAnalyticRuleIds": ["rule-1"]},
+                {"TimeGenerated": "2026-11-24T12:40:00Z", "IncidentName": "i3", "IncidentNumber": 3, "ProviderName": "Azure Sentinel", "CreatedTime": "2026-11-24T12:40:00Z", "AlertIds": ["c"], "RelatedAnalyticRuleIds": []},
+            ],
+        }),
+    );
+    let rows = |check: &str| {
+        let r = post_query(&em, "2020-08-01", &tool_query(check));
+        assert_eq!(
+            r.status,
+            200,
+            "{check}: {:?}",
+            String::from_utf8_lossy(&r.body)
+        );
+        let v = r.json();
+        assert_eq!(v["tables"][0]["name"], "PrimaryResult", "{v}");
+        assert!(v["tables"][0]["columns"][0]["type"].is_string(), "{v}");
+        v["tables"][0]["rows"].clone()
+    };
+    assert_eq!(
+        rows("alerts-per-day"),
+        json!([
+            ["2026-11-22T00:00:00Z", false, 1],
+            ["2026-11-24T00:00:00Z", true, 1]
+        ])
+    );
+    assert_eq!(
+        rows("xdr-incidents"),
+        json!([["Azure Sentinel", 2], ["Microsoft XDR", 1]])
+    );
+    // c sits in i1 only through i1's latest row: incidents are collapsed.
+    assert_eq!(
+        rows("duplicates"),
+        json!([
+            [
+                "b",
+                "n",
+                2,
+                "[\"1\",\"2\"]",
+                "[\"Azure Sentinel\",\"Microsoft XDR\"]"
+            ],
+            [
+                "c",
+                "n",
+                2,
+                "[\"1\",\"3\"]",
+                "[\"Azure Sentinel\",\"Microsoft XDR\"]"
+            ]
+        ])
+    );
+    assert_eq!(
+        rows("sentinel-incidents"),
+        json!([["", 1, "[\"3\"]"], ["rule-1", 1, "[\"2\"]"]])
+    );
+}
+
+#[test]
+fn log_queries_refuse_what_they_do_not_serve() {
+    let em = start();
+    em.add_workspace(&workspace());
+    let r = post_query(&em, "2020-08-01", "SecurityAlert | take 10");
+    assert_eq!(r.status, 400);
+    let (code, message) = r.arm_error();
+    assert_eq!(code, "BadArgumentError");
+    assert!(message.contains("runs no KQL"), "{message}");
+    let r = post_query(&em, "2025-09-01", &tool_query("duplicates"));
+    assert_eq!(
+        (r.status, r.arm_error().0.as_str()),
+        (400, "InvalidApiVersionParameter")
+    );
+    let r = get(
+        &em,
+        &format!("{}/api/query?api-version=2020-08-01", workspace()),
+    );
+    assert_eq!((r.status, r.header("allow")), (405, Some("POST")));
+    let other = workspace().replace("/workspaces/", "/workspaces/other-");
+    let r = send_raw(
+        &em,
+        "POST",
+        &format!("{other}/api/query?api-version=2020-08-01"),
+        Some("{\"query\":\"x\"}"),
+    );
+    assert_eq!(
+        (r.status, r.arm_error().0.as_str()),
+        (404, "ResourceNotFound")
+    );
+    let r = send_raw(
+        &em,
+        "POST",
+        &format!("{}/api/query?api-version=2020-08-01", workspace()),
+        Some("[]"),
+    );
+    assert_eq!(
+        (r.status, r.arm_error().0.as_str()),
+        (400, "BadArgumentError")
+    );
+    // An empty workspace answers with no rows.
+    let r = post_query(&em, "2020-08-01", &tool_query("duplicates"));
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["tables"][0]["rows"], json!([]));
+    em.deny_queries(&workspace());
+    let r = post_query(&em, "2020-08-01", &tool_query("duplicates"));
+    assert_eq!(
+        (r.status, r.arm_error().0.as_str()),
+        (403, "AuthorizationFailed")
+    );
+}
