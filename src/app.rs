@@ -306,7 +306,7 @@ fn explain(
             "--explain: no analytics rule has the name, display name or id `{wanted}` in the inputs"
         )));
     }
-    let explanation = plan::explain(&matches, catalog, settings);
+    let explanation = plan::explain(&matches, &inputs.resources, catalog, settings);
     match format {
         OutputFormat::Human => write_out(out, |w| render::explain_human(&explanation, w))?,
         OutputFormat::Json => write_out(out, |w| render::explain_json(&explanation, w))?,
