@@ -61,6 +61,8 @@ pub fn run(cli: Cli, out: &mut dyn Write, is_terminal: bool) -> Result<Exit> {
     }
 }
 
+mod patch;
+
 /// Writes to stdout. A reader that goes away (`plan | head`) is not an
 /// error: the rest of the output is dropped quietly.
 fn write_out(
@@ -90,6 +92,9 @@ fn plan_command(mut args: PlanConfig, out: &mut dyn Write, is_terminal: bool) ->
     if let Some(dir) = &args.out {
         write_artifacts(&plan, dir)?;
     }
+    let patched = (args.patch.is_some() || args.write)
+        .then(|| patch::run(&plan, &args.inputs, args.patch.as_deref(), args.write))
+        .transpose()?;
     match args.format {
         OutputFormat::Human => write_out(out, |w| {
             render::human(&plan, w, style(args.color, is_terminal))?;
@@ -97,10 +102,19 @@ fn plan_command(mut args: PlanConfig, out: &mut dyn Write, is_terminal: bool) ->
                 writeln!(w)?;
                 w.write_all(next_steps(&plan, dir).as_bytes())?;
             }
+            if let Some(p) = &patched {
+                writeln!(w)?;
+                for l in &p.lines {
+                    writeln!(w, "{l}")?;
+                }
+            }
             Ok(())
         })?,
         OutputFormat::Json => {
             write_out(out, |w| render::json(&plan, w))?;
+            for l in patched.iter().flat_map(|p| &p.lines) {
+                eprintln!("{l}");
+            }
             if let Some(dir) = &args.out {
                 // stdout is the plan: the pointer goes to stderr.
                 eprint!("{}", next_steps(&plan, dir));
