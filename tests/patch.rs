@@ -210,6 +210,12 @@ fn multi_resource_template_two_spaces() {
         t.stdout
     );
     assert!(t.stdout.contains("via:    manual"), "{}", t.stdout);
+    assert!(
+        t.stdout
+            .contains("Wrote out/changes.patch (3 step(s) in 1 file)."),
+        "{}",
+        t.stdout
+    );
     let mut names = t.patched.clone();
     names.sort();
     assert_eq!(names, ["legacy-asc-prod", "msic-dfc", "sched-dfc-kv"]);

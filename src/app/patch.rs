@@ -54,6 +54,7 @@ pub fn run(
     let mut edits = Vec::new();
     let mut lines = Vec::new();
     let mut not_patched = 0;
+    let mut patched = 0;
     let mut seen: Vec<PathBuf> = Vec::new();
     for (file, actions) in &by_file {
         let input = plan
@@ -89,7 +90,7 @@ pub fn run(
                 .or(a.name.as_deref())
                 .unwrap_or("-");
             match outcome {
-                Ok(true) => {}
+                Ok(true) => patched += 1,
                 Ok(false) => lines.push(format!(
                     "{}: {} already says so",
                     render::one_line(file),
@@ -130,8 +131,10 @@ pub fn run(
             render::one_line(&out.display().to_string()),
             match edits.len() {
                 0 => "empty: nothing to patch".to_string(),
-                1 => "1 file".to_string(),
-                n => format!("{n} files"),
+                n => format!(
+                    "{patched} step(s) in {n} file{}",
+                    if n == 1 { "" } else { "s" }
+                ),
             }
         ));
     }
