@@ -57,14 +57,18 @@ pub fn edit(bytes: &[u8], format: &str, actions: &[&Action]) -> Edited {
         };
         outcomes.push(match r {
             Ok(list) => {
-                // Overlapping edits (two steps on one value) are refused.
-                let clash = list.iter().any(|n| {
-                    replaces.iter().any(|o: &Replace| {
-                        n.start < o.end.max(o.start + 1) && o.start < n.end.max(n.start + 1)
-                    })
-                });
+                // Overlapping edits (two steps, or two values of one
+                // step, at one place) are refused: the file stays as it is
+                // for this step.
+                let overlaps = |n: &Replace, o: &Replace| {
+                    n.start < o.end.max(o.start + 1) && o.start < n.end.max(n.start + 1)
+                };
+                let clash = list
+                    .iter()
+                    .enumerate()
+                    .any(|(i, n)| replaces.iter().chain(&list[..i]).any(|o| overlaps(n, o)));
                 if clash {
-                    Err("another step edits the same place".into())
+                    Err("two edits fall at the same place: change it by hand".into())
                 } else {
                     let changed = !list.is_empty();
                     replaces.extend(list);
@@ -967,6 +971,24 @@ mod tests {
         );
         let e = edit(text.as_bytes(), "detections-yaml", &[&a]);
         assert!(e.outcomes[0].as_ref().unwrap_err().contains("flow"));
+    }
+
+    #[test]
+    fn two_insertions_at_one_place_are_refused_not_garbled() {
+        // Each insertion rewrites the end of the last member's line.
+        let text = "[\n  {\n    \"properties\": {\n      \"a\": 1\n    }\n  }\n]\n";
+        let a = step(
+            Operation::Update,
+            2,
+            3,
+            &[
+                ("properties.x", Value::Bool(false)),
+                ("properties.y", Value::Bool(false)),
+            ],
+        );
+        let e = edit(text.as_bytes(), "arm-template", &[&a]);
+        assert!(e.outcomes[0].as_ref().unwrap_err().contains("same place"));
+        assert_eq!(e.bytes, text.as_bytes());
     }
 
     #[test]
