@@ -88,6 +88,8 @@ pub fn run(cli: Cli, out: &mut dyn Write, is_terminal: bool) -> Result<Exit> {
     }
 }
 
+mod patch;
+
 /// Writes to stdout. A reader that goes away (`plan | head`) is not an
 /// error: the rest of the output is dropped quietly.
 fn write_out(
@@ -117,6 +119,9 @@ fn plan_command(mut args: PlanConfig, out: &mut dyn Write, is_terminal: bool) ->
     if let Some(dir) = &args.out {
         write_artifacts(&plan, dir)?;
     }
+    let patched = (args.patch.is_some() || args.write)
+        .then(|| patch::run(&plan, &args.inputs, args.patch.as_deref(), args.write))
+        .transpose()?;
     match args.format {
         OutputFormat::Human => write_out(out, |w| {
             render::human(&plan, w, style(args.color, is_terminal))?;
@@ -124,10 +129,19 @@ fn plan_command(mut args: PlanConfig, out: &mut dyn Write, is_terminal: bool) ->
                 writeln!(w)?;
                 w.write_all(next_steps(&plan, dir).as_bytes())?;
             }
+            if let Some(p) = &patched {
+                writeln!(w)?;
+                for l in &p.lines {
+                    writeln!(w, "{l}")?;
+                }
+            }
             Ok(())
         })?,
         OutputFormat::Json => {
             write_out(out, |w| render::json(&plan, w))?;
+            for l in patched.iter().flat_map(|p| &p.lines) {
+                eprintln!("{l}");
+            }
             if let Some(dir) = &args.out {
                 // stdout is the plan: the pointer goes to stderr.
                 eprint!("{}", next_steps(&plan, dir));
@@ -333,7 +347,7 @@ fn explain(
             "--explain: no analytics rule has the name, display name or id `{wanted}` in the inputs"
         )));
     }
-    let explanation = plan::explain(&matches, catalog, settings);
+    let explanation = plan::explain(&matches, &inputs.resources, catalog, settings);
     match format {
         OutputFormat::Human => write_out(out, |w| render::explain_human(&explanation, w))?,
         OutputFormat::Json => write_out(out, |w| render::explain_json(&explanation, w))?,

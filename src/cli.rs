@@ -353,6 +353,16 @@ pub struct PlanArgs {
     /// Refuse export files larger than this many bytes.
     #[arg(long, value_name = "BYTES", default_value_t = crate::source::DEFAULT_MAX_FILE_SIZE)]
     pub max_file_size: u64,
+    /// Write the changes to files the inputs hold as code (ARM templates,
+    /// parameters files, YAML) as a git-style patch to FILE, for `git
+    /// apply` (paths relative to each file's git work tree;
+    /// docs/patches.md).
+    #[arg(long, value_name = "FILE", conflicts_with = "explain")]
+    pub patch: Option<PathBuf>,
+    /// Make those changes in the files themselves (in place, each written
+    /// beside and renamed).
+    #[arg(long, conflicts_with = "explain")]
+    pub write: bool,
     /// Print the plan's decision about one analytics rule (name, display
     /// name or ARM id): its verdict, evidence and step, instead of the
     /// summary (as JSON with --format json).
@@ -419,6 +429,10 @@ pub struct PlanConfig {
     pub settings_file: Option<PathBuf>,
     pub explain: Option<String>,
     pub color: ColorChoice,
+    /// `--patch FILE`.
+    pub patch: Option<PathBuf>,
+    /// `--write`.
+    pub write: bool,
 }
 
 impl PlanArgs {
@@ -465,6 +479,8 @@ impl PlanArgs {
             settings_file: self.settings,
             explain: self.explain,
             color: self.color.choice(),
+            patch: self.patch,
+            write: self.write,
         })
     }
 }

@@ -10,6 +10,7 @@
 //! once the manual step is confirmed. Already-migrated resources produce
 //! nothing: planning the desired state yields an empty plan.
 
+mod route;
 mod tenancy;
 mod types;
 
@@ -135,6 +136,7 @@ pub fn plan(inputs: &Inputs, catalog: &Catalog, settings: &Settings) -> Result<P
         workspaces.push(report);
         actions.append(&mut ws_actions);
     }
+    route::route(&mut actions, &inputs.resources);
     let summary = Summary::count(&actions);
     Ok(Plan {
         format_version: FORMAT_VERSION.into(),
@@ -275,8 +277,14 @@ impl RuleDecision {
     }
 }
 
-/// `--explain`: the planner's decision about each of `rules`.
-pub fn explain(rules: &[&Resource], catalog: &Catalog, settings: &Settings) -> Explanation {
+/// `--explain`: the planner's decision about each of `rules`, the path
+/// of its step decided over all the inputs' `resources`, as `plan` does.
+pub fn explain(
+    rules: &[&Resource],
+    resources: &[Resource],
+    catalog: &Catalog,
+    settings: &Settings,
+) -> Explanation {
     Explanation {
         format_version: EXPLAIN_FORMAT_VERSION.into(),
         generator: format!("sentinel-migrate {}", env!("CARGO_PKG_VERSION")),
@@ -284,7 +292,8 @@ pub fn explain(rules: &[&Resource], catalog: &Catalog, settings: &Settings) -> E
         rules: rules
             .iter()
             .map(|r| {
-                let d = decide(r, catalog, settings);
+                let mut d = decide(r, catalog, settings);
+                route::route(d.action.as_mut_slice(), resources);
                 ExplainedRule {
                     name: r.name.clone(),
                     display_name: r.display_name().map(str::to_string),
@@ -306,13 +315,15 @@ pub fn explain(rules: &[&Resource], catalog: &Catalog, settings: &Settings) -> E
 
 /// The planner's decision about one analytics rule, as `plan` takes it.
 pub fn decide(rule: &Resource, catalog: &Catalog, settings: &Settings) -> RuleDecision {
-    Planner {
+    let mut d = Planner {
         catalog,
         classifier: Classifier::new(catalog),
         settings,
     }
     .rule(rule)
-    .decision
+    .decision;
+    route::route(d.action.as_mut_slice(), std::slice::from_ref(rule));
+    d
 }
 
 impl Planner<'_> {
@@ -786,6 +797,7 @@ impl Planner<'_> {
             blocked: ws
                 .is_none()
                 .then(|| "the workspace is not known: plan again with --workspace".to_string()),
+            via: None,
         }
     }
 
@@ -1409,6 +1421,7 @@ impl Planner<'_> {
             blocked: ws
                 .is_none()
                 .then(|| "the workspace is not known: plan again with --workspace".to_string()),
+            via: None,
         })
     }
 
@@ -1663,6 +1676,7 @@ impl Planner<'_> {
             manual: self.manual(rule.manual.as_ref(), r.workspace.as_ref()),
             desired: Vec::new(),
             blocked,
+            via: None,
         }
     }
 
@@ -1700,6 +1714,7 @@ impl Planner<'_> {
             manual: self.manual(rule.manual.as_ref(), ws),
             desired: Vec::new(),
             blocked: None,
+            via: None,
         }
     }
 

@@ -200,6 +200,42 @@ pub struct Action {
     /// type ([`Action::required_gate`]), so an edited plan cannot drop it.
     #[serde(default)]
     pub gate: Option<Gate>,
+    /// How the step is carried out: a patch to the file it was read from,
+    /// apply (apply.sh), or by hand. Null for reviews (and in older plans).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub via: Option<Via>,
+}
+
+/// The path a step takes (`docs/patches.md`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Route {
+    /// A change to a file the user owns (ARM template, parameters file,
+    /// YAML): `plan --patch FILE` or `plan --write`.
+    Patch,
+    /// A change through ARM: `apply` or apply.sh.
+    Apply,
+    /// A step for a person.
+    Manual,
+}
+
+/// How one step is carried out, and where.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Via {
+    pub route: Route,
+    /// For `patch`: the place edited: the resource (its object in a
+    /// template, or its YAML document), or the value in a parameters file
+    /// that pins the value changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<Origin>,
+    /// For `patch` of a parameters file: the template parameter whose value
+    /// `file` points at (the template writes `[parameters('NAME')]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter: Option<String>,
+    /// Why a change read from a file is not patched (it stays a step for a
+    /// person: change the file by hand).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 impl Action {

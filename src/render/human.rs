@@ -227,6 +227,9 @@ fn action(a: &Action, w: &mut dyn Write, style: Style) -> io::Result<()> {
         writeln!(w, "        who:    {}", one_line(&m.role))?;
         writeln!(w, "        verify: {}", one_line(&m.verify))?;
     }
+    if let Some(v) = &a.via {
+        writeln!(w, "        via:    {}", one_line(&via(a, v)))?;
+    }
     if let Some(b) = &a.blocked {
         writeln!(
             w,
@@ -236,6 +239,28 @@ fn action(a: &Action, w: &mut dyn Write, style: Style) -> io::Result<()> {
         )?;
     }
     Ok(())
+}
+
+/// The path a step takes, as the summary names it.
+fn via(a: &Action, v: &crate::plan::Via) -> String {
+    use crate::plan::Route;
+    let place = |o: &crate::model::Origin| format!("{}:{}", o.path, o.line);
+    match v.route {
+        Route::Patch => {
+            let file = v.file.as_ref().or(a.source.as_ref());
+            let mut s = format!("patch {}", file.map(place).unwrap_or_default());
+            if let Some(p) = &v.parameter {
+                s.push_str(&format!(" (the value of the parameter `{p}`)"));
+            }
+            s.push_str(" (plan --patch FILE or --write)");
+            s
+        }
+        Route::Apply => "apply (sentinel-migrate apply, or apply.sh)".into(),
+        Route::Manual => match &v.note {
+            Some(n) => format!("manual: {n}"),
+            None => "manual".into(),
+        },
+    }
 }
 
 /// Evidence lines, each `place  `text`: explanation`, indented.

@@ -5,6 +5,7 @@
 mod diff;
 mod explain;
 mod human;
+pub mod patch;
 mod script;
 
 pub use diff::diff;

@@ -287,6 +287,58 @@ fn convert(value: &ast::Value<'_>) -> Value {
     }
 }
 
+/// The shape of a JSON (with comments) text, with the byte range of every
+/// value and key: what an editor needs to change one value and keep every
+/// other byte (`render::patch`). `None` when the text is not JSON.
+pub fn outline(text: &str) -> Option<Outline> {
+    let doc = Doc::parse("", text).ok()?;
+    Some(outline_of(&doc.root))
+}
+
+/// A value of [`outline`]: where it is and what it holds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outline {
+    /// Byte range of the value in the text.
+    pub start: usize,
+    pub end: usize,
+    pub shape: Shape,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Shape {
+    /// Members in document order: the key, where the key (with its
+    /// quotes) starts, and the value.
+    Object(Vec<(String, usize, Outline)>),
+    Array(Vec<Outline>),
+    /// A string, number, boolean or null, as a plain value.
+    Scalar(Value),
+}
+
+fn outline_of(value: &ast::Value<'_>) -> Outline {
+    let range = value.range();
+    let shape = match value {
+        ast::Value::Object(o) => Shape::Object(
+            o.properties
+                .iter()
+                .map(|p| {
+                    (
+                        p.name.as_str().to_string(),
+                        p.range().start,
+                        outline_of(&p.value),
+                    )
+                })
+                .collect(),
+        ),
+        ast::Value::Array(a) => Shape::Array(a.elements.iter().map(outline_of).collect()),
+        other => Shape::Scalar(convert(other)),
+    };
+    Outline {
+        start: range.start,
+        end: range.end,
+        shape,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
