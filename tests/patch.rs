@@ -210,6 +210,13 @@ fn multi_resource_template_two_spaces() {
         t.stdout
     );
     assert!(t.stdout.contains("via:    manual"), "{}", t.stdout);
+    // Taking the connector out of the template leaves it connected in Azure.
+    assert!(
+        t.stdout
+            .contains("does not disconnect it in Azure (an incremental deployment"),
+        "{}",
+        t.stdout
+    );
     assert!(
         t.stdout
             .contains("Wrote out/changes.patch (3 step(s) in 1 file)."),

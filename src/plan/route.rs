@@ -56,6 +56,9 @@ fn via(
     Some(patch(a, r, resources).unwrap_or_else(manual))
 }
 
+/// Why a connector removed from its template still needs a live delete.
+pub const REMOVED_IS_NOT_DISCONNECTED: &str = "removing it from the template does not disconnect it in Azure (an incremental deployment leaves what a template no longer holds): disconnect it live as well, last, once the tenant-based connector is confirmed (export the workspace and apply, or by hand)";
+
 /// Formats the user keeps as code: changes to them are patches.
 pub fn is_owned(format: Format) -> bool {
     matches!(
@@ -75,7 +78,10 @@ fn patch(a: &Action, r: &Resource, resources: &[Resource]) -> Result<Via, String
     };
     if a.operation == Operation::Delete {
         return if r.format == Format::ArmTemplate {
-            Ok(resource)
+            Ok(Via {
+                note: Some(REMOVED_IS_NOT_DISCONNECTED.into()),
+                ..resource
+            })
         } else {
             Err(format!(
                 "read from {}: delete the rule's file by hand",

@@ -232,8 +232,10 @@ pub struct Via {
     /// `file` points at (the template writes `[parameters('NAME')]`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameter: Option<String>,
-    /// Why a change read from a file is not patched (it stays a step for a
-    /// person: change the file by hand).
+    /// For `manual`: why a change read from a file is not patched (it stays
+    /// a step for a person: change the file by hand). For `patch`: what the
+    /// patch does not do (a connector removed from its template is still
+    /// connected in Azure).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
 }

@@ -253,6 +253,9 @@ fn via(a: &Action, v: &crate::plan::Via) -> String {
                 s.push_str(&format!(" (the value of the parameter `{p}`)"));
             }
             s.push_str(" (plan --patch FILE or --write)");
+            if let Some(n) = &v.note {
+                s.push_str(&format!("; {n}"));
+            }
             s
         }
         Route::Apply => "apply (sentinel-migrate apply, or apply.sh)".into(),
