@@ -317,6 +317,11 @@ struct Source {
 }
 
 impl Source {
+    /// Its filters keep no alert out (none given, or every severity).
+    fn admits_all(&self) -> bool {
+        matches!(self.filters.kept_out(), Ok(None))
+    }
+
     fn shown(&self) -> String {
         format!(
             "\"{}\"",
@@ -376,7 +381,8 @@ impl Planner<'_> {
             }
         }
         for (target, sources) in targets {
-            if sources.iter().all(|s| s.filters.is_empty()) {
+            // Nothing kept out: nothing to keep.
+            if sources.iter().all(|s| s.admits_all()) {
                 continue;
             }
             // Without its workspace, the review goes where the rules are.
@@ -442,7 +448,7 @@ impl Planner<'_> {
         let conditions = match conditions(&filters, &others) {
             Ok(Some(c)) => c,
             Ok(None) => {
-                let open: Vec<&Source> = sources.iter().filter(|s| s.filters.is_empty()).collect();
+                let open: Vec<&Source> = sources.iter().filter(|s| s.admits_all()).collect();
                 return (
                     None,
                     Some(format!(
@@ -475,20 +481,31 @@ impl Planner<'_> {
         };
         let display = if sources.len() == 1 {
             format!(
-                "sentinel-migrate: close Defender for Cloud incidents that {} filtered out",
-                sources[0].shown()
+                "sentinel-migrate: keep the filters of {}",
+                sources[0].shown().trim_matches('"')
             )
         } else {
             format!(
-                "sentinel-migrate: close Defender for Cloud incidents that {} incident creation rules filtered out",
+                "sentinel-migrate: keep the filters of {} incident creation rules",
                 sources.len()
             )
         };
         let display: String = display.chars().take(500).collect();
+        let mut ids: Vec<String> = sources
+            .iter()
+            .map(|s| {
+                s.action
+                    .resource_id
+                    .clone()
+                    .or(s.action.name.clone())
+                    .unwrap_or_default()
+            })
+            .collect();
+        ids.sort_by_key(|i| i.to_ascii_lowercase());
         let comment = format!(
             "Closed by sentinel-migrate: {} did not create incidents for these Defender for Cloud alerts before the switch to Defender XDR ({}).",
             rules_text(&all),
-            seeds.join(", ")
+            ids.join(", ")
         );
         let logic = json!({
             "conditions": conditions,
