@@ -21,6 +21,10 @@ use serde_json::{Value, json};
 /// The severities a Defender for Cloud incident can have.
 pub const SEVERITIES: [&str; 4] = ["High", "Medium", "Low", "Informational"];
 
+/// The severities of the Defender for Cloud incidents Defender XDR makes:
+/// Informational Defender for Cloud alerts are not ingested through it.
+pub const ARRIVING: [&str; 3] = ["High", "Medium", "Low"];
+
 /// The product name Defender for Cloud alerts carry.
 pub const DFC_PRODUCT: &str = "Azure Security Center";
 
@@ -73,12 +77,13 @@ impl Filters {
             && !self.exclude.iter().any(|e| contains(name, e))
     }
 
-    /// The severities an incident can have that the filter keeps out.
+    /// The severities of incidents that arrive through Defender XDR which
+    /// the filter keeps out (Informational ones never arrive).
     fn severities_out(&self) -> Vec<&'static str> {
         if self.severities.is_empty() {
             return Vec::new();
         }
-        SEVERITIES
+        ARRIVING
             .into_iter()
             .filter(|s| !self.severities.iter().any(|f| f.eq_ignore_ascii_case(s)))
             .collect()
@@ -710,7 +715,7 @@ fn exactness(filters: &[&Filters], tenant_of_several: bool) -> String {
         "An automation rule sees the incident, not the alert, and judges it once, when it is created, by the alerts it holds then; an incident that also holds another product's alert is left open".to_string(),
     ];
     if severities {
-        parts.push("IncidentSeverity is the incident's (the highest of its alerts): for an incident of one alert it is the alert's, so the severity filter is reproduced exactly; Informational Defender for Cloud alerts are not ingested through Defender XDR at all, so none of those incidents arrives".into());
+        parts.push("IncidentSeverity is the incident's (the highest of its alerts): for an incident of one alert it is the alert's, so the severity filter is reproduced exactly; Informational Defender for Cloud alerts are not ingested through Defender XDR at all, so no such incident arrives and none needs closing".into());
     }
     if names {
         parts.push("no automation rule property holds the alert's name, so the name filters are matched against IncidentTitle, which Defender XDR sets (usually the alert's name for an incident of one alert, but correlation may rename it): the name conditions are approximate".into());
