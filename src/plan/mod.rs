@@ -647,6 +647,7 @@ impl Planner<'_> {
             let reviews: Vec<Action> = resources
                 .iter()
                 .filter(|r| r.resource_type == ResourceType::AutomationRules)
+                .filter(|r| !suppress::generated(r))
                 .flat_map(|r| {
                     let mut findings = self.automation_findings(r, &disabled, &dfc);
                     let rewrite = self

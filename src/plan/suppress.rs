@@ -348,6 +348,30 @@ fn rules_text(sources: &[&Source]) -> String {
     }
 }
 
+/// How the display name of a suppression rule begins.
+const DISPLAY_PREFIX: &str = "sentinel-migrate: keep the filters of ";
+
+/// How the comment of a suppression rule's closing action begins.
+const COMMENT_PREFIX: &str = "Closed by sentinel-migrate: ";
+
+/// Whether an automation rule is a suppression rule this tool generated
+/// (its display name and its comment say so): what it tests was explained
+/// when it was planned, so it is not reviewed again.
+pub fn generated(rule: &Resource) -> bool {
+    let comment = rule
+        .prop("actions")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|a| a.pointer("/actionConfiguration/classificationComment"))
+        .filter_map(Value::as_str)
+        .any(|c| c.starts_with(COMMENT_PREFIX));
+    comment
+        && rule
+            .display_name()
+            .is_some_and(|d| d.starts_with(DISPLAY_PREFIX))
+}
+
 impl Planner<'_> {
     /// For each workspace where Defender for Cloud incidents arrive (a
     /// tenant's primary, or a workspace on its own), the automation rule
@@ -485,15 +509,9 @@ impl Planner<'_> {
                 .filter(|r| r.resource_type == ResourceType::AutomationRules)
         };
         let display = if sources.len() == 1 {
-            format!(
-                "sentinel-migrate: keep the filters of {}",
-                sources[0].shown().trim_matches('"')
-            )
+            format!("{DISPLAY_PREFIX}{}", sources[0].shown().trim_matches('"'))
         } else {
-            format!(
-                "sentinel-migrate: keep the filters of {} incident creation rules",
-                sources.len()
-            )
+            format!("{DISPLAY_PREFIX}{} incident creation rules", sources.len())
         };
         let display: String = display.chars().take(500).collect();
         let mut ids: Vec<String> = sources
@@ -508,7 +526,7 @@ impl Planner<'_> {
             .collect();
         ids.sort_by_key(|i| i.to_ascii_lowercase());
         let comment = format!(
-            "Closed by sentinel-migrate: {} did not create incidents for these Defender for Cloud alerts before the switch to Defender XDR ({}).",
+            "{COMMENT_PREFIX}{} did not create incidents for these Defender for Cloud alerts before the switch to Defender XDR ({}).",
             rules_text(&all),
             ids.join(", ")
         );
