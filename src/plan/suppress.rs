@@ -456,12 +456,17 @@ impl Planner<'_> {
         if from.len() > 1 {
             let names: Vec<String> = from
                 .iter()
-                .map(|g| groups[*g].0.clone().unwrap_or_default())
+                .map(|g| {
+                    let (key, (ws, _)) = &groups[*g];
+                    ws.map(|w| w.id().to_string())
+                        .or(key.clone())
+                        .unwrap_or_default()
+                })
                 .collect();
             return review(
                 *ws,
                 format!(
-                    "they filtered the alerts of different workspaces ({}) differently, and after the switch all those incidents arrive in this one: one automation rule here cannot tell whose subscription an incident came from",
+                    "each filtered the alerts of its own workspace ({}), and after the switch all those incidents arrive in this one: one automation rule here cannot tell whose subscription an incident came from, so it would close what another workspace's rule admitted",
                     names.join(", ")
                 ),
             );
