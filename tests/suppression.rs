@@ -393,29 +393,31 @@ fn an_existing_rule_is_found_by_name_and_updated_only_when_it_differs() {
     assert!(codes(&third, "MIG406").is_empty());
 }
 
-/// Two workspaces of one tenant that filtered their own alerts differently:
-/// all those incidents arrive in the primary, where one rule cannot tell
-/// them apart, so it is a review there, not a wrong rule.
-#[test]
-fn several_workspaces_filtering_differently_is_a_review_in_the_primary() {
+/// A tenant of two workspaces, `law-a` its primary: the incidents of both
+/// arrive in the primary. Writes one export per workspace, the rule of each
+/// given by `severities` (None: no incident creation rule there).
+fn two_workspaces(rules: [Option<&[&str]>; 2]) -> (tempfile::TempDir, Settings) {
     let dir = tempfile::tempdir().unwrap();
-    let base = "/subscriptions/11111111-2222-4333-8444-555555555555/resourceGroups/rg-sec/providers/Microsoft.OperationalInsights/workspaces";
     let tenant = "5e2b7c90-1d3a-4f6e-8b21-0c9d8e7f6a54";
     let mut settings = Settings::default();
-    for (ws, severities, primary) in [("law-a", ["High"], true), ("law-b", ["Medium"], false)] {
-        let id = format!("{base}/{ws}");
-        let rule = json!({"id": format!("{id}/providers/Microsoft.SecurityInsights/alertRules/r-{ws}"),
-            "name": format!("r-{ws}"), "type": "Microsoft.SecurityInsights/alertRules", "etag": "\"1\"",
-            "kind": "MicrosoftSecurityIncidentCreation",
-            "properties": {"displayName": format!("DfC {ws}"), "enabled": true,
-                "productFilter": "Azure Security Center", "severitiesFilter": severities}});
-        let legacy = json!({"id": format!("{id}/providers/Microsoft.SecurityInsights/dataConnectors/asc-{ws}"),
+    for ((ws, primary), severities) in [("law-a", true), ("law-b", false)].into_iter().zip(rules) {
+        let id = format!("{BASE}/{ws}");
+        let mut items = vec![
+            json!({"id": format!("{id}/providers/Microsoft.SecurityInsights/dataConnectors/asc-{ws}"),
             "name": format!("asc-{ws}"), "type": "Microsoft.SecurityInsights/dataConnectors", "etag": "\"1\"",
             "kind": "AzureSecurityCenter",
-            "properties": {"subscriptionId": "11111111-2222-4333-8444-555555555555", "dataTypes": {"alerts": {"state": "Enabled"}}}});
+            "properties": {"subscriptionId": "11111111-2222-4333-8444-555555555555", "dataTypes": {"alerts": {"state": "Enabled"}}}}),
+        ];
+        if let Some(severities) = severities {
+            items.push(json!({"id": format!("{id}/providers/Microsoft.SecurityInsights/alertRules/r-{ws}"),
+                "name": format!("r-{ws}"), "type": "Microsoft.SecurityInsights/alertRules", "etag": "\"1\"",
+                "kind": "MicrosoftSecurityIncidentCreation",
+                "properties": {"displayName": format!("DfC {ws}"), "enabled": true,
+                    "productFilter": "Azure Security Center", "severitiesFilter": severities}}));
+        }
         std::fs::write(
             dir.path().join(format!("{ws}.json")),
-            serde_json::to_string(&json!({"value": [rule, legacy]})).unwrap(),
+            serde_json::to_string(&json!({"value": items})).unwrap(),
         )
         .unwrap();
         settings.workspaces.insert(
@@ -427,25 +429,105 @@ fn several_workspaces_filtering_differently_is_a_review_in_the_primary() {
             },
         );
     }
+    (dir, settings)
+}
+
+const BASE: &str = "/subscriptions/11111111-2222-4333-8444-555555555555/resourceGroups/rg-sec/providers/Microsoft.OperationalInsights/workspaces";
+
+/// A secondary's filtered rule: the suppression goes to the primary, where
+/// its incidents arrive, and says it applies to the whole tenant's.
+#[test]
+fn a_secondarys_rule_is_kept_in_the_primary() {
+    let (dir, settings) = two_workspaces([None, Some(&["High"])]);
+    let p = plan_of(&[dir.path().to_path_buf()], &settings);
+    let created = codes(&p, "MIG406");
+    assert_eq!(created.len(), 1, "{:#?}", p.actions);
+    let primary = format!("{BASE}/law-a");
+    assert_eq!(created[0].workspace.as_deref(), Some(primary.as_str()));
+    assert!(
+        created[0]
+            .resource_id
+            .as_deref()
+            .unwrap()
+            .starts_with(&format!(
+                "{primary}/providers/Microsoft.SecurityInsights/automationRules/"
+            )),
+        "{:?}",
+        created[0].resource_id
+    );
+    assert!(
+        created[0]
+            .reason
+            .message
+            .contains("other workspaces' subscriptions"),
+        "{}",
+        created[0].reason.message
+    );
+    // The rule turned off is the secondary's.
+    let disable = codes(&p, "MIG101");
+    assert_eq!(
+        disable[0].workspace.as_deref(),
+        Some(format!("{BASE}/law-b").as_str())
+    );
+}
+
+/// Two workspaces of one tenant that each filtered their own alerts: all
+/// those incidents arrive in the primary, where one rule cannot tell them
+/// apart, so it is a review there, not a wrong rule.
+#[test]
+fn several_workspaces_filtering_their_own_alerts_is_a_review_in_the_primary() {
+    let (dir, settings) = two_workspaces([Some(&["High"]), Some(&["Medium"])]);
     let p = plan_of(&[dir.path().to_path_buf()], &settings);
     assert!(codes(&p, "MIG406").is_empty(), "{:#?}", p.actions);
     let review = codes(&p, "MIG408");
     assert_eq!(review.len(), 1, "{:#?}", p.actions);
     assert_eq!(
         review[0].workspace.as_deref(),
-        Some(format!("{base}/law-a").as_str())
+        Some(format!("{BASE}/law-a").as_str())
     );
+    let message = &review[0].reason.message;
+    assert!(
+        message.contains("\"DfC law-a\", \"DfC law-b\""),
+        "{message}"
+    );
+    assert!(
+        message.contains("cannot tell whose subscription"),
+        "{message}"
+    );
+    assert!(message.contains(&format!("{BASE}/law-b")), "{message}");
+}
+
+/// Every order taken: no colliding rule, a review.
+#[test]
+fn every_order_taken_is_a_review() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules: Vec<Value> = (3..=1000)
+        .map(|order| {
+            let name = format!("d1000000-0000-4000-8000-{order:012}");
+            json!({"id": format!("{WS}/providers/Microsoft.SecurityInsights/automationRules/{name}"),
+                "name": name, "type": "Microsoft.SecurityInsights/automationRules", "etag": "\"1\"",
+                "properties": {"displayName": format!("rule {order}"), "order": order,
+                    "triggeringLogic": {"isEnabled": true, "triggersOn": "Incidents", "triggersWhen": "Created"},
+                    "actions": [{"order": 1, "actionType": "ModifyProperties", "actionConfiguration": {"labels": [{"labelName": "x"}]}}]}})
+        })
+        .collect();
+    std::fs::write(
+        dir.path().join("more.json"),
+        serde_json::to_string(&json!({"value": rules})).unwrap(),
+    )
+    .unwrap();
+    let p = plan_of(
+        &[common::root().join(SUPPRESSION), dir.path().to_path_buf()],
+        &Settings::default(),
+    );
+    assert!(codes(&p, "MIG406").is_empty(), "{:#?}", codes(&p, "MIG406"));
+    let review = codes(&p, "MIG408");
+    assert_eq!(review.len(), 1);
     assert!(
         review[0]
             .reason
             .message
-            .contains("\"DfC law-a\", \"DfC law-b\"")
-    );
-    assert!(
-        review[0]
-            .reason
-            .message
-            .contains("cannot tell whose subscription")
+            .contains("every automation rule order from 1 to 1000 is taken")
     );
 }
 
