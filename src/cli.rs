@@ -320,6 +320,17 @@ pub struct PlanArgs {
     /// Defender for Cloud alerts.
     #[arg(long, value_enum, default_value_t = ScheduledArg::Disable)]
     pub scheduled_rules: ScheduledArg,
+    /// Do not plan the automation rule that keeps the filters (severities,
+    /// alert names) of the incident creation rules turned off: Defender XDR
+    /// then creates, and leaves open, the incidents they kept out.
+    #[arg(long)]
+    pub no_preserve_filters: bool,
+    /// Rewrite automation conditions that name incident creation rules
+    /// turned off into a Defender for Cloud product condition, where that
+    /// keeps their meaning (an update with its diff), instead of only
+    /// listing them for review.
+    #[arg(long)]
+    pub rewrite_automation: bool,
     /// The workspace (ARM id) of resources whose export does not name one
     /// (ARM templates, YAML).
     #[arg(long, value_name = "ARM_ID")]
@@ -470,6 +481,8 @@ impl PlanArgs {
                 primary_workspaces,
                 defender_portal: self.defender_portal.into(),
                 workspaces: Default::default(),
+                preserve_filters: !self.no_preserve_filters,
+                rewrite_automation: self.rewrite_automation,
             },
             read: ReadOptions {
                 max_file_size: self.max_file_size,

@@ -78,11 +78,11 @@ fn export_plan_apply_verify_rollback_verify() {
     assert_eq!(r.code, 2, "phase 3 is not done yet: {}", r.transcript());
     let r = against(&emulator, "apply", &plan, &CONFIRM);
     assert_eq!(r.code, 0, "{}", r.transcript());
-    assert!(r.stdout.contains("Applied: 8 step(s) done"), "{}", r.stdout);
+    assert!(r.stdout.contains("Applied: 9 step(s) done"), "{}", r.stdout);
     let r = against(&emulator, "verify", &plan, &[]);
     assert_eq!(r.code, 0, "{}", r.transcript());
     assert!(
-        r.stdout.contains("Verify: 8 hold, 0 do not"),
+        r.stdout.contains("Verify: 9 hold, 0 do not"),
         "{}",
         r.stdout
     );
@@ -97,7 +97,7 @@ fn export_plan_apply_verify_rollback_verify() {
     let r = against(&emulator, "rollback", &journal, &[]);
     assert_eq!(r.code, 0, "{}", r.transcript());
     assert!(
-        r.stdout.contains("8 step(s) restored, 8 verified"),
+        r.stdout.contains("9 step(s) restored, 9 verified"),
         "{}",
         r.stdout
     );
@@ -170,12 +170,12 @@ fn round_trip_with_faults_and_a_write_budget() {
     assert!(
         matches!(
             report.outcome,
-            api::apply::Outcome::Complete { done: 8, .. }
+            api::apply::Outcome::Complete { done: 9, .. }
         ),
         "{report:?}"
     );
     // Each step was reported as it finished.
-    assert_eq!(log.text().matches(" done ").count(), 8, "{}", log.text());
+    assert_eq!(log.text().matches(" done ").count(), 9, "{}", log.text());
     let faulted = emulator
         .log()
         .iter()
@@ -205,7 +205,7 @@ fn round_trip_with_faults_and_a_write_budget() {
                 .or_default() += 1;
         }
     }
-    assert_eq!(successful.len(), 8, "{successful:#?}");
+    assert_eq!(successful.len(), 9, "{successful:#?}");
     assert!(
         successful.values().all(|n| *n == 1),
         "a write was repeated: {successful:#?}"
@@ -213,8 +213,8 @@ fn round_trip_with_faults_and_a_write_budget() {
     let after = state(&emulator);
     assert_eq!(
         after.len(),
-        initial.len() - 3 + 1,
-        "three legacy connectors deleted, the solution installed"
+        initial.len() - 3 + 2,
+        "three legacy connectors deleted, the solution installed, the suppression automation rule created"
     );
 
     let (progress, log) = api::progress::Progress::buffered("rolling back");
@@ -226,8 +226,8 @@ fn round_trip_with_faults_and_a_write_budget() {
             &progress,
         ))
         .unwrap_or_else(|e| panic!("{e}\n{}", log.text()));
-    assert_eq!(rolled.restored, 8);
-    assert_eq!(rolled.verified, 8);
+    assert_eq!(rolled.restored, 9);
+    assert_eq!(rolled.verified, 9);
     emulator.set_faults(Faults::default());
     assert_eq!(state(&emulator), initial);
 }
@@ -276,10 +276,10 @@ fn an_apply_killed_halfway_resumes_without_repeating_a_step() {
     assert_eq!(r.code, 0, "{}", r.transcript());
     // Progress (resuming, each step) is on stderr; the result on stdout.
     assert!(r.stderr.contains("Resuming"), "{}", r.stderr);
-    assert!(r.stdout.contains("Applied: 8 step(s) done"), "{}", r.stdout);
+    assert!(r.stdout.contains("Applied: 9 step(s) done"), "{}", r.stdout);
     assert_eq!(
         emulator.writes(),
-        8,
+        9,
         "every step written exactly once across both runs"
     );
     let r = against(&emulator, "verify", &plan, &[]);
@@ -483,7 +483,7 @@ fn rehearse_applies_to_a_seeded_emulator_and_shows_the_result() {
     let r = run(&["rehearse", plan.to_str().unwrap()]);
     assert_eq!(r.code, 4, "{}", r.transcript());
     assert!(
-        r.stdout.contains("Verify: 5 hold, 0 do not"),
+        r.stdout.contains("Verify: 6 hold, 0 do not"),
         "{}",
         r.stdout
     );
@@ -495,7 +495,7 @@ fn rehearse_applies_to_a_seeded_emulator_and_shows_the_result() {
     ]);
     assert_eq!(r.code, 0, "{}", r.transcript());
     assert!(
-        r.stdout.contains("Verify: 8 hold, 0 do not"),
+        r.stdout.contains("Verify: 9 hold, 0 do not"),
         "{}",
         r.stdout
     );
@@ -529,7 +529,7 @@ fn rehearse_applies_to_a_seeded_emulator_and_shows_the_result() {
         ]);
         assert_eq!(r.code, 0, "{}", r.transcript());
         assert!(
-            r.stdout.contains("Verify: 8 hold, 0 do not"),
+            r.stdout.contains("Verify: 9 hold, 0 do not"),
             "{}",
             r.stdout
         );
@@ -618,11 +618,11 @@ fn progress_json_results_and_a_request_log_without_the_token() {
     let report: Value = serde_json::from_str(&r.stdout).expect("stdout is the JSON result");
     assert_eq!(report["result"], "awaiting-confirmation");
     assert_eq!(report["waiting"]["confirm"], "tenant-connector");
-    assert_eq!(report["done"], 5);
-    assert_eq!(report["steps"].as_array().unwrap().len(), 8);
+    assert_eq!(report["done"], 6);
+    assert_eq!(report["steps"].as_array().unwrap().len(), 9);
     // One line per step, as it finished; then the request log.
     assert_eq!(r.stderr.matches("~ done ").count(), 4, "{}", r.stderr);
-    assert_eq!(r.stderr.matches("+ done ").count(), 1, "{}", r.stderr);
+    assert_eq!(r.stderr.matches("+ done ").count(), 2, "{}", r.stderr);
     assert!(
         r.stderr
             .lines()
@@ -652,7 +652,7 @@ fn progress_json_results_and_a_request_log_without_the_token() {
     assert_eq!(r.code, 0, "{}", r.transcript());
     let report: Value = serde_json::from_str(&r.stdout).unwrap();
     assert_eq!(report["result"], "complete");
-    assert_eq!(report["done"], 8);
+    assert_eq!(report["done"], 9);
     assert_eq!(r.stderr.matches("- done ").count(), 3, "{}", r.stderr);
     assert!(!r.stderr.contains("GET "), "no request log without -v");
 
@@ -660,8 +660,8 @@ fn progress_json_results_and_a_request_log_without_the_token() {
     assert_eq!(r.code, 0, "{}", r.transcript());
     let v: Value = serde_json::from_str(&r.stdout).unwrap();
     assert_eq!(v["all_hold"], true);
-    assert_eq!(v["hold"], 8);
-    assert_eq!(r.stderr.matches("checked ").count(), 8, "{}", r.stderr);
+    assert_eq!(v["hold"], 9);
+    assert_eq!(r.stderr.matches("checked ").count(), 9, "{}", r.stderr);
 
     let journal = out.join("apply-journal.json");
     let r = cli(&["rollback", journal.to_str().unwrap(), "--format", "json"]);
@@ -669,9 +669,9 @@ fn progress_json_results_and_a_request_log_without_the_token() {
     let v: Value = serde_json::from_str(&r.stdout).unwrap();
     assert_eq!(
         (v["restored"].as_u64(), v["verified"].as_u64()),
-        (Some(8), Some(8))
+        (Some(9), Some(9))
     );
-    assert_eq!(r.stderr.matches("restored ").count(), 8, "{}", r.stderr);
+    assert_eq!(r.stderr.matches("restored ").count(), 9, "{}", r.stderr);
 }
 
 /// A tenant with two workspaces, end to end: export (with each

@@ -262,7 +262,7 @@ fn a_second_apply_or_rollback_of_one_plan_refuses_while_one_runs() {
     let j: Value = serde_json::from_str(&std::fs::read_to_string(&journal).unwrap()).unwrap();
     assert_eq!(
         j["steps"].as_object().unwrap().len(),
-        8,
+        9,
         "no step lost: {j:#}"
     );
     emulator.set_faults(Faults::default());

@@ -125,6 +125,8 @@ fn scenarios() {
         "no-xdr-tenant-known",
         "case-variants",
         "hostile-names",
+        "suppression",
+        "automation-rewrite",
     ] {
         assert_idempotent(
             &[&format!("tests/fixtures/scenarios/{s}")],

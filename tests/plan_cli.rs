@@ -302,7 +302,7 @@ fn no_colour_off_a_terminal() {
         let r = run(&args);
         assert_eq!(r.code, 0);
         assert!(
-            r.stdout.contains("Plan: 1 to create, 3 to disable"),
+            r.stdout.contains("Plan: 2 to create, 3 to disable"),
             "{}",
             r.stdout
         );

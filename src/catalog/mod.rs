@@ -256,6 +256,10 @@ pub enum RuleKind {
     LegacyDisconnect,
     AutomationReview,
     AutomationOverMatch,
+    SuppressCreate,
+    SuppressUpdate,
+    SuppressReview,
+    AutomationRewrite,
     SecondaryAnalyticsReview,
     SecondaryAutomationReview,
     MsicOnboardedEnabled,
@@ -282,7 +286,7 @@ struct KindFacts {
 }
 
 impl RuleKind {
-    pub const COUNT: usize = 23;
+    pub const COUNT: usize = 27;
     /// Every rule, in the order the reference lists them.
     pub const ALL: [RuleKind; RuleKind::COUNT] = [
         RuleKind::XdrEnableIncidents,
@@ -300,6 +304,10 @@ impl RuleKind {
         RuleKind::LegacyDisconnect,
         RuleKind::AutomationReview,
         RuleKind::AutomationOverMatch,
+        RuleKind::SuppressCreate,
+        RuleKind::SuppressUpdate,
+        RuleKind::SuppressReview,
+        RuleKind::AutomationRewrite,
         RuleKind::SecondaryAnalyticsReview,
         RuleKind::SecondaryAutomationReview,
         RuleKind::MsicOnboardedEnabled,
@@ -458,6 +466,42 @@ impl RuleKind {
                 O::Review,
                 Verb::Review,
                 &["actions", "explanation"],
+                Some(AutomationRules),
+            ),
+            RuleKind::SuppressCreate => f(
+                "suppress-create",
+                Switch,
+                Incidents,
+                O::Create,
+                Verb::Create,
+                &["rules", "conditions", "order", "exactness"],
+                Some(AutomationRules),
+            ),
+            RuleKind::SuppressUpdate => f(
+                "suppress-update",
+                Switch,
+                Incidents,
+                O::Update,
+                Verb::Update,
+                &["rules", "changed"],
+                Some(AutomationRules),
+            ),
+            RuleKind::SuppressReview => f(
+                "suppress-review",
+                Switch,
+                Incidents,
+                O::Review,
+                Verb::Review,
+                &["rules", "explanation"],
+                None,
+            ),
+            RuleKind::AutomationRewrite => f(
+                "automation-rewrite",
+                Switch,
+                Incidents,
+                O::Update,
+                Verb::Update,
+                &["explanation"],
                 Some(AutomationRules),
             ),
             RuleKind::SecondaryAnalyticsReview => f(

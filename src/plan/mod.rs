@@ -11,6 +11,7 @@
 //! nothing: planning the desired state yields an empty plan.
 
 mod route;
+pub mod suppress;
 mod tenancy;
 mod types;
 
@@ -130,6 +131,9 @@ pub fn plan(inputs: &Inputs, catalog: &Catalog, settings: &Settings) -> Result<P
             ws_actions,
         ));
     }
+    if settings.mode == Mode::Switch && settings.preserve_filters {
+        planner.suppressions(&ordered, &tenancies, &mut planned);
+    }
     let mut actions = Vec::new();
     let mut workspaces = Vec::new();
     for (report, mut ws_actions) in planned.into_iter().flatten() {
@@ -173,6 +177,17 @@ pub fn plan(inputs: &Inputs, catalog: &Catalog, settings: &Settings) -> Result<P
         actions,
         summary,
     })
+}
+
+/// The workspaces of a plan, grouped with their resources, by key.
+type Groups<'a> = [(Option<String>, (Option<&'a Workspace>, Vec<&'a Resource>))];
+
+/// A workspace's actions in plan order: by phase, over-matching automation
+/// first in its phase, then changes before manual steps and reviews.
+fn order_actions(catalog: &Catalog, actions: &mut [Action]) {
+    actions.sort_by_key(sort_key);
+    let urgent = &catalog.rule(RuleKind::AutomationOverMatch).id;
+    actions.sort_by_key(|a| (a.phase, &a.reason.code != urgent));
 }
 
 /// What the Defender portal state means for a workspace's plan.
@@ -643,8 +658,17 @@ impl Planner<'_> {
             let reviews: Vec<Action> = resources
                 .iter()
                 .filter(|r| r.resource_type == ResourceType::AutomationRules)
-                .filter_map(|r| {
-                    self.automation_review(r, self.automation_findings(r, &disabled, &dfc))
+                .filter(|r| !suppress::generated(r))
+                .flat_map(|r| {
+                    let mut findings = self.automation_findings(r, &disabled, &dfc);
+                    let rewrite = self
+                        .settings
+                        .rewrite_automation
+                        .then(|| self.rewrite(r, &disabled, &mut findings))
+                        .flatten();
+                    rewrite
+                        .into_iter()
+                        .chain(self.automation_review(r, findings))
                 })
                 .collect();
             actions.extend(reviews);
@@ -1090,7 +1114,7 @@ impl Planner<'_> {
             evidence.push(evidence_at(
                 at,
                 filters.trim_start_matches([' ', '(']).trim_end_matches(')').to_string(),
-                "after the switch Defender XDR creates incidents for the alerts this rule filtered out: keep that suppression with an automation rule that closes them (closed at once, not never created) or with alert tuning in the Defender portal".into(),
+                format!("{}: keep that suppression with an automation rule that closes them (closed at once, not never created) or with alert tuning in the Defender portal", suppress::FILTERED_OUT),
             ));
         }
         if let Some(cond) = &rule.condition {

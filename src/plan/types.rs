@@ -75,6 +75,18 @@ pub struct Settings {
     /// The settings file's workspaces, by lower-cased ARM id.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub workspaces: BTreeMap<String, WorkspaceSettings>,
+    /// Plan an automation rule that keeps the filters of the incident
+    /// creation rules turned off (unless `--no-preserve-filters`).
+    #[serde(default = "yes")]
+    pub preserve_filters: bool,
+    /// `--rewrite-automation`: rewrite automation conditions naming rules
+    /// turned off, where that is safe, instead of only reviewing them.
+    #[serde(default)]
+    pub rewrite_automation: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl Default for Settings {
@@ -86,6 +98,8 @@ impl Default for Settings {
             primary_workspaces: Vec::new(),
             defender_portal: PortalState::Unknown,
             workspaces: BTreeMap::new(),
+            preserve_filters: true,
+            rewrite_automation: false,
         }
     }
 }

@@ -202,7 +202,11 @@ fn automation_rule(props: &Map<String, Value>) -> Result<(), String> {
     in_logic("triggersWhen")?;
     if let Some(conditions) = at(logic, "conditions") {
         match conditions.as_array() {
-            Some(c) if c.len() <= 50 => {}
+            Some(c) if c.len() <= 50 => {
+                for (i, item) in c.iter().enumerate() {
+                    condition(item, &format!("properties.triggeringLogic.conditions[{i}]"))?;
+                }
+            }
             Some(c) => {
                 return Err(format!(
                     "The field 'properties.triggeringLogic.conditions' has {} items; at most 50 are allowed.",
@@ -227,6 +231,56 @@ fn automation_rule(props: &Map<String, Value>) -> Result<(), String> {
         None => Err(format!(
             "The field 'properties.actions' must be an array, not {}.",
             json_type(actions)
+        )),
+    }
+}
+
+/// The condition types of the automation rule schema.
+const CONDITION_TYPES: [&str; 5] = [
+    "Property",
+    "PropertyArray",
+    "PropertyChanged",
+    "PropertyArrayChanged",
+    "Boolean",
+];
+
+/// One automation rule condition: a known `conditionType`, and a `Boolean`
+/// with `And` or `Or` over 2 to 10 inner conditions, each checked in turn.
+fn condition(c: &Value, at: &str) -> Result<(), String> {
+    let kind = c.get("conditionType").and_then(Value::as_str);
+    let Some(kind) = kind.filter(|k| CONDITION_TYPES.contains(k)) else {
+        return Err(format!(
+            "The field '{at}.conditionType' must be one of {}.",
+            CONDITION_TYPES.join(", ")
+        ));
+    };
+    if kind != "Boolean" {
+        return Ok(());
+    }
+    let props = c.get("conditionProperties");
+    let operator = props
+        .and_then(|p| p.get("operator"))
+        .and_then(Value::as_str);
+    if !matches!(operator, Some("And" | "Or")) {
+        return Err(format!(
+            "The field '{at}.conditionProperties.operator' must be And or Or."
+        ));
+    }
+    let inner = props
+        .and_then(|p| p.get("innerConditions"))
+        .and_then(Value::as_array);
+    match inner {
+        Some(inner) if (2..=10).contains(&inner.len()) => {
+            for (i, item) in inner.iter().enumerate() {
+                condition(
+                    item,
+                    &format!("{at}.conditionProperties.innerConditions[{i}]"),
+                )?;
+            }
+            Ok(())
+        }
+        _ => Err(format!(
+            "The field '{at}.conditionProperties.innerConditions' must hold from 2 to 10 conditions."
         )),
     }
 }
@@ -397,5 +451,50 @@ mod tests {
         }
         let err = check(ResType::AutomationRules, json!({})).unwrap_err();
         assert!(err.contains("'properties'"), "{err}");
+    }
+
+    #[test]
+    fn automation_rule_conditions_are_checked_through_boolean_ones() {
+        let prop = json!({"conditionType": "Property", "conditionProperties": {
+            "propertyName": "IncidentTitle", "operator": "Contains", "propertyValues": ["x"]}});
+        let boolean = |op: &str, inner: Vec<Value>| json!({"conditionType": "Boolean", "conditionProperties": {"operator": op, "innerConditions": inner}});
+        let rule = |conditions: Value| {
+            json!({"properties": {"displayName": "d", "order": 1,
+                "triggeringLogic": {"isEnabled": true, "triggersOn": "Incidents", "triggersWhen": "Created", "conditions": conditions},
+                "actions": [{"order": 1, "actionType": "ModifyProperties"}]}})
+        };
+        let nested = boolean(
+            "Or",
+            vec![prop.clone(), boolean("And", vec![prop.clone(); 10])],
+        );
+        assert_eq!(
+            check(ResType::AutomationRules, rule(json!([nested]))),
+            Ok(())
+        );
+        for (bad, field) in [
+            (
+                boolean("Or", vec![prop.clone()]),
+                "conditions[0].conditionProperties.innerConditions",
+            ),
+            (
+                boolean("Or", vec![prop.clone(); 11]),
+                "conditions[0].conditionProperties.innerConditions",
+            ),
+            (
+                boolean("Not", vec![prop.clone(); 2]),
+                "conditions[0].conditionProperties.operator",
+            ),
+            (
+                boolean("And", vec![prop.clone(), boolean("Or", vec![prop.clone()])]),
+                "innerConditions[1].conditionProperties.innerConditions",
+            ),
+            (
+                json!({"conditionProperties": {}}),
+                "conditions[0].conditionType",
+            ),
+        ] {
+            let err = check(ResType::AutomationRules, rule(json!([bad]))).unwrap_err();
+            assert!(err.contains(field), "{field}: {err}");
+        }
     }
 }
