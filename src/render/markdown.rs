@@ -6,9 +6,10 @@
 //! evidence, and each change's diff inside `<details>`.
 //!
 //! It never exceeds [`LIMIT`] (a GitHub comment's limit, counted in UTF-8
-//! bytes, which is never fewer than characters or UTF-16 units): blocks go
-//! in in that order while they fit, and what does not is counted in a last
-//! line that says where the full artifacts are.
+//! bytes, which is never fewer than characters or UTF-16 units): each
+//! section has a share of the room left when it starts, its blocks go in
+//! while they fit, and what does not is counted in a last line that says
+//! where the full artifacts are.
 //!
 //! Everything from an export is text, never markup: inline text is
 //! escaped (`\|`, `\*`, `&lt;`, ...), names sit in code spans whose fence
@@ -59,23 +60,38 @@ enum Item {
     Diff,
 }
 
-/// The document as it grows: a block goes in whole or not at all, and
-/// once one does not fit nothing after it does (so what is shown is a
-/// prefix, in order of importance).
+/// The document as it grows: a block goes in whole or not at all. Each
+/// section may use a share of the room left when it starts (so a long
+/// checklist cannot crowd out every table); once a block does not fit,
+/// nothing more of its section does (what is shown of it is a prefix).
 struct Doc {
     out: String,
     budget: usize,
+    /// Where the current section must end.
+    cap: usize,
     full: bool,
     left_out: LeftOut,
 }
 
 impl Doc {
+    /// Starts a section that may use `share` of the room left.
+    fn section(&mut self, share: f64) {
+        let room = self.budget.saturating_sub(self.out.len());
+        self.cap = self.out.len() + (room as f64 * share) as usize;
+        self.full = false;
+    }
+
     fn push(&mut self, block: &str, item: Item) {
-        if !self.full && self.out.len() + block.len() <= self.budget {
+        if !self.full && self.out.len() + block.len() <= self.cap {
             self.out.push_str(block);
             return;
         }
         self.full = true;
+        self.skip(item);
+    }
+
+    /// Counts an item left out (once full, items are not even rendered).
+    fn skip(&mut self, item: Item) {
         let n = match item {
             Item::Step => &mut self.left_out.steps,
             Item::Row => &mut self.left_out.rows,
@@ -150,6 +166,7 @@ pub(crate) fn render(plan: &Plan, artifacts: Option<&str>, limit: usize) -> Stri
     let mut doc = Doc {
         out: String::new(),
         budget: limit.saturating_sub(reserve),
+        cap: 0,
         full: false,
         left_out: LeftOut::default(),
     };
@@ -241,8 +258,16 @@ pub(crate) fn render(plan: &Plan, artifacts: Option<&str>, limit: usize) -> Stri
             None => steps.push((a, vec![ws_name(&a.workspace)])),
         }
     }
+    // Shares of what is left: the checklist a quarter, the tables two
+    // thirds of the rest, the review items half of what remains, the
+    // diffs all of it.
+    doc.section(0.25);
     let mut first = true;
     for (a, workspaces) in &steps {
+        if doc.full {
+            doc.skip(Item::Step);
+            continue;
+        }
         let mut block = String::new();
         if first {
             block.push_str("\n### Manual steps\n\n");
@@ -280,6 +305,7 @@ pub(crate) fn render(plan: &Plan, artifacts: Option<&str>, limit: usize) -> Stri
     }
 
     // One table per tenant and phase.
+    doc.section(2.0 / 3.0);
     let ordered = ordered_workspaces(plan);
     let mut groups: Vec<(Option<String>, Vec<&crate::plan::WorkspaceReport>)> = Vec::new();
     for ws in ordered {
@@ -306,6 +332,10 @@ pub(crate) fn render(plan: &Plan, artifacts: Option<&str>, limit: usize) -> Stri
                 text(&phase.title)
             ));
             for a in rows {
+                if doc.full {
+                    doc.skip(Item::Row);
+                    continue;
+                }
                 let mut block = header.take().unwrap_or_default();
                 // Manual steps and review items are told in full in their
                 // own sections.
@@ -333,12 +363,17 @@ pub(crate) fn render(plan: &Plan, artifacts: Option<&str>, limit: usize) -> Stri
     }
 
     // Review items, with their evidence.
+    doc.section(0.5);
     let mut first = true;
     for a in plan
         .actions
         .iter()
         .filter(|a| a.operation == Operation::Review)
     {
+        if doc.full {
+            doc.skip(Item::Review);
+            continue;
+        }
         let mut block = String::new();
         if first {
             block.push_str("\n### To review\n\n");
@@ -363,8 +398,13 @@ pub(crate) fn render(plan: &Plan, artifacts: Option<&str>, limit: usize) -> Stri
     }
 
     // The diffs, last: the largest and the least read.
+    doc.section(1.0);
     let mut first = true;
     for a in plan.actions.iter().filter(|a| a.operation.is_change()) {
+        if doc.full {
+            doc.skip(Item::Diff);
+            continue;
+        }
         let mut block = String::new();
         if first {
             block.push_str("\n### Changes\n");
