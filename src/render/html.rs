@@ -12,11 +12,10 @@
 //! from an export.
 
 use super::diff::{Change, side_by_side};
-use super::human::{ordered_workspaces, place, title, verb};
-use super::markdown::{count, workspace_names};
+use super::human::{place, title, verb};
+use super::markdown::{count, deletions, mode_name, tenant_groups, workspace_names};
 use super::{footer, one_line};
 use crate::catalog::Operation;
-use crate::model::ResourceType;
 use crate::plan::{Action, Plan, Role, WorkspaceReport};
 use std::fmt::Write as _;
 use std::io::{self, Write};
@@ -95,17 +94,21 @@ struct Tenant<'a> {
 }
 
 fn render(plan: &Plan) -> String {
-    let mut tenants: Vec<Tenant> = Vec::new();
-    for (i, ws) in ordered_workspaces(plan).into_iter().enumerate() {
-        let id = ws.tenancy.as_ref().and_then(|t| t.tenant_id.clone());
-        match tenants.last_mut() {
-            Some(t) if t.id == id => t.workspaces.push((i, ws)),
-            _ => tenants.push(Tenant {
-                id,
-                workspaces: vec![(i, ws)],
-            }),
-        }
-    }
+    // Workspaces are numbered in the order shown (their filter ids).
+    let mut next = 0;
+    let tenants: Vec<Tenant> = tenant_groups(plan)
+        .into_iter()
+        .map(|(id, list)| Tenant {
+            id,
+            workspaces: list
+                .into_iter()
+                .map(|w| {
+                    next += 1;
+                    (next - 1, w)
+                })
+                .collect(),
+        })
+        .collect();
     let actions_of = |ws: &WorkspaceReport| -> Vec<&Action> {
         plan.actions
             .iter()
@@ -156,10 +159,7 @@ fn render(plan: &Plan) -> String {
 
     // Summary.
     let resources: usize = plan.inputs.iter().map(|i| i.resources).sum();
-    let mode = match plan.settings.mode {
-        crate::catalog::Mode::Switch => "switch",
-        crate::catalog::Mode::OptOut => "opt-out",
-    };
+    let mode = mode_name(plan);
     let _ = writeln!(s, "<header>\n<h1>{}</h1>", escape(&footer(plan)));
     let _ = writeln!(
         s,
@@ -171,32 +171,10 @@ fn render(plan: &Plan) -> String {
         escape(&plan.generator)
     );
     s.push_str("<section id=\"summary\">\n<h2>Summary</h2>\n");
-    let deletes: Vec<&Action> = plan
-        .actions
-        .iter()
-        .filter(|a| a.operation == Operation::Delete)
-        .collect();
-    if !deletes.is_empty() {
-        let connectors = deletes
-            .iter()
-            .filter(|a| a.resource_type == Some(ResourceType::DataConnectors))
-            .count();
-        let mut what = Vec::new();
-        if connectors > 0 {
-            what.push(count(connectors, "data connector"));
-        }
-        if deletes.len() > connectors {
-            what.push(count(deletes.len() - connectors, "other resource"));
-        }
-        let gates: std::collections::BTreeSet<&str> = deletes
-            .iter()
-            .filter_map(|a| a.required_gate())
-            .map(|g| g.as_str())
-            .collect();
+    if let Some((what, gates)) = deletions(plan) {
         let _ = write!(
             s,
-            "<p class=\"banner\" role=\"alert\"><strong>This plan deletes {}.</strong>",
-            what.join(" and ")
+            "<p class=\"banner\" role=\"alert\"><strong>This plan deletes {what}.</strong>"
         );
         if !gates.is_empty() {
             let _ = write!(

@@ -22,6 +22,7 @@ use super::human::{ordered_workspaces, place, title, verb};
 use super::{footer, one_line};
 use crate::catalog::Operation;
 use crate::model::ResourceType;
+use crate::plan::WorkspaceReport;
 use crate::plan::{Action, Plan};
 use std::collections::BTreeMap;
 use std::io::{self, Write};
@@ -184,10 +185,7 @@ pub(crate) fn render(plan: &Plan, artifacts: Option<&str>, limit: usize) -> Stri
         .map(|w| w.tenancy.as_ref().and_then(|t| t.tenant_id.as_deref()))
         .collect();
     let resources: usize = plan.inputs.iter().map(|i| i.resources).sum();
-    let mode = match plan.settings.mode {
-        crate::catalog::Mode::Switch => "switch",
-        crate::catalog::Mode::OptOut => "opt-out",
-    };
+    let mode = mode_name(plan);
     let mut head = format!("## {}\n\n", text(&footer(plan)));
     head.push_str(&format!(
         "sentinel-migrate, {mode} mode: {} in {}, {} from {}.\n",
@@ -199,33 +197,8 @@ pub(crate) fn render(plan: &Plan, artifacts: Option<&str>, limit: usize) -> Stri
     doc.out.push_str(&head);
 
     // The banner: deletions are what a reviewer must not miss.
-    let deletes: Vec<&Action> = plan
-        .actions
-        .iter()
-        .filter(|a| a.operation == Operation::Delete)
-        .collect();
-    if !deletes.is_empty() {
-        let connectors = deletes
-            .iter()
-            .filter(|a| a.resource_type == Some(ResourceType::DataConnectors))
-            .count();
-        let others = deletes.len() - connectors;
-        let mut what = Vec::new();
-        if connectors > 0 {
-            what.push(count(connectors, "data connector"));
-        }
-        if others > 0 {
-            what.push(count(others, "other resource"));
-        }
-        let gates: std::collections::BTreeSet<&str> = deletes
-            .iter()
-            .filter_map(|a| a.required_gate())
-            .map(|g| g.as_str())
-            .collect();
-        let mut banner = format!(
-            "\n> [!CAUTION]\n> This plan **deletes {}**.",
-            what.join(" and ")
-        );
+    if let Some((what, gates)) = deletions(plan) {
+        let mut banner = format!("\n> [!CAUTION]\n> This plan **deletes {what}**.");
         if !gates.is_empty() {
             banner.push_str(&format!(
                 " Apply deletes only after {}: confirm it once the tenant-based path is connected and its alerts arrive (losing alerts is worse than a window of duplicates).",
@@ -306,16 +279,7 @@ pub(crate) fn render(plan: &Plan, artifacts: Option<&str>, limit: usize) -> Stri
 
     // One table per tenant and phase.
     doc.section(2.0 / 3.0);
-    let ordered = ordered_workspaces(plan);
-    let mut groups: Vec<(Option<String>, Vec<&crate::plan::WorkspaceReport>)> = Vec::new();
-    for ws in ordered {
-        let tenant = ws.tenancy.as_ref().and_then(|t| t.tenant_id.clone());
-        match groups.last_mut() {
-            Some((t, list)) if *t == tenant => list.push(ws),
-            _ => groups.push((tenant, vec![ws])),
-        }
-    }
-    for (tenant, members) in &groups {
+    for (tenant, members) in &tenant_groups(plan) {
         for phase in &plan.phases {
             let rows: Vec<&Action> = members
                 .iter()
@@ -438,6 +402,57 @@ pub(crate) fn render(plan: &Plan, artifacts: Option<&str>, limit: usize) -> Stri
         doc.out.push_str(&note);
     }
     doc.out
+}
+
+/// `switch` or `opt-out`.
+pub(crate) fn mode_name(plan: &Plan) -> &'static str {
+    match plan.settings.mode {
+        crate::catalog::Mode::Switch => "switch",
+        crate::catalog::Mode::OptOut => "opt-out",
+    }
+}
+
+/// The workspaces tenant by tenant, in the summary's order.
+pub(crate) fn tenant_groups(plan: &Plan) -> Vec<(Option<String>, Vec<&WorkspaceReport>)> {
+    let mut groups: Vec<(Option<String>, Vec<&WorkspaceReport>)> = Vec::new();
+    for ws in ordered_workspaces(plan) {
+        let tenant = ws.tenancy.as_ref().and_then(|t| t.tenant_id.clone());
+        match groups.last_mut() {
+            Some((t, list)) if *t == tenant => list.push(ws),
+            _ => groups.push((tenant, vec![ws])),
+        }
+    }
+    groups
+}
+
+/// What the plan deletes (`2 data connectors and 1 other resource`) and
+/// the confirmations apply waits for before it does, or None.
+pub(crate) fn deletions(plan: &Plan) -> Option<(String, Vec<&'static str>)> {
+    let deletes: Vec<&Action> = plan
+        .actions
+        .iter()
+        .filter(|a| a.operation == Operation::Delete)
+        .collect();
+    if deletes.is_empty() {
+        return None;
+    }
+    let connectors = deletes
+        .iter()
+        .filter(|a| a.resource_type == Some(ResourceType::DataConnectors))
+        .count();
+    let mut what = Vec::new();
+    if connectors > 0 {
+        what.push(count(connectors, "data connector"));
+    }
+    if deletes.len() > connectors {
+        what.push(count(deletes.len() - connectors, "other resource"));
+    }
+    let gates: std::collections::BTreeSet<&'static str> = deletes
+        .iter()
+        .filter_map(|a| a.required_gate())
+        .map(|g| g.as_str())
+        .collect();
+    Some((what.join(" and "), gates.into_iter().collect()))
 }
 
 pub(crate) fn count(n: usize, what: &str) -> String {
