@@ -159,6 +159,12 @@ fn markdown_of_5000_actions_fits_a_comment_and_says_what_it_left_out() {
     assert!(md.starts_with("## Plan: "));
     assert!(md.contains("> [!CAUTION]"));
     assert!(md.contains("| workspace | resource | action | reason |"));
+    // Every phase's table shows its first rows: one long table cannot
+    // crowd out the next (the deletions of phase 3 among them).
+    for p in &plan.phases {
+        let heading = format!(": phase {}, {}\n", p.number.number(), p.title);
+        assert!(md.contains(&heading), "no table for{heading}");
+    }
     // Every `<details>` that was opened is closed.
     assert_eq!(
         md.matches("<details>").count(),

@@ -278,7 +278,12 @@ pub(crate) fn render(plan: &Plan, artifacts: Option<&str>, limit: usize) -> Stri
     }
 
     // One table per tenant and phase.
+    // Each table may use an equal part of the room left for the tables
+    // when it starts (what one leaves goes to the next), so every phase
+    // of every tenant shows its first rows.
     doc.section(2.0 / 3.0);
+    let tables_end = doc.cap;
+    let mut tables = Vec::new();
     for (tenant, members) in &tenant_groups(plan) {
         for phase in &plan.phases {
             let rows: Vec<&Action> = members
@@ -286,43 +291,51 @@ pub(crate) fn render(plan: &Plan, artifacts: Option<&str>, limit: usize) -> Stri
                 .flat_map(|ws| plan.actions.iter().filter(|a| a.workspace == ws.id))
                 .filter(|a| a.phase == phase.number)
                 .collect();
-            let mut header = Some(format!(
-                "\n### Tenant {}: phase {}, {}\n\n| workspace | resource | action | reason |\n|---|---|---|---|\n",
-                tenant
-                    .as_deref()
-                    .map(|t| code(t, false))
-                    .unwrap_or_else(|| "unknown".into()),
-                phase.number.number(),
-                text(&phase.title)
-            ));
-            for a in rows {
-                if doc.full {
-                    doc.skip(Item::Row);
-                    continue;
-                }
-                let mut block = header.take().unwrap_or_default();
-                // Manual steps and review items are told in full in their
-                // own sections.
-                let message = match a.operation {
-                    Operation::Manual => "see the manual steps above".to_string(),
-                    Operation::Review => "see the items to review below".to_string(),
-                    _ => text(&a.reason.message),
-                };
-                let mut reason = format!("{} {message}", code(&a.reason.code, true));
-                if let Some(b) = &a.blocked {
-                    reason.push_str(&format!(" (not appliable: {})", text(b)));
-                }
-                let action = match a.operation {
-                    Operation::Delete => format!("**{}**", verb(a)),
-                    _ => verb(a),
-                };
-                block.push_str(&format!(
-                    "| {} | {} | {action} | {reason} |\n",
-                    code(&ws_name(&a.workspace), true),
-                    code(&title(a), true),
-                ));
-                doc.push(&block, Item::Row);
+            if !rows.is_empty() {
+                tables.push((tenant.clone(), phase, rows));
             }
+        }
+    }
+    let n = tables.len();
+    for (i, (tenant, phase, rows)) in tables.into_iter().enumerate() {
+        doc.cap = doc.out.len() + tables_end.saturating_sub(doc.out.len()) / (n - i);
+        doc.full = false;
+        let mut header = Some(format!(
+            "\n### Tenant {}: phase {}, {}\n\n| workspace | resource | action | reason |\n|---|---|---|---|\n",
+            tenant
+                .as_deref()
+                .map(|t| code(t, false))
+                .unwrap_or_else(|| "unknown".into()),
+            phase.number.number(),
+            text(&phase.title)
+        ));
+        for a in rows {
+            if doc.full {
+                doc.skip(Item::Row);
+                continue;
+            }
+            let mut block = header.take().unwrap_or_default();
+            // Manual steps and review items are told in full in their
+            // own sections.
+            let message = match a.operation {
+                Operation::Manual => "see the manual steps above".to_string(),
+                Operation::Review => "see the items to review below".to_string(),
+                _ => text(&a.reason.message),
+            };
+            let mut reason = format!("{} {message}", code(&a.reason.code, true));
+            if let Some(b) = &a.blocked {
+                reason.push_str(&format!(" (not appliable: {})", text(b)));
+            }
+            let action = match a.operation {
+                Operation::Delete => format!("**{}**", verb(a)),
+                _ => verb(a),
+            };
+            block.push_str(&format!(
+                "| {} | {} | {action} | {reason} |\n",
+                code(&ws_name(&a.workspace), true),
+                code(&title(a), true),
+            ));
+            doc.push(&block, Item::Row);
         }
     }
 
