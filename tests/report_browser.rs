@@ -252,3 +252,38 @@ fn filters_by_operation_tenant_and_workspace_show_exactly_their_actions() {
     // all x3, 4 operations, 2 tenants, 2 workspaces.
     assert_eq!(checked, 3 + 4 + 2 + 2, "{result}");
 }
+
+#[test]
+fn hostile_names_stay_text_in_the_browser() {
+    let Some(browser) = common::tool("chromium") else {
+        return;
+    };
+    let out = tempfile::tempdir().unwrap();
+    let mut plan = fleet(out.path());
+    let hostile =
+        "</details><script>alert(1)</script><img src=x onerror=alert(2)> | x | \u{202e}evil";
+    for a in &mut plan.actions {
+        a.display_name = Some(hostile.into());
+    }
+    let mut page = Vec::new();
+    render::html(&plan, &mut page).unwrap();
+    let path = out.path().join("hostile.html");
+    std::fs::write(&path, page).unwrap();
+    let load = chromium(&browser, &path, &["--dump-dom"]);
+    // A script or an image that got in would run or load, or be refused
+    // by the policy: either way the console would say so.
+    assert!(
+        console_lines(&load.stderr).is_empty(),
+        "{:#?}",
+        console_lines(&load.stderr)
+    );
+    let dom = &load.stdout;
+    assert!(dom.contains("<main>"), "no DOM: {}", load.stderr);
+    assert!(
+        !dom.contains("<script") && !dom.contains("<img"),
+        "markup got in"
+    );
+    assert!(!dom.contains('\u{202e}'));
+    // Shown as text, once per action at least.
+    assert!(dom.matches(&dom_text(hostile)).count() >= plan.actions.len());
+}
