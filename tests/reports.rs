@@ -170,6 +170,15 @@ fn markdown_of_5000_actions_fits_a_comment_and_says_what_it_left_out() {
         md.matches("<details>").count(),
         md.matches("</details>").count()
     );
+    // A folder name too long for the limit is not named.
+    let long = "d/".repeat(40_000);
+    let md = markdown(&plan, Some(&long));
+    assert!(md.len() <= render::MARKDOWN_LIMIT, "{} bytes", md.len());
+    assert!(
+        md.ends_with("in the plan's folder.\n"),
+        "{}",
+        &md[md.len() - 300..]
+    );
 }
 
 #[test]

@@ -117,7 +117,8 @@ fn left_out_note(l: &LeftOut, artifacts: Option<&str>) -> String {
         }
     }
     let total = l.total();
-    let whole = match artifacts {
+    // A folder name too long to fit is not named.
+    let whole = match artifacts.filter(|d| d.len() <= 1024) {
         Some(dir) => {
             let dir = dir.trim_end_matches('/');
             format!(
@@ -126,6 +127,9 @@ fn left_out_note(l: &LeftOut, artifacts: Option<&str>) -> String {
                 code(&format!("{dir}/report.html"), false),
                 code(&format!("{dir}/changes.diff"), false)
             )
+        }
+        None if artifacts.is_some() => {
+            "see plan.json, report.html and changes.diff in the plan's folder".into()
         }
         None => format!(
             "write the full plan with {}",
