@@ -38,6 +38,7 @@ pub fn escape(s: &str) -> String {
     out
 }
 
+/// Every operation, in the order the filters list them.
 const OPERATIONS: [Operation; 5] = [
     Operation::Create,
     Operation::Update,
@@ -45,6 +46,19 @@ const OPERATIONS: [Operation; 5] = [
     Operation::Manual,
     Operation::Review,
 ];
+
+/// A new operation must join [`OPERATIONS`] (and get its filter): this
+/// match stops compiling until it is looked at.
+#[allow(dead_code)]
+fn every_operation_has_a_filter(op: Operation) {
+    match op {
+        Operation::Create
+        | Operation::Update
+        | Operation::Delete
+        | Operation::Manual
+        | Operation::Review => {}
+    }
+}
 
 const STYLE: &str = r#"
 :root { color-scheme: light dark; --line: #8884; --add: #2a7a2a33; --del: #b0303033; --chg: #b0803033; }
