@@ -2,7 +2,9 @@
 //! before; output goes to the writers the binary hands in.
 
 use crate::catalog::Catalog;
-use crate::cli::{Cli, ColorChoice, Command, OutputFormat, PlanConfig, RulesArgs, ShowArgs};
+use crate::cli::{
+    Cli, ColorChoice, Command, OutputFormat, PlanConfig, RulesArgs, ShowArgs, ShowFormat,
+};
 use crate::error::{Error, Result};
 use crate::exit::Exit;
 use crate::model::{ResourceType, Workspace};
@@ -122,6 +124,7 @@ fn plan_command(mut args: PlanConfig, out: &mut dyn Write, is_terminal: bool) ->
     let patched = (args.patch.is_some() || args.write)
         .then(|| patch::run(&plan, &args.inputs, args.patch.as_deref(), args.write))
         .transpose()?;
+    step_summary(&plan, args.out.as_deref());
     match args.format {
         OutputFormat::Human => write_out(out, |w| {
             render::human(&plan, w, style(args.color, is_terminal))?;
@@ -171,8 +174,9 @@ fn plan_exit(summary: &plan::Summary, detailed: bool, fail_on_review: bool) -> E
 /// Where `plan --out` wrote the artifacts and what to run next.
 fn next_steps(plan: &plan::Plan, dir: &Path) -> String {
     let d = render::one_line(&dir.display().to_string());
-    let mut s =
-        format!("Wrote {d}/plan.json, {d}/changes.diff, {d}/apply.sh and {d}/rollback.sh.\n");
+    let mut s = format!(
+        "Wrote {d}/plan.json, {d}/changes.diff, {d}/apply.sh, {d}/rollback.sh and {d}/report.html.\n"
+    );
     if plan.summary.changes + plan.summary.manual == 0 {
         s.push_str("Nothing to apply.\n");
         return s;
@@ -251,7 +255,38 @@ fn count(n: usize, what: &str) -> String {
     }
 }
 
-/// Writes plan.json, changes.diff, apply.sh and rollback.sh into `dir`.
+/// With `GITHUB_STEP_SUMMARY` set (GitHub Actions), appends the plan's
+/// Markdown to that file, as GitHub documents it (the file is the whole
+/// job's). A summary that cannot be written is a warning on stderr, never
+/// a failed plan: the plan and its artifacts are what matter.
+fn step_summary(plan: &plan::Plan, artifacts: Option<&Path>) {
+    let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) else {
+        return;
+    };
+    let path = std::path::PathBuf::from(path);
+    if let Err(e) = append_summary(plan, artifacts, &path) {
+        eprintln!(
+            "warning: cannot append the Markdown summary to {} (GITHUB_STEP_SUMMARY): {e}; the plan is not affected",
+            render::one_line(&path.display().to_string())
+        );
+    }
+}
+
+fn append_summary(plan: &plan::Plan, artifacts: Option<&Path>, path: &Path) -> std::io::Result<()> {
+    let dir = artifacts.map(|d| d.display().to_string());
+    let mut text = Vec::new();
+    render::markdown(plan, dir.as_deref(), &mut text)?;
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
+    // Separated from what earlier steps appended.
+    file.write_all(b"\n")?;
+    file.write_all(&text)
+}
+
+/// Writes plan.json, changes.diff, apply.sh, rollback.sh and report.html
+/// into `dir`.
 type Renderer = fn(&plan::Plan, &mut dyn Write) -> std::io::Result<()>;
 
 pub fn write_artifacts(plan: &plan::Plan, dir: &Path) -> Result<()> {
@@ -264,11 +299,12 @@ pub fn write_artifacts(plan: &plan::Plan, dir: &Path) -> Result<()> {
     // its artifacts with theirs.
     let _lock = api::journal::Lock::acquire(&dir.join("apply-journal.json"), "plan")?;
     keeps_the_journal(dir, &plan_json)?;
-    let files: [(&str, Renderer, bool); 4] = [
+    let files: [(&str, Renderer, bool); 5] = [
         ("plan.json", render::json, false),
         ("changes.diff", render::diff, false),
         ("apply.sh", render::apply_script, true),
         ("rollback.sh", render::rollback_script, true),
+        ("report.html", render::html, false),
     ];
     for (name, write, executable) in files {
         let path = dir.join(name);
@@ -357,11 +393,19 @@ fn explain(
 
 fn show_command(args: ShowArgs, out: &mut dyn Write, is_terminal: bool) -> Result<Exit> {
     let (plan, _) = load_plan(&args.plan)?;
+    // The full artifacts are beside the plan.
+    let dir = match args.plan.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
     match args.format {
-        OutputFormat::Human => write_out(out, |w| {
+        ShowFormat::Human => write_out(out, |w| {
             render::human(&plan, w, style(args.color.choice(), is_terminal))
         })?,
-        OutputFormat::Json => write_out(out, |w| render::json(&plan, w))?,
+        ShowFormat::Json => write_out(out, |w| render::json(&plan, w))?,
+        ShowFormat::Markdown => write_out(out, |w| {
+            render::markdown(&plan, Some(&dir.display().to_string()), w)
+        })?,
     }
     Ok(Exit::Ok)
 }

@@ -255,6 +255,14 @@ pub enum OutputFormat {
     Json,
 }
 
+/// What `show` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ShowFormat {
+    Human,
+    Json,
+    Markdown,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ModeArg {
     /// Move to the tenant-based connector, incidents from Defender XDR.
@@ -299,7 +307,8 @@ pub struct PlanArgs {
     /// arrays, single resources, ARM templates, Sentinel YAML.
     #[arg(required = true, value_name = "EXPORT")]
     pub inputs: Vec<PathBuf>,
-    /// Write plan.json, changes.diff, apply.sh and rollback.sh here.
+    /// Write plan.json, changes.diff, apply.sh, rollback.sh and report.html
+    /// here.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
     /// What to print on stdout.
@@ -387,8 +396,10 @@ pub struct PlanArgs {
 pub struct ShowArgs {
     /// A plan.json written by `plan --out`.
     pub plan: PathBuf,
-    #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
-    pub format: OutputFormat,
+    /// What to print: the summary, the plan as JSON, or Markdown for a pull
+    /// request comment (at most 65,536 characters; see docs/reports.md).
+    #[arg(long, value_enum, default_value_t = ShowFormat::Human)]
+    pub format: ShowFormat,
     #[command(flatten)]
     pub color: ColorArgs,
 }

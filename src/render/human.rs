@@ -49,7 +49,9 @@ fn marker(a: &Action) -> (&'static str, AnsiColor) {
     }
 }
 
-fn title(a: &Action) -> String {
+/// `alertRules/name "display name" (kind)`, or a step's display name,
+/// escaped by [`one_line`].
+pub(crate) fn title(a: &Action) -> String {
     let mut t = String::new();
     match (&a.resource_type, &a.name) {
         (Some(rt), Some(name)) => {
@@ -64,6 +66,42 @@ fn title(a: &Action) -> String {
         _ => t.push_str(&one_line(a.display_name.as_deref().unwrap_or_default())),
     }
     t
+}
+
+/// The workspaces as a fleet reads them, tenant by tenant: the workspaces
+/// of one tenant together, its primary first (files that name no
+/// workspace last).
+pub(crate) fn ordered_workspaces(plan: &Plan) -> Vec<&crate::plan::WorkspaceReport> {
+    let tenant_key = |ws: &&crate::plan::WorkspaceReport| {
+        let t = ws.tenancy.as_ref();
+        (
+            ws.id.is_none(),
+            t.and_then(|t| t.tenant_id.clone()).is_none(),
+            t.and_then(|t| t.tenant_id.clone()).unwrap_or_default(),
+            t.is_none_or(|t| t.role != crate::plan::Role::Primary),
+            ws.id.clone().unwrap_or_default().to_ascii_lowercase(),
+        )
+    };
+    let mut ordered: Vec<&crate::plan::WorkspaceReport> = plan.workspaces.iter().collect();
+    ordered.sort_by_key(tenant_key);
+    ordered
+}
+
+/// The word an action is counted under (`disable`, `stop-incidents`).
+pub(crate) fn verb(a: &Action) -> String {
+    serde_json::to_value(a.verb)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+/// Where a piece of evidence is: `file:line:col`, or `query line:col`
+/// (not escaped).
+pub(crate) fn place(e: &crate::plan::Evidence) -> String {
+    match &e.source {
+        Some(o) => format!("{}:{}:{}", o.path, o.line, o.column),
+        None => format!("query {}:{}", e.line, e.column),
+    }
 }
 
 /// Writes the human summary.
@@ -85,20 +123,7 @@ pub fn human(plan: &Plan, w: &mut dyn Write, style: Style) -> io::Result<()> {
         files,
         if files == 1 { "" } else { "s" },
     )?;
-    // A fleet reads tenant by tenant: the workspaces of one tenant
-    // together, its primary first (files that name no workspace last).
-    let tenant_key = |ws: &&crate::plan::WorkspaceReport| {
-        let t = ws.tenancy.as_ref();
-        (
-            ws.id.is_none(),
-            t.and_then(|t| t.tenant_id.clone()).is_none(),
-            t.and_then(|t| t.tenant_id.clone()).unwrap_or_default(),
-            t.is_none_or(|t| t.role != crate::plan::Role::Primary),
-            ws.id.clone().unwrap_or_default().to_ascii_lowercase(),
-        )
-    };
-    let mut ordered: Vec<&crate::plan::WorkspaceReport> = plan.workspaces.iter().collect();
-    ordered.sort_by_key(tenant_key);
+    let ordered = ordered_workspaces(plan);
     let tenants: std::collections::BTreeSet<Option<String>> = ordered
         .iter()
         .map(|ws| ws.tenancy.as_ref().and_then(|t| t.tenant_id.clone()))
@@ -209,10 +234,7 @@ pub fn human(plan: &Plan, w: &mut dyn Write, style: Style) -> io::Result<()> {
 
 fn action(a: &Action, w: &mut dyn Write, style: Style) -> io::Result<()> {
     let (m, color) = marker(a);
-    let verb = serde_json::to_value(a.verb)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default();
+    let verb = verb(a);
     writeln!(
         w,
         "  {} {}  {}",
@@ -273,14 +295,10 @@ pub(crate) fn evidence(
     w: &mut dyn Write,
 ) -> io::Result<()> {
     for e in list {
-        let place = match &e.source {
-            Some(o) => format!("{}:{}:{}", o.path, o.line, o.column),
-            None => format!("query {}:{}", e.line, e.column),
-        };
         writeln!(
             w,
             "{indent}{}  `{}`: {}",
-            one_line(&place),
+            one_line(&place(e)),
             one_line(&e.text),
             one_line(&e.explanation)
         )?;

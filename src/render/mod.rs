@@ -4,13 +4,17 @@
 
 mod diff;
 mod explain;
+mod html;
 mod human;
+mod markdown;
 pub mod patch;
 mod script;
 
 pub use diff::diff;
 pub use explain::{explain_human, explain_json};
+pub use html::html;
 pub use human::{Style, human};
+pub use markdown::{LIMIT as MARKDOWN_LIMIT, markdown};
 pub use script::{apply_script, rollback_script};
 
 use crate::plan::Plan;

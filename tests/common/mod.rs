@@ -45,7 +45,10 @@ pub fn run(args: &[&str]) -> Run {
 
 pub fn run_in(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_sentinel-migrate"));
-    cmd.args(args).current_dir(dir).env_remove("NO_COLOR");
+    cmd.args(args)
+        .current_dir(dir)
+        .env_remove("NO_COLOR")
+        .env_remove("GITHUB_STEP_SUMMARY");
     for (k, v) in env {
         cmd.env(k, v);
     }
