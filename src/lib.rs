@@ -20,3 +20,4 @@ pub mod plan;
 pub mod render;
 pub mod settings;
 pub mod source;
+pub mod time;

@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-const DAY: i64 = 86_400;
+use crate::time::DAY;
 
 /// `--since`: longest window (Sentinel keeps SecurityAlert and
 /// SecurityIncident 90 days by default).
@@ -58,120 +58,18 @@ pub fn parse_duration(s: &str) -> std::result::Result<i64, String> {
     Ok(secs)
 }
 
-/// `YYYY-MM-DDTHH:MM[:SS[.fff]]Z` (UTC), or a bare date `YYYY-MM-DD`
-/// (midnight UTC), in seconds since 1970.
+/// A UTC time (`crate::time::parse`), in seconds since 1970.
 pub fn parse_time(s: &str) -> std::result::Result<i64, String> {
-    let bad = || {
-        format!(
-            "`{}`: expected a UTC time such as 2026-11-20T14:00:00Z",
-            one_line(s)
-        )
-    };
-    let t = s.trim();
-    let (date, time) = match t.split_once(['T', 't', ' ']) {
-        Some((d, rest)) => (d, Some(rest)),
-        None => (t, None),
-    };
-    let num = |p: &str, len: usize| -> Option<i64> {
-        (p.len() == len && p.bytes().all(|b| b.is_ascii_digit()))
-            .then(|| p.parse().ok())
-            .flatten()
-    };
-    let mut d = date.split('-');
-    let (Some(y), Some(m), Some(day), None) = (
-        d.next().and_then(|p| num(p, 4)),
-        d.next().and_then(|p| num(p, 2)),
-        d.next().and_then(|p| num(p, 2)),
-        d.next(),
-    ) else {
-        return Err(bad());
-    };
-    if !(1..=12).contains(&m) || day < 1 || day > days_in_month(y, m) {
-        return Err(bad());
-    }
-    let mut secs = days_from_civil(y, m, day) * DAY;
-    if let Some(time) = time {
-        let time = time
-            .strip_suffix(['Z', 'z'])
-            .ok_or_else(|| format!("{}: give the time in UTC, ending in Z", bad()))?;
-        let time = time.split_once('.').map_or(time, |(hms, frac)| {
-            if frac.bytes().all(|b| b.is_ascii_digit()) {
-                hms
-            } else {
-                ""
-            }
-        });
-        let mut parts = time.split(':');
-        let (Some(h), Some(min), sec, None) = (
-            parts.next().and_then(|p| num(p, 2)),
-            parts.next().and_then(|p| num(p, 2)),
-            parts.next().map(|p| num(p, 2)),
-            parts.next(),
-        ) else {
-            return Err(bad());
-        };
-        let sec = match sec {
-            None => 0,
-            Some(Some(s)) => s,
-            Some(None) => return Err(bad()),
-        };
-        if h > 23 || min > 59 || sec > 59 {
-            return Err(bad());
-        }
-        secs += h * 3600 + min * 60 + sec;
-    }
-    Ok(secs)
+    crate::time::parse(s)
 }
 
 /// Seconds since 1970 as `YYYY-MM-DDTHH:MM:SSZ`.
 pub fn format_time(secs: i64) -> String {
-    let (days, rem) = (secs.div_euclid(DAY), secs.rem_euclid(DAY));
-    let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
-fn days_in_month(y: i64, m: i64) -> i64 {
-    match m {
-        2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-/// Days since 1970-01-01 of a civil date (H. Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
+    crate::time::format(secs)
 }
 
 fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
+    crate::time::now()
 }
 
 // ---- the queries -------------------------------------------------------------
@@ -1036,34 +934,6 @@ mod tests {
             "99999999999999999d",
         ] {
             assert!(parse_duration(bad).is_err(), "{bad}");
-        }
-    }
-
-    #[test]
-    fn times_are_utc_and_round_trip() {
-        let t = parse_time("2026-11-20T14:05:09Z").unwrap();
-        assert_eq!(format_time(t), "2026-11-20T14:05:09Z");
-        assert_eq!(
-            parse_time("2026-11-20").unwrap(),
-            t - (14 * 3600 + 5 * 60 + 9)
-        );
-        assert_eq!(parse_time("2026-11-20T14:05Z").unwrap(), t - 9);
-        assert_eq!(parse_time("2026-11-20T14:05:09.1234567Z").unwrap(), t);
-        assert_eq!(
-            format_time(parse_time("2024-02-29T00:00:00Z").unwrap()),
-            "2024-02-29T00:00:00Z"
-        );
-        assert_eq!(parse_time("1970-01-01T00:00:00Z"), Ok(0));
-        for bad in [
-            "2026-11-20T14:05:09",
-            "2026-11-20T14:05:09+01:00",
-            "2026-13-01",
-            "2026-02-29",
-            "2026-11-20T24:00:00Z",
-            "20261120",
-            "yesterday",
-        ] {
-            assert!(parse_time(bad).is_err(), "{bad}");
         }
     }
 

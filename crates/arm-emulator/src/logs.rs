@@ -102,32 +102,18 @@ fn params(query: &str) -> Result<Params, String> {
 
 /// `YYYY-MM-DDTHH:MM:SS[.f]Z` in seconds since 1970.
 fn parse_time(s: &str) -> Option<i64> {
-    let s = s.trim().strip_suffix('Z')?;
-    let s = s.split('.').next()?;
-    let (date, time) = s.split_once('T')?;
-    let mut d = date.split('-').map(|p| p.parse::<i64>().ok());
-    let (y, m, day) = (d.next()??, d.next()??, d.next()??);
-    let mut t = time.split(':').map(|p| p.parse::<i64>().ok());
-    let (h, min, sec) = (t.next()??, t.next()??, t.next().flatten().unwrap_or(0));
-    let y2 = if m <= 2 { y - 1 } else { y };
-    let era = y2.div_euclid(400);
-    let yoe = y2 - era * 400;
-    let doy = (153 * ((m + 9) % 12) + 2) / 5 + day - 1;
-    let days = era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468;
-    Some(days * 86_400 + h * 3600 + min * 60 + sec)
+    s.trim()
+        .parse::<jiff::Timestamp>()
+        .ok()
+        .map(jiff::Timestamp::as_second)
 }
 
+/// The midnight (UTC) that starts the day of `secs`, as KQL's
+/// `startofday()` prints it.
 fn format_day(secs: i64) -> String {
-    let z = secs.div_euclid(86_400) + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}T00:00:00Z")
+    jiff::Timestamp::from_second(secs.div_euclid(86_400) * 86_400)
+        .map(|t| t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string())
+        .unwrap_or_default()
 }
 
 fn s<'a>(row: &'a Map<String, Value>, col: &str) -> &'a str {
