@@ -333,8 +333,9 @@ pub struct PlanArgs {
     /// Refuse export files larger than this many bytes.
     #[arg(long, value_name = "BYTES", default_value_t = crate::source::DEFAULT_MAX_FILE_SIZE)]
     pub max_file_size: u64,
-    /// Threads reading and parsing the exports (default: one per CPU; 1:
-    /// one thread). The plan is the same, byte for byte, whatever the number.
+    /// Threads reading and parsing the exports and planning workspaces
+    /// (default: one per CPU; 1: one thread). The plan is the same, byte for
+    /// byte, whatever the number.
     #[arg(long, value_name = "N", env = "SENTINEL_MIGRATE_JOBS", value_parser = clap::value_parser!(u16).range(1..))]
     pub jobs: Option<u16>,
     /// Print the plan's decision about one analytics rule (name, display
