@@ -117,7 +117,7 @@ fn plan_command(mut args: PlanConfig, out: &mut dyn Write, is_terminal: bool) ->
     if let Some(rule) = &args.explain {
         return explain(&catalog, &inputs, settings, rule, args.format, out);
     }
-    let plan = plan::plan(&inputs, &catalog, settings)?;
+    let plan = plan::plan_on(&inputs, &catalog, settings, args.read.jobs)?;
     if let Some(dir) = &args.out {
         write_artifacts(&plan, dir)?;
     }

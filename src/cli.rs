@@ -383,6 +383,11 @@ pub struct PlanArgs {
     /// beside and renamed).
     #[arg(long, conflicts_with = "explain")]
     pub write: bool,
+    /// Threads reading and parsing the exports and planning workspaces
+    /// (default: one per CPU; 1: one thread). The plan is the same, byte for
+    /// byte, whatever the number.
+    #[arg(long, value_name = "N", env = "SENTINEL_MIGRATE_JOBS", value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: Option<u16>,
     /// Print the plan's decision about one analytics rule (name, display
     /// name or ARM id): its verdict, evidence and step, instead of the
     /// summary (as JSON with --format json).
@@ -498,6 +503,7 @@ impl PlanArgs {
             read: ReadOptions {
                 max_file_size: self.max_file_size,
                 workspace,
+                jobs: self.jobs.map_or(0, usize::from),
             },
             rules: self.rules,
             settings_file: self.settings,

@@ -16,6 +16,7 @@ pub mod error;
 pub mod exit;
 pub mod kql;
 pub mod model;
+pub mod par;
 pub mod plan;
 pub mod render;
 pub mod settings;

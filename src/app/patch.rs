@@ -251,6 +251,7 @@ mod tests {
         let options = crate::source::ReadOptions {
             max_file_size: crate::source::DEFAULT_MAX_FILE_SIZE,
             workspace: None,
+            jobs: 1,
         };
         let inputs = crate::source::read(&[dir.to_path_buf()], &options).unwrap();
         let catalog = Catalog::load(None).unwrap();

@@ -29,6 +29,17 @@ use std::collections::BTreeMap;
 /// error (before anything is planned) when a tenant's primary workspace
 /// cannot be told.
 pub fn plan(inputs: &Inputs, catalog: &Catalog, settings: &Settings) -> Result<Plan> {
+    plan_on(inputs, catalog, settings, 0)
+}
+
+/// [`plan`] on up to `jobs` threads (0: one per CPU), workspaces side by
+/// side: the plan is the same whatever the number.
+pub fn plan_on(
+    inputs: &Inputs,
+    catalog: &Catalog,
+    settings: &Settings,
+    jobs: usize,
+) -> Result<Plan> {
     let tenancies = tenancy::resolve(inputs, catalog, settings)?;
     let planner = Planner {
         catalog,
@@ -59,7 +70,13 @@ pub fn plan(inputs: &Inputs, catalog: &Catalog, settings: &Settings) -> Result<P
     order.sort_by_key(|&i| !secondary(&ordered[i].0));
     let mut tenant_pending: BTreeMap<String, bool> = BTreeMap::new();
     let mut planned: Vec<Option<(WorkspaceReport, Vec<Action>)>> = vec![None; ordered.len()];
-    for i in order {
+    let pending_of = |i: usize, tenant_pending: &BTreeMap<String, bool>| {
+        let tenancy = ordered[i].0.as_ref().and_then(|k| tenancies.get(k));
+        tenancy
+            .and_then(|(t, _)| t.primary.as_ref())
+            .is_some_and(|p| tenant_pending.get(&p.to_ascii_lowercase()) == Some(&true))
+    };
+    let one = |i: usize, pending: bool| {
         let (key, (ws, resources)) = &ordered[i];
         let (ws, mut resources) = (*ws, resources.clone());
         let tenancy = key.as_ref().and_then(|k| tenancies.get(k));
@@ -71,9 +88,6 @@ pub fn plan(inputs: &Inputs, catalog: &Catalog, settings: &Settings) -> Result<P
             ))
         });
         let mut notes = Vec::new();
-        let pending = tenancy
-            .and_then(|(t, _)| t.primary.as_ref())
-            .is_some_and(|p| tenant_pending.get(&p.to_ascii_lowercase()) == Some(&true));
         let packages_read = inputs
             .covered
             .contains(&(ws.map(Workspace::key), ResourceType::ContentPackages));
@@ -91,12 +105,6 @@ pub fn plan(inputs: &Inputs, catalog: &Catalog, settings: &Settings) -> Result<P
         ws_actions.sort_by_key(|a| (a.phase, &a.reason.code != urgent));
         if let Some((t, tenant_notes)) = tenancy {
             notes.extend(tenant_notes.iter().cloned());
-            if t.role == Role::Secondary
-                && let Some(p) = &t.primary
-            {
-                let changes = ws_actions.iter().any(|a| a.operation.is_change());
-                *tenant_pending.entry(p.to_ascii_lowercase()).or_default() |= changes;
-            }
             if !ws_actions.is_empty() {
                 notes.push(portal_note(t.defender_portal).into());
             }
@@ -118,7 +126,7 @@ pub fn plan(inputs: &Inputs, catalog: &Catalog, settings: &Settings) -> Result<P
                 "these resources come from files that do not name their workspace (templates, YAML): plan again with --workspace to make their changes appliable".into(),
             );
         }
-        planned[i] = Some((
+        (
             WorkspaceReport {
                 id: ws.map(|w| w.id().to_string()),
                 data_connectors: count(ResourceType::DataConnectors),
@@ -129,7 +137,30 @@ pub fn plan(inputs: &Inputs, catalog: &Catalog, settings: &Settings) -> Result<P
                 notes,
             },
             ws_actions,
-        ));
+        )
+    };
+    // Secondaries one by one, in order: each one's changes make its
+    // primary's connector step wait for it. Then every other workspace,
+    // side by side (results in order: the plan is the same whatever the
+    // number of threads).
+    let (secondaries, others): (Vec<usize>, Vec<usize>) =
+        order.into_iter().partition(|&i| secondary(&ordered[i].0));
+    for i in secondaries {
+        let done = one(i, pending_of(i, &tenant_pending));
+        let tenancy = ordered[i].0.as_ref().and_then(|k| tenancies.get(k));
+        if let Some((t, _)) = tenancy
+            && let Some(p) = &t.primary
+        {
+            let changes = done.1.iter().any(|a| a.operation.is_change());
+            *tenant_pending.entry(p.to_ascii_lowercase()).or_default() |= changes;
+        }
+        planned[i] = Some(done);
+    }
+    let done = crate::par::map(others.clone(), jobs, |i| {
+        one(i, pending_of(i, &tenant_pending))
+    });
+    for (i, d) in others.into_iter().zip(done) {
+        planned[i] = Some(d);
     }
     if settings.mode == Mode::Switch && settings.preserve_filters {
         planner.suppressions(&ordered, &tenancies, &mut planned);

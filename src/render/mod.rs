@@ -73,6 +73,9 @@ pub fn footer(plan: &Plan) -> String {
 /// interlinear annotation, tags: general category Cf) and the line and
 /// paragraph separators. They can hide or reorder what a reader sees.
 pub fn is_hidden(c: char) -> bool {
+    if c.is_ascii() {
+        return c.is_ascii_control();
+    }
     c.is_control()
         || matches!(
             c as u32,
@@ -134,7 +137,10 @@ pub fn one_line(s: &str) -> String {
 /// ASCII, so only string contents change.
 pub fn json_visible(text: String) -> String {
     use std::fmt::Write as _;
-    if !text.chars().any(is_hidden) {
+    if !text
+        .chars()
+        .any(|c| is_hidden(c) && !matches!(c, '\n' | '\t' | '\r'))
+    {
         return text;
     }
     let mut out = String::with_capacity(text.len() + 16);

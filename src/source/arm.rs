@@ -35,6 +35,15 @@ pub fn parameters_file(path: &str, text: &str) -> Option<ParametersFile> {
         return None;
     }
     let doc = Doc::parse(path, text).ok()?;
+    let read = parameters_doc(&doc);
+    if !doc.fell_short() {
+        return read;
+    }
+    parameters_doc(&Doc::parse_exact(path, text).ok()?)
+}
+
+fn parameters_doc(doc: &Doc) -> Option<ParametersFile> {
+    let path = doc.path;
     let root = doc.root();
     if !is_parameters(&root) {
         return None;
@@ -125,22 +134,43 @@ pub fn read(
 ) -> Result<Content, Vec<Diagnostic>> {
     let doc = match Doc::parse(path, text) {
         Ok(doc) => doc,
-        Err(invalid) => {
-            let prefix = text.get(..invalid.valid_up_to).unwrap_or(text);
-            if names_sentinel(prefix) {
-                return Err(vec![invalid.diagnostic]);
-            }
-            let d = &invalid.diagnostic;
-            let at = match (d.line, d.column) {
-                (Some(l), Some(c)) => format!(" at {l}:{c}"),
-                _ => String::new(),
-            };
-            return Ok(Content::Skip(format!(
-                "neither JSON nor Sentinel YAML ({}{at}), and nothing before that names a Sentinel resource",
-                d.message
-            )));
-        }
+        Err(invalid) => return not_json(text, *invalid),
     };
+    let content = read_doc(&doc, params, options);
+    if !doc.fell_short() {
+        return content;
+    }
+    // The fast path met a value it could not build: the exact path decides.
+    match Doc::parse_exact(path, text) {
+        Ok(doc) => read_doc(&doc, params, options),
+        Err(invalid) => not_json(text, *invalid),
+    }
+}
+
+/// A text that is not JSON: an error if what comes before the error names
+/// Sentinel content, else skipped.
+fn not_json(text: &str, invalid: super::json::Invalid) -> Result<Content, Vec<Diagnostic>> {
+    let prefix = text.get(..invalid.valid_up_to).unwrap_or(text);
+    if names_sentinel(prefix) {
+        return Err(vec![invalid.diagnostic]);
+    }
+    let d = &invalid.diagnostic;
+    let at = match (d.line, d.column) {
+        (Some(l), Some(c)) => format!(" at {l}:{c}"),
+        _ => String::new(),
+    };
+    Ok(Content::Skip(format!(
+        "neither JSON nor Sentinel YAML ({}{at}), and nothing before that names a Sentinel resource",
+        d.message
+    )))
+}
+
+fn read_doc(
+    doc: &Doc,
+    params: Option<&ParametersFile>,
+    options: &ReadOptions,
+) -> Result<Content, Vec<Diagnostic>> {
+    let path = doc.path;
     let root = doc.root();
     let mut diagnostics = Vec::new();
     let mut resources = Vec::new();

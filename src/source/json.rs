@@ -1,7 +1,17 @@
 //! JSON (with `//` and `/* */` comments, as hand-edited ARM templates have)
 //! read into a tree that remembers where every value is.
 //!
-//! This module alone uses `jsonc-parser`.
+//! Two ways in, one API ([`Doc`], [`Node`]):
+//! - the fast path, for strict JSON (what `az rest` and `export` write): one
+//!   pass over the text records where each value starts and ends, without
+//!   building any value; a value is built (by `serde_json`) only when a
+//!   reader asks for it, and positions come from the recorded offsets;
+//! - the exact path, for everything else (comments, and every error): a
+//!   `jsonc-parser` syntax tree, whose messages and positions are the
+//!   diagnostics. [`Doc::parse_exact`] always takes it.
+//!
+//! Both give the same values at the same positions (tested over generated
+//! JSON in `tests/reader_properties.rs`). This module alone uses `jsonc-parser`.
 
 use super::text::LineIndex;
 use crate::error::Diagnostic;
@@ -9,13 +19,22 @@ use crate::model::TextSpan;
 use jsonc_parser::ast;
 use jsonc_parser::common::Ranged;
 use serde_json::{Map, Number, Value};
+use std::cell::{Cell, OnceCell};
 
 /// A parsed JSON document.
 pub struct Doc<'t> {
     pub path: &'t str,
     pub text: &'t str,
     index: LineIndex<'t>,
-    root: ast::Value<'t>,
+    tree: Tree<'t>,
+    /// Set when the fast path met a value it could not build: the reader
+    /// then reads the file again on the exact path.
+    fell_short: Cell<bool>,
+}
+
+enum Tree<'t> {
+    Exact(ast::Value<'t>),
+    Fast(Index),
 }
 
 /// Text that is not JSON: where and why, and how much of it was.
@@ -31,12 +50,333 @@ pub struct Invalid {
 #[derive(Clone, Copy)]
 pub struct Node<'d, 't> {
     doc: &'d Doc<'t>,
-    value: &'d ast::Value<'t>,
+    at: At<'d, 't>,
+}
+
+#[derive(Clone, Copy)]
+enum At<'d, 't> {
+    Exact(&'d ast::Value<'t>),
+    Fast(u32),
+}
+
+// ---- the fast path ---------------------------------------------------------
+
+/// Where every value of a strict JSON text is, in document order.
+struct Index {
+    entries: Vec<Entry>,
+    /// Strings with escapes, decoded when first asked for (by slot).
+    decoded: Vec<OnceCell<Box<str>>>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Kind {
+    Object,
+    Array,
+    /// A string without escapes: its text is its value.
+    Str,
+    /// A string with escapes, decoded on demand.
+    Escaped,
+    Number,
+    True,
+    False,
+    Null,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Entry {
+    /// The value's first byte, and the byte after its last.
+    start: u32,
+    end: u32,
+    /// The member's key (without its quotes), for members.
+    key: u32,
+    key_len: u32,
+    /// For a key with escapes: its slot in [`Index::decoded`].
+    key_slot: u32,
+    /// The entry after this value and everything in it.
+    next: u32,
+    /// For [`Kind::Escaped`]: its slot in [`Index::decoded`].
+    slot: u32,
+    kind: Kind,
+}
+
+const NO_KEY: u32 = u32::MAX;
+/// Deeper documents take the exact path (which reports nesting beyond its limit).
+const FAST_DEPTH: u32 = 128;
+/// Longer numbers, and exponents of three digits, take the exact path: the
+/// fast path never meets a number `serde_json` cannot hold.
+const FAST_DIGITS: usize = 100;
+
+struct Scan<'a> {
+    b: &'a [u8],
+    pos: usize,
+    entries: Vec<Entry>,
+    slots: u32,
+}
+
+impl Index {
+    /// Indexes strict JSON (RFC 8259, with the limits above); None for
+    /// anything else, which the exact path reads.
+    fn build(text: &str) -> Option<Index> {
+        let b = text.as_bytes();
+        if b.len() >= u32::MAX as usize {
+            return None;
+        }
+        let mut s = Scan {
+            b,
+            pos: 0,
+            // About one value per 24 bytes of a pretty-printed export.
+            entries: Vec::with_capacity(b.len() / 24 + 1),
+            slots: 0,
+        };
+        s.ws();
+        s.value((NO_KEY, 0, NO_KEY), 0)?;
+        s.ws();
+        if s.pos != b.len() {
+            return None;
+        }
+        let decoded = (0..s.slots).map(|_| OnceCell::new()).collect();
+        Some(Index {
+            entries: s.entries,
+            decoded,
+        })
+    }
+}
+
+fn hex4(b: &[u8], at: usize) -> Option<u32> {
+    let digits = b.get(at..at + 4)?;
+    let mut v = 0;
+    for d in digits {
+        v = v * 16 + (*d as char).to_digit(16)?;
+    }
+    Some(v)
+}
+
+impl Scan<'_> {
+    fn ws(&mut self) {
+        let b = self.b;
+        let mut p = self.pos;
+        while p < b.len() && matches!(b[p], b' ' | b'\n' | b'\r' | b'\t') {
+            p += 1;
+        }
+        self.pos = p;
+    }
+
+    fn at(&self) -> Option<u8> {
+        self.b.get(self.pos).copied()
+    }
+
+    /// A value at `pos`, the member `key` (start, length, slot) of its object.
+    fn value(&mut self, (key, key_len, key_slot): (u32, u32, u32), depth: u32) -> Option<()> {
+        let start = self.pos;
+        let i = self.entries.len();
+        let mut entry = Entry {
+            start: start as u32,
+            end: 0,
+            key,
+            key_len,
+            key_slot,
+            next: 0,
+            slot: 0,
+            kind: Kind::Null,
+        };
+        match self.at()? {
+            open @ (b'{' | b'[') => {
+                if depth >= FAST_DEPTH {
+                    return None;
+                }
+                let object = open == b'{';
+                let close = if object { b'}' } else { b']' };
+                entry.kind = if object { Kind::Object } else { Kind::Array };
+                self.entries.push(entry);
+                self.pos += 1;
+                self.ws();
+                if self.at() == Some(close) {
+                    self.pos += 1;
+                } else {
+                    loop {
+                        if object {
+                            if self.at() != Some(b'"') {
+                                return None;
+                            }
+                            let (ks, ke, escaped) = self.string()?;
+                            let key_slot = if escaped {
+                                self.slots += 1;
+                                self.slots - 1
+                            } else {
+                                NO_KEY
+                            };
+                            self.ws();
+                            if self.at() != Some(b':') {
+                                return None;
+                            }
+                            self.pos += 1;
+                            self.ws();
+                            self.value((ks as u32, (ke - ks) as u32, key_slot), depth + 1)?;
+                        } else {
+                            self.value((NO_KEY, 0, NO_KEY), depth + 1)?;
+                        }
+                        self.ws();
+                        match self.at()? {
+                            b',' => {
+                                self.pos += 1;
+                                self.ws();
+                            }
+                            c if c == close => {
+                                self.pos += 1;
+                                break;
+                            }
+                            _ => return None,
+                        }
+                    }
+                }
+                let next = self.entries.len() as u32;
+                let e = &mut self.entries[i];
+                e.end = self.pos as u32;
+                e.next = next;
+                return Some(());
+            }
+            b'"' => {
+                let (_, _, escaped) = self.string()?;
+                if escaped {
+                    entry.kind = Kind::Escaped;
+                    entry.slot = self.slots;
+                    self.slots += 1;
+                } else {
+                    entry.kind = Kind::Str;
+                }
+            }
+            b't' => self.word(b"true", &mut entry, Kind::True)?,
+            b'f' => self.word(b"false", &mut entry, Kind::False)?,
+            b'n' => self.word(b"null", &mut entry, Kind::Null)?,
+            b'-' | b'0'..=b'9' => {
+                self.number()?;
+                entry.kind = Kind::Number;
+            }
+            _ => return None,
+        }
+        entry.end = self.pos as u32;
+        entry.next = i as u32 + 1;
+        self.entries.push(entry);
+        Some(())
+    }
+
+    fn word(&mut self, word: &[u8], entry: &mut Entry, kind: Kind) -> Option<()> {
+        if !self.b[self.pos..].starts_with(word) {
+            return None;
+        }
+        self.pos += word.len();
+        entry.kind = kind;
+        Some(())
+    }
+
+    /// A string at its opening quote: where its content starts and ends,
+    /// and whether it has escapes. Control characters and lone surrogates
+    /// are left to the exact path.
+    fn string(&mut self) -> Option<(usize, usize, bool)> {
+        let b = self.b;
+        let start = self.pos + 1;
+        let mut p = start;
+        let mut escaped = false;
+        loop {
+            let rel = memchr::memchr2(b'"', b'\\', &b[p..])?;
+            if b[p..p + rel].iter().fold(false, |a, &c| a | (c < 0x20)) {
+                return None;
+            }
+            p += rel;
+            if b[p] == b'"' {
+                self.pos = p + 1;
+                return Some((start, p, escaped));
+            }
+            escaped = true;
+            match *b.get(p + 1)? {
+                b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => p += 2,
+                b'u' => {
+                    let u = hex4(b, p + 2)?;
+                    p += 6;
+                    if (0xD800..0xDC00).contains(&u) {
+                        if b.get(p..p + 2) != Some(b"\\u") {
+                            return None;
+                        }
+                        let low = hex4(b, p + 2)?;
+                        if !(0xDC00..0xE000).contains(&low) {
+                            return None;
+                        }
+                        p += 6;
+                    } else if (0xDC00..0xE000).contains(&u) {
+                        return None;
+                    }
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    fn number(&mut self) -> Option<()> {
+        let b = self.b;
+        let mut p = self.pos;
+        let digits_from = |p: &mut usize| {
+            let s = *p;
+            while *p < b.len() && b[*p].is_ascii_digit() {
+                *p += 1;
+            }
+            *p - s
+        };
+        if b[p] == b'-' {
+            p += 1;
+        }
+        let mut digits = match b.get(p)? {
+            b'0' => {
+                p += 1;
+                1
+            }
+            b'1'..=b'9' => digits_from(&mut p),
+            _ => return None,
+        };
+        if b.get(p) == Some(&b'.') {
+            p += 1;
+            let n = digits_from(&mut p);
+            if n == 0 {
+                return None;
+            }
+            digits += n;
+        }
+        if matches!(b.get(p), Some(b'e' | b'E')) {
+            p += 1;
+            if matches!(b.get(p), Some(b'+' | b'-')) {
+                p += 1;
+            }
+            let n = digits_from(&mut p);
+            if n == 0 || n > 2 {
+                return None;
+            }
+        }
+        if digits > FAST_DIGITS {
+            return None;
+        }
+        self.pos = p;
+        Some(())
+    }
 }
 
 impl<'t> Doc<'t> {
-    /// Parses `text`; comments are allowed, every other liberty of JSON5 is not.
+    /// Parses `text`: strict JSON on the fast path, anything else (and
+    /// every error) on the exact path.
     pub fn parse(path: &'t str, text: &'t str) -> Result<Doc<'t>, Box<Invalid>> {
+        match Index::build(text) {
+            Some(index) => Ok(Doc {
+                path,
+                text,
+                index: LineIndex::new(text),
+                tree: Tree::Fast(index),
+                fell_short: Cell::new(false),
+            }),
+            None => Doc::parse_exact(path, text),
+        }
+    }
+
+    /// Parses `text` into a `jsonc-parser` syntax tree; comments are
+    /// allowed, every other liberty of JSON5 is not.
+    pub fn parse_exact(path: &'t str, text: &'t str) -> Result<Doc<'t>, Box<Invalid>> {
         let options = jsonc_parser::ParseOptions {
             allow_comments: true,
             allow_loose_object_property_names: false,
@@ -93,15 +433,62 @@ impl<'t> Doc<'t> {
             path,
             text,
             index,
-            root,
+            tree: Tree::Exact(root),
+            fell_short: Cell::new(false),
         })
     }
 
     pub fn root(&self) -> Node<'_, 't> {
-        Node {
-            doc: self,
-            value: &self.root,
+        let at = match &self.tree {
+            Tree::Exact(root) => At::Exact(root),
+            Tree::Fast(_) => At::Fast(0),
+        };
+        Node { doc: self, at }
+    }
+
+    /// Whether the fast path read this document.
+    pub fn is_fast(&self) -> bool {
+        matches!(self.tree, Tree::Fast(_))
+    }
+
+    /// Whether the fast path met a value it could not build (never, for
+    /// what it accepts; if it does, read the text again with
+    /// [`Doc::parse_exact`]).
+    pub fn fell_short(&self) -> bool {
+        self.fell_short.get()
+    }
+
+    fn entries(&self) -> &[Entry] {
+        match &self.tree {
+            Tree::Fast(index) => &index.entries,
+            Tree::Exact(_) => &[],
         }
+    }
+
+    /// The string with escapes at `quoted` (quotes included), decoded
+    /// once into its slot.
+    fn decode(&self, slot: u32, quoted: std::ops::Range<usize>) -> &str {
+        let Tree::Fast(index) = &self.tree else {
+            return "";
+        };
+        let Some(cell) = index.decoded.get(slot as usize) else {
+            self.short();
+            return "";
+        };
+        cell.get_or_init(|| {
+            serde_json::from_str::<String>(&self.text[quoted])
+                .map(String::into_boxed_str)
+                .unwrap_or_else(|_| {
+                    self.short();
+                    Box::from("")
+                })
+        })
+    }
+
+    /// A value the fast path accepted but `serde_json` did not build.
+    fn short(&self) -> Value {
+        self.fell_short.set(true);
+        Value::Null
     }
 }
 
@@ -136,8 +523,73 @@ pub fn type_name(value: &ast::Value<'_>) -> &'static str {
 }
 
 impl<'d, 't> Node<'d, 't> {
+    fn fast(&self, i: u32) -> Node<'d, 't> {
+        Node {
+            doc: self.doc,
+            at: At::Fast(i),
+        }
+    }
+
+    fn exact(&self, value: &'d ast::Value<'t>) -> Node<'d, 't> {
+        Node {
+            doc: self.doc,
+            at: At::Exact(value),
+        }
+    }
+
+    /// The fast entry of this node.
+    fn entry(&self) -> Option<&'d Entry> {
+        match self.at {
+            At::Fast(i) => self.doc.entries().get(i as usize),
+            At::Exact(_) => None,
+        }
+    }
+
+    fn kind(&self) -> Option<Kind> {
+        self.entry().map(|e| e.kind)
+    }
+
+    /// The members (or elements) of a fast container, in document order.
+    fn children(&self) -> impl Iterator<Item = (u32, &'d Entry)> + use<'d, 't> {
+        let entries: &'d [Entry] = self.doc.entries();
+        let (mut at, end) = match (self.at, self.entry()) {
+            (At::Fast(i), Some(e)) if matches!(e.kind, Kind::Object | Kind::Array) => {
+                (i + 1, e.next)
+            }
+            _ => (0, 0),
+        };
+        std::iter::from_fn(move || {
+            if at >= end {
+                return None;
+            }
+            let i = at;
+            let e = &entries[i as usize];
+            at = e.next;
+            Some((i, e))
+        })
+    }
+
+    fn key_of(&self, e: &Entry) -> &'d str {
+        let doc: &'d Doc<'t> = self.doc;
+        let raw = &doc.text[e.key as usize..(e.key + e.key_len) as usize];
+        if e.key_slot == NO_KEY {
+            return raw;
+        }
+        doc.decode(
+            e.key_slot,
+            e.key as usize - 1..(e.key + e.key_len) as usize + 1,
+        )
+    }
+
+    fn start(&self) -> usize {
+        match self.at {
+            At::Exact(v) => v.range().start,
+            At::Fast(_) => self.entry().map_or(0, |e| e.start as usize),
+        }
+    }
+
     pub fn line_col(&self) -> (usize, usize) {
-        self.doc.index.line_col(self.value.range().start)
+        self.doc.index.line_col(self.start())
     }
 
     pub fn doc(&self) -> &'d Doc<'t> {
@@ -145,7 +597,17 @@ impl<'d, 't> Node<'d, 't> {
     }
 
     pub fn type_name(&self) -> &'static str {
-        type_name(self.value)
+        match self.at {
+            At::Exact(v) => type_name(v),
+            At::Fast(_) => match self.kind() {
+                Some(Kind::Str | Kind::Escaped) => "a string",
+                Some(Kind::Number) => "a number",
+                Some(Kind::True | Kind::False) => "a boolean",
+                Some(Kind::Object) => "an object",
+                Some(Kind::Array) => "an array",
+                Some(Kind::Null) | None => "null",
+            },
+        }
     }
 
     /// A diagnostic pointing at this node.
@@ -161,108 +623,162 @@ impl<'d, 't> Node<'d, 't> {
     }
 
     pub fn is_object(&self) -> bool {
-        matches!(self.value, ast::Value::Object(_))
+        match self.at {
+            At::Exact(v) => matches!(v, ast::Value::Object(_)),
+            At::Fast(_) => self.kind() == Some(Kind::Object),
+        }
     }
 
     pub fn as_str(&self) -> Option<&'d str> {
-        match self.value {
-            ast::Value::StringLit(s) => Some(s.value.as_ref()),
-            _ => None,
+        match self.at {
+            At::Exact(ast::Value::StringLit(s)) => Some(s.value.as_ref()),
+            At::Exact(_) => None,
+            At::Fast(_) => {
+                let e = self.entry()?;
+                let doc: &'d Doc<'t> = self.doc;
+                match e.kind {
+                    Kind::Str => Some(&doc.text[e.start as usize + 1..e.end as usize - 1]),
+                    Kind::Escaped => Some(doc.decode(e.slot, e.start as usize..e.end as usize)),
+                    _ => None,
+                }
+            }
         }
     }
 
     pub fn as_bool(&self) -> Option<bool> {
-        match self.value {
-            ast::Value::BooleanLit(b) => Some(b.value),
-            _ => None,
+        match self.at {
+            At::Exact(ast::Value::BooleanLit(b)) => Some(b.value),
+            At::Exact(_) => None,
+            At::Fast(_) => match self.kind()? {
+                Kind::True => Some(true),
+                Kind::False => Some(false),
+                _ => None,
+            },
         }
     }
 
     pub fn is_null(&self) -> bool {
-        matches!(self.value, ast::Value::NullKeyword(_))
+        match self.at {
+            At::Exact(v) => matches!(v, ast::Value::NullKeyword(_)),
+            At::Fast(_) => self.kind() == Some(Kind::Null),
+        }
     }
 
-    /// A member of an object node.
+    /// A member of an object node (the last one of that name).
     pub fn get(&self, key: &str) -> Option<Node<'d, 't>> {
-        match self.value {
-            ast::Value::Object(o) => o
+        match self.at {
+            At::Exact(ast::Value::Object(o)) => o
                 .properties
                 .iter()
                 .rev()
                 .find(|p| p.name.as_str() == key)
-                .map(|p| Node {
-                    doc: self.doc,
-                    value: &p.value,
-                }),
-            _ => None,
+                .map(|p| self.exact(&p.value)),
+            At::Exact(_) => None,
+            At::Fast(_) if self.is_object() => self
+                .children()
+                .filter(|(_, e)| self.key_of(e) == key)
+                .last()
+                .map(|(i, _)| self.fast(i)),
+            At::Fast(_) => None,
         }
     }
 
     /// A member looked up case-insensitively (for PascalCase exports).
     pub fn get_ci(&self, key: &str) -> Option<Node<'d, 't>> {
-        match self.value {
-            ast::Value::Object(o) => o
+        match self.at {
+            At::Exact(ast::Value::Object(o)) => o
                 .properties
                 .iter()
                 .rev()
                 .find(|p| p.name.as_str().eq_ignore_ascii_case(key))
-                .map(|p| Node {
-                    doc: self.doc,
-                    value: &p.value,
-                }),
-            _ => None,
+                .map(|p| self.exact(&p.value)),
+            At::Exact(_) => None,
+            At::Fast(_) if self.is_object() => self
+                .children()
+                .filter(|(_, e)| self.key_of(e).eq_ignore_ascii_case(key))
+                .last()
+                .map(|(i, _)| self.fast(i)),
+            At::Fast(_) => None,
         }
     }
 
     /// The keys of an object node, in document order.
     pub fn keys(&self) -> Vec<&'d str> {
-        match self.value {
-            ast::Value::Object(o) => o.properties.iter().map(|p| p.name.as_str()).collect(),
-            _ => Vec::new(),
+        match self.at {
+            At::Exact(ast::Value::Object(o)) => {
+                o.properties.iter().map(|p| p.name.as_str()).collect()
+            }
+            At::Exact(_) => Vec::new(),
+            At::Fast(_) if self.is_object() => {
+                self.children().map(|(_, e)| self.key_of(e)).collect()
+            }
+            At::Fast(_) => Vec::new(),
         }
     }
 
     /// The elements of an array node.
     pub fn elements(&self) -> Option<Vec<Node<'d, 't>>> {
-        match self.value {
-            ast::Value::Array(a) => Some(
-                a.elements
-                    .iter()
-                    .map(|v| Node {
-                        doc: self.doc,
-                        value: v,
-                    })
-                    .collect(),
-            ),
-            _ => None,
+        match self.at {
+            At::Exact(ast::Value::Array(a)) => {
+                Some(a.elements.iter().map(|v| self.exact(v)).collect())
+            }
+            At::Exact(_) => None,
+            At::Fast(_) if self.kind() == Some(Kind::Array) => {
+                Some(self.children().map(|(i, _)| self.fast(i)).collect())
+            }
+            At::Fast(_) => None,
         }
     }
 
     /// Where a string node's raw text starts, for mapping query positions.
     pub fn text_span(&self) -> Option<TextSpan> {
-        match self.value {
-            ast::Value::StringLit(s) => {
-                let start = s.range.start + 1;
-                let end = s.range.end.saturating_sub(1).max(start);
-                let (line, column) = self.doc.index.line_col(start);
-                Some(TextSpan::JsonString {
-                    line,
-                    column,
-                    raw: self
-                        .doc
-                        .text
-                        .get(start..end)
-                        .unwrap_or_default()
-                        .to_string(),
-                })
-            }
-            _ => None,
-        }
+        let (start, end) = match self.at {
+            At::Exact(ast::Value::StringLit(s)) => (s.range.start, s.range.end),
+            At::Exact(_) => return None,
+            At::Fast(_) => match self.entry()? {
+                e if matches!(e.kind, Kind::Str | Kind::Escaped) => {
+                    (e.start as usize, e.end as usize)
+                }
+                _ => return None,
+            },
+        };
+        let start = start + 1;
+        let end = end.saturating_sub(1).max(start);
+        let (line, column) = self.doc.index.line_col(start);
+        Some(TextSpan::JsonString {
+            line,
+            column,
+            raw: self
+                .doc
+                .text
+                .get(start..end)
+                .unwrap_or_default()
+                .to_string(),
+        })
     }
 
     /// The node as a plain JSON value.
     pub fn to_value(&self) -> Value {
-        convert(self.value)
+        match self.at {
+            At::Exact(v) => convert(v),
+            At::Fast(_) => {
+                let Some(e) = self.entry() else {
+                    return self.doc.short();
+                };
+                match e.kind {
+                    Kind::True => Value::Bool(true),
+                    Kind::False => Value::Bool(false),
+                    Kind::Null => Value::Null,
+                    Kind::Str | Kind::Escaped => self
+                        .as_str()
+                        .map_or_else(|| self.doc.short(), |s| Value::String(s.to_string())),
+                    Kind::Object | Kind::Array | Kind::Number => {
+                        let text = &self.doc.text[e.start as usize..e.end as usize];
+                        serde_json::from_str(text).unwrap_or_else(|_| self.doc.short())
+                    }
+                }
+            }
+        }
     }
 }
 
@@ -291,8 +807,11 @@ fn convert(value: &ast::Value<'_>) -> Value {
 /// value and key: what an editor needs to change one value and keep every
 /// other byte (`render::patch`). `None` when the text is not JSON.
 pub fn outline(text: &str) -> Option<Outline> {
-    let doc = Doc::parse("", text).ok()?;
-    Some(outline_of(&doc.root))
+    let doc = Doc::parse_exact("", text).ok()?;
+    match &doc.tree {
+        Tree::Exact(root) => Some(outline_of(root)),
+        Tree::Fast(_) => None,
+    }
 }
 
 /// A value of [`outline`]: where it is and what it holds.

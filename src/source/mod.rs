@@ -27,6 +27,9 @@ pub struct ReadOptions {
     pub max_file_size: u64,
     /// The workspace of resources whose export does not say (templates, YAML).
     pub workspace: Option<Workspace>,
+    /// Threads reading files (0: one per CPU; 1: the caller's thread only).
+    /// What is read does not depend on it.
+    pub jobs: usize,
 }
 
 impl Default for ReadOptions {
@@ -34,6 +37,7 @@ impl Default for ReadOptions {
         ReadOptions {
             max_file_size: DEFAULT_MAX_FILE_SIZE,
             workspace: None,
+            jobs: 0,
         }
     }
 }
@@ -56,23 +60,85 @@ struct Loaded {
     sha256: String,
 }
 
+/// One file after the parallel part of reading: loaded, hashed and, unless
+/// it waits for its parameters file, parsed (its text dropped).
+struct Stage {
+    path: String,
+    sha256: String,
+    parameters: Option<arm::ParametersFile>,
+    parsed: Parsed,
+}
+
+enum Parsed {
+    /// Its content, and the diagnostics of resources that cannot be addressed.
+    Done(Result<Content, Vec<Diagnostic>>, Vec<Diagnostic>),
+    /// A template whose `<name>.parameters.json` is among the inputs: parsed
+    /// once the parameters are known.
+    Waits(String),
+}
+
 /// Reads every file named, and every file under every directory named.
+///
+/// Files are read, hashed and parsed on up to `options.jobs` threads; the
+/// results are merged in the sorted order of the files, so what is read
+/// is the same whatever the number of threads.
 pub fn read(paths: &[PathBuf], options: &ReadOptions) -> Result<Inputs> {
     let mut diagnostics = Vec::new();
-    let mut loaded = Vec::new();
     let mut walked_past = Vec::new();
-    for file in expand(paths, &mut diagnostics, &mut walked_past) {
-        match load(&file, options) {
-            Ok(l) => loaded.push(l),
+    let files = expand(paths, &mut diagnostics, &mut walked_past);
+    let names: std::collections::HashSet<String> =
+        files.iter().map(|f| f.display().to_string()).collect();
+
+    let stages = crate::par::map(files, options.jobs, |file| {
+        let l = load(&file, options)?;
+        let parameters = arm::parameters_file(&l.path, &l.text);
+        let waits = parameters_path_for(&l.path).is_some_and(|p| names.contains(&p));
+        let parsed = if waits {
+            Parsed::Waits(l.text)
+        } else {
+            let content = parse(&l, None, options);
+            let unaddressable = match &content {
+                Ok(Content::Resources(_, resources, _)) => check_addressable(resources, &l),
+                _ => Vec::new(),
+            };
+            Parsed::Done(content, unaddressable)
+        };
+        Ok::<_, Diagnostic>(Stage {
+            path: l.path,
+            sha256: l.sha256,
+            parameters,
+            parsed,
+        })
+    });
+    let mut loaded = Vec::new();
+    for s in stages {
+        match s {
+            Ok(s) => loaded.push(s),
             Err(d) => diagnostics.push(d),
         }
     }
 
-    // Parameters files first: a template is read with the one deployed beside it.
+    // A template is read with the parameters file deployed beside it.
     let mut parameters: BTreeMap<String, arm::ParametersFile> = BTreeMap::new();
-    for l in &loaded {
-        if let Some(p) = arm::parameters_file(&l.path, &l.text) {
-            parameters.insert(l.path.clone(), p);
+    for s in &mut loaded {
+        if let Some(p) = s.parameters.take() {
+            parameters.insert(s.path.clone(), p);
+        }
+    }
+    for s in &mut loaded {
+        if let Parsed::Waits(text) = &mut s.parsed {
+            let l = Loaded {
+                path: s.path.clone(),
+                text: std::mem::take(text),
+                sha256: String::new(),
+            };
+            let params = parameters_path_for(&l.path).and_then(|p| parameters.get(&p));
+            let content = parse(&l, params, options);
+            let unaddressable = match &content {
+                Ok(Content::Resources(_, resources, _)) => check_addressable(resources, &l),
+                _ => Vec::new(),
+            };
+            s.parsed = Parsed::Done(content, unaddressable);
         }
     }
 
@@ -81,10 +147,17 @@ pub fn read(paths: &[PathBuf], options: &ReadOptions) -> Result<Inputs> {
         ..Inputs::default()
     };
     let mut used_parameters = Vec::new();
-    for l in &loaded {
+    let mut unaddressable = Vec::new();
+    for l in &mut loaded {
         let params_path = parameters_path_for(&l.path);
         let params = params_path.as_ref().and_then(|p| parameters.get(p));
-        match parse(l, params, options) {
+        let Parsed::Done(content, mut bad) =
+            std::mem::replace(&mut l.parsed, Parsed::Waits(String::new()))
+        else {
+            continue;
+        };
+        unaddressable.append(&mut bad);
+        match content {
             Ok(Content::Resources(format, resources, skipped)) => {
                 if format == Format::ArmTemplate
                     && let (Some(p), Some(_)) = (&params_path, params)
@@ -166,7 +239,7 @@ pub fn read(paths: &[PathBuf], options: &ReadOptions) -> Result<Inputs> {
         .files
         .retain(|f| f.format != Some(Format::ArmParameters) || used_parameters.contains(&f.path));
 
-    diagnostics.extend(check_addressable(&inputs.resources, &loaded));
+    diagnostics.append(&mut unaddressable);
     inputs.covered = coverage(&inputs);
     diagnostics.extend(check_duplicates(&mut inputs.resources));
     inputs.skipped.extend(kind_notes(&inputs.resources));
@@ -440,7 +513,7 @@ fn load(path: &Path, options: &ReadOptions) -> Result<Loaded, Diagnostic> {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect();
-    let (text, _) = text::decode(&name, &bytes)?;
+    let (text, _) = text::decode_owned(&name, bytes)?;
     Ok(Loaded {
         path: name,
         text,
@@ -597,7 +670,7 @@ fn edit_distance(a: &str, b: &str) -> usize {
 /// Resources whose URL would address something else: a name, or a segment
 /// of their id or workspace, that is `.` or `..` (URL parsers and the Azure
 /// CLI resolve those, even percent-encoded).
-fn check_addressable(resources: &[Resource], loaded: &[Loaded]) -> Vec<Diagnostic> {
+fn check_addressable(resources: &[Resource], loaded: &Loaded) -> Vec<Diagnostic> {
     let mut diagnostics = Vec::new();
     for r in resources {
         let id = r.body.get("id").and_then(serde_json::Value::as_str);
@@ -616,9 +689,10 @@ fn check_addressable(resources: &[Resource], loaded: &[Loaded]) -> Vec<Diagnosti
             r.resource_type, r.name
         );
         let o = &r.origin;
-        let d = match loaded.iter().find(|l| l.path == o.path) {
-            Some(l) => Diagnostic::at(&o.path, &l.text, o.line, o.column, message),
-            None => Diagnostic::at_origin(o, message),
+        let d = if loaded.path == o.path {
+            Diagnostic::at(&o.path, &loaded.text, o.line, o.column, message)
+        } else {
+            Diagnostic::at_origin(o, message)
         };
         diagnostics.push(
             d.expected("a resource name and an ARM id whose segments are not `.` or `..`")

@@ -34,6 +34,21 @@ pub fn decode(path: &str, bytes: &[u8]) -> Result<(String, Encoding), Diagnostic
     utf8(path, bytes, 0).map(|s| (s, Encoding::Utf8))
 }
 
+/// [`decode`] for bytes read into memory: UTF-8 without a BOM (what
+/// exports are) becomes the text without a copy.
+pub fn decode_owned(path: &str, bytes: Vec<u8>) -> Result<(String, Encoding), Diagnostic> {
+    let marked = [&[0xEF, 0xBB, 0xBF][..], &[0xFF, 0xFE], &[0xFE, 0xFF]]
+        .iter()
+        .any(|bom| bytes.starts_with(bom));
+    if marked || looks_like_bomless_utf16(&bytes) || memchr::memchr(0, &bytes).is_some() {
+        return decode(path, &bytes);
+    }
+    match String::from_utf8(bytes) {
+        Ok(text) => Ok((text, Encoding::Utf8)),
+        Err(e) => decode(path, e.as_bytes()),
+    }
+}
+
 fn utf8(path: &str, bytes: &[u8], skipped: usize) -> Result<String, Diagnostic> {
     match std::str::from_utf8(bytes) {
         Ok(text) => {
@@ -136,7 +151,7 @@ pub struct LineIndex<'a> {
 }
 
 /// Bytes between two character-count checkpoints.
-const CHECKPOINT: usize = 4096;
+const CHECKPOINT: usize = 256;
 
 impl<'a> LineIndex<'a> {
     pub fn new(text: &'a str) -> Self {
@@ -201,6 +216,23 @@ mod tests {
         assert_eq!(decode("a", &le).unwrap(), ("{}".into(), Encoding::Utf16Le));
         let be: Vec<u8> = [0xFE, 0xFF, 0, b'[', 0, b']'].to_vec();
         assert_eq!(decode("a", &be).unwrap(), ("[]".into(), Encoding::Utf16Be));
+    }
+
+    #[test]
+    fn decoding_owned_bytes_is_decoding() {
+        let le: Vec<u8> = [0xFF, 0xFE, b'{', 0, b'}', 0].to_vec();
+        for bytes in [
+            b"{}".to_vec(),
+            "{\"é\": 1}".as_bytes().to_vec(),
+            b"\xEF\xBB\xBF{}".to_vec(),
+            le,
+            b"{\n  \"a\": \xFF}".to_vec(),
+            b"{\"a\": \"\x00\"}".to_vec(),
+        ] {
+            let borrowed = decode("x", &bytes).map_err(|d| format!("{d:?}"));
+            let owned = decode_owned("x", bytes.clone()).map_err(|d| format!("{d:?}"));
+            assert_eq!(borrowed, owned, "{bytes:?}");
+        }
     }
 
     #[test]
