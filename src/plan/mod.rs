@@ -1140,7 +1140,7 @@ impl Planner<'_> {
                 "displayNamesExcludeFilter",
             ]
             .into_iter()
-            .find(|k| rule.places.contains_key(*k))
+            .find(|k| rule.places.contains_key(k))
             .map_or(&rule.origin, |k| rule.place(k));
             evidence.push(evidence_at(
                 at,

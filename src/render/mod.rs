@@ -22,8 +22,15 @@ use std::io::{self, Write};
 
 /// `plan.json`: pretty, stable key order, trailing newline.
 pub fn json(plan: &Plan, w: &mut dyn Write) -> io::Result<()> {
-    let text = serde_json::to_string_pretty(plan)?;
-    writeln!(w, "{}", json_visible(text))
+    w.write_all(&json_bytes(plan)?)
+}
+
+/// `plan.json` as bytes, built once (no copy of its text).
+pub fn json_bytes(plan: &Plan) -> io::Result<Vec<u8>> {
+    let mut text = json_visible(serde_json::to_string_pretty(plan)?);
+    text.push('\n');
+    text.shrink_to_fit();
+    Ok(text.into_bytes())
 }
 
 /// Reads a saved plan back.

@@ -88,8 +88,25 @@ fn delimiter(body: &str) -> String {
 /// (Plans that differ only in what was read around the steps share it.)
 fn plan_id(plan: &Plan) -> String {
     use sha2::{Digest, Sha256};
-    let bytes = serde_json::to_vec(&plan.actions).unwrap_or_default();
-    Sha256::digest(&bytes)
+    /// Hashes the JSON as it is written: a fleet's steps are not held twice.
+    struct Hashing(Sha256);
+    impl io::Write for Hashing {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.0.update(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut hashing = Hashing(Sha256::new());
+    if serde_json::to_writer(&mut hashing, &plan.actions).is_err() {
+        // As the digest of the empty text it was when it could not be written.
+        hashing = Hashing(Sha256::new());
+    }
+    hashing
+        .0
+        .finalize()
         .iter()
         .take(8)
         .map(|b| format!("{b:02x}"))

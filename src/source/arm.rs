@@ -627,6 +627,9 @@ fn rest_resource(
             map.insert(key.into(), value);
         }
     }
+    if full.is_some() {
+        crate::model::prune_body(&mut body);
+    }
     let (line, column) = node.line_col();
     let mut resource = Resource {
         resource_type,
@@ -669,25 +672,26 @@ fn pruned_body(node: &Node) -> Option<(Value, String)> {
     if !text.starts_with('{') || !text.ends_with('}') {
         return None;
     }
+    // What `prune_body` keeps, built alone.
     let mut map = Map::new();
-    for key in node.keys() {
-        if map.contains_key(key) {
-            continue;
-        }
-        let member = node.get(key)?;
-        let value = if key == "properties" && member.is_object() {
-            let mut kept = Map::new();
-            for k in RULE_KEYS {
-                if let Some(v) = member.get(k) {
-                    kept.insert(k.to_string(), v.to_value());
-                }
-            }
-            Value::Object(kept)
-        } else {
-            member.to_value()
-        };
-        map.insert(key.to_string(), value);
+    if let Some(id) = node.get("id") {
+        map.insert("id".into(), id.to_value());
     }
+    let mut kept = Map::new();
+    for k in RULE_KEYS {
+        let Some(v) = properties.get(k) else {
+            continue;
+        };
+        let value = match v.get("createIncident") {
+            Some(create) if k == "incidentConfiguration" => Value::Object(Map::from_iter([(
+                "createIncident".into(),
+                create.to_value(),
+            )])),
+            _ => v.to_value(),
+        };
+        kept.insert(k.to_string(), value);
+    }
+    map.insert("properties".into(), Value::Object(kept));
     Some((Value::Object(map), text))
 }
 
@@ -700,8 +704,8 @@ pub const PLACED: [&str; 5] = [
     "displayNamesExcludeFilter",
 ];
 
-fn places(props: Option<&Node>) -> std::collections::BTreeMap<String, Origin> {
-    let mut out = std::collections::BTreeMap::new();
+fn places(props: Option<&Node>) -> crate::model::Places {
+    let mut out = crate::model::Places::default();
     if let Some(p) = props {
         for key in PLACED {
             if let Some(v) = p.get(key) {
@@ -732,6 +736,7 @@ fn places(props: Option<&Node>) -> std::collections::BTreeMap<String, Origin> {
             }
         }
     }
+    out.shrink_to_fit();
     out
 }
 
@@ -747,11 +752,7 @@ fn origin(v: &Node) -> Origin {
 /// Places of automation rule conditions (through `Boolean` inner
 /// conditions and `PropertyArray` item conditions), keyed by the JSON
 /// pointer of the `propertyName` or `arrayType` each tests.
-fn condition_places(
-    list: &Node,
-    pointer: &str,
-    out: &mut std::collections::BTreeMap<String, Origin>,
-) {
+fn condition_places(list: &Node, pointer: &str, out: &mut crate::model::Places) {
     for (i, c) in list.elements().unwrap_or_default().iter().enumerate() {
         let Some(props) = c.get("conditionProperties") else {
             continue;

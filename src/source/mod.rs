@@ -154,6 +154,16 @@ pub fn read(paths: &[PathBuf], options: &ReadOptions) -> Result<Inputs> {
     };
     let mut used_parameters = Vec::new();
     let mut unaddressable = Vec::new();
+    // Room for every resource at once: a fleet's are not moved as it grows.
+    inputs.resources.reserve_exact(
+        loaded
+            .iter()
+            .map(|l| match &l.parsed {
+                Parsed::Done(Ok(Content::Resources(_, r, _)), _) => r.len(),
+                _ => 0,
+            })
+            .sum(),
+    );
     for l in &mut loaded {
         let params_path = parameters_path_for(&l.path);
         let params = params_path.as_ref().and_then(|p| parameters.get(p));
