@@ -99,18 +99,17 @@ fn plan_id(plan: &Plan) -> String {
             Ok(())
         }
     }
-    let mut hashing = Hashing(Sha256::new());
-    if serde_json::to_writer(&mut hashing, &plan.actions).is_err() {
+    // serde_json writes in small pieces: hashed a block at a time.
+    let mut hashing = io::BufWriter::with_capacity(1 << 16, Hashing(Sha256::new()));
+    let digest = match serde_json::to_writer(&mut hashing, &plan.actions)
+        .map_err(io::Error::from)
+        .and_then(|()| hashing.into_inner().map_err(|e| e.into_error()))
+    {
+        Ok(h) => h.0.finalize(),
         // As the digest of the empty text it was when it could not be written.
-        hashing = Hashing(Sha256::new());
-    }
-    hashing
-        .0
-        .finalize()
-        .iter()
-        .take(8)
-        .map(|b| format!("{b:02x}"))
-        .collect()
+        Err(_) => Sha256::new().finalize(),
+    };
+    digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
 }
 
 /// The check both scripts make before touching anything: a backup folder
