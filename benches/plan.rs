@@ -428,6 +428,16 @@ fn main() {
         .unwrap_or(1.0);
     let workspaces = ((100.0 * scale).round() as usize).max(1);
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    // `BENCH_FLEET=DIR`: only write the fleet into DIR (to profile `plan` on it).
+    if let Some(dir) = std::env::var_os("BENCH_FLEET") {
+        let dirs = write_fleet(Path::new(&dir), workspaces);
+        println!(
+            "{} workspace folders written into {}",
+            dirs.len(),
+            Path::new(&dir).display()
+        );
+        return;
+    }
     let root = tempfile::tempdir().expect("temp folder");
     let dirs = write_fleet(root.path(), workspaces);
     let files = json_files(&dirs);

@@ -290,8 +290,7 @@ fn append_summary(plan: &plan::Plan, artifacts: Option<&Path>, path: &Path) -> s
 type Renderer = fn(&plan::Plan, &mut dyn Write) -> std::io::Result<()>;
 
 pub fn write_artifacts(plan: &plan::Plan, dir: &Path) -> Result<()> {
-    let mut plan_json = Vec::new();
-    render::json(plan, &mut plan_json)
+    let plan_json = render::json_bytes(plan)
         .map_err(|e| Error::io("cannot render", dir.join("plan.json"), e))?;
     std::fs::create_dir_all(dir).map_err(|e| Error::io("cannot create", dir, e))?;
     // The folder's lock, as apply and rollback take it: a second `plan`
@@ -308,11 +307,26 @@ pub fn write_artifacts(plan: &plan::Plan, dir: &Path) -> Result<()> {
     ];
     for (name, write, executable) in files {
         let path = dir.join(name);
-        let mut buf = Vec::new();
-        write(plan, &mut buf).map_err(|e| Error::io("cannot render", &path, e))?;
         // Written beside, then renamed: a reader never sees half a file.
+        // Streamed: a fleet's artifacts are not held in memory at once.
         let tmp = dir.join(format!(".{name}.tmp"));
-        std::fs::write(&tmp, &buf).map_err(|e| Error::io("cannot write", &tmp, e))?;
+        let file = std::fs::File::create(&tmp).map_err(|e| Error::io("cannot write", &tmp, e))?;
+        let mut w = std::io::BufWriter::with_capacity(1 << 16, file);
+        let written = if name == "plan.json" {
+            w.write_all(&plan_json)
+        } else {
+            write(plan, &mut w)
+        }
+        .and_then(|()| w.flush());
+        drop(w);
+        if let Err(e) = written {
+            let _ = std::fs::remove_file(&tmp);
+            // The system's errors are the file's; the others, a renderer's.
+            return Err(match e.raw_os_error() {
+                Some(_) => Error::io("cannot write", &tmp, e),
+                None => Error::io("cannot render", &path, e),
+            });
+        }
         #[cfg(unix)]
         if executable {
             use std::os::unix::fs::PermissionsExt;

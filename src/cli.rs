@@ -504,6 +504,7 @@ impl PlanArgs {
                 max_file_size: self.max_file_size,
                 workspace,
                 jobs: self.jobs.map_or(0, usize::from),
+                full_bodies: false,
             },
             rules: self.rules,
             settings_file: self.settings,

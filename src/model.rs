@@ -475,8 +475,14 @@ pub struct Resource {
     pub kind: Option<String>,
     pub workspace: Option<Workspace>,
     pub etag: Option<String>,
-    /// The ARM REST body, keys sorted.
+    /// The ARM REST body, keys sorted. When [`Resource::full`] holds the
+    /// body, this is only what the planner reads of it: the keys other
+    /// than `properties`, and of `properties` those in [`RULE_KEYS`].
     pub body: Value,
+    /// The whole body as compact JSON, when `body` is pruned (analytics
+    /// rules of a live export, the bulk of every fleet): parsed again by
+    /// [`Resource::full_body`] only for the rules that become steps.
+    pub full: Option<Box<str>>,
     pub origin: Origin,
     pub format: Format,
     /// Values an ARM template expression decides (empty for other formats).
@@ -487,16 +493,132 @@ pub struct Resource {
     pub query_span: Option<TextSpan>,
     /// Where some properties the planner decides on sit in the file
     /// (`productFilter`, `enabled`, ...), for evidence.
-    pub places: std::collections::BTreeMap<String, Origin>,
+    pub places: Places,
+}
+
+/// Where some properties of a resource sit, by name or JSON pointer: a
+/// few per resource, kept sorted in one small allocation (a map's node is
+/// many times the size of one place, and a fleet holds one per rule).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Places(Vec<(String, Origin)>);
+
+impl Places {
+    /// Sets where `key` is (the last one set is kept).
+    pub fn insert(&mut self, key: String, at: Origin) {
+        match self.0.binary_search_by(|(k, _)| k.as_str().cmp(&key)) {
+            Ok(i) => self.0[i].1 = at,
+            Err(i) => self.0.insert(i, (key, at)),
+        }
+    }
+
+    pub fn get(&self, key: &str) -> Option<&Origin> {
+        self.0
+            .binary_search_by(|(k, _)| k.as_str().cmp(key))
+            .ok()
+            .map(|i| &self.0[i].1)
+    }
+
+    pub fn contains_key(&self, key: &str) -> bool {
+        self.get(key).is_some()
+    }
+
+    /// Every place, by key, sorted; each may be moved.
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = (&String, &mut Origin)> {
+        self.0.iter_mut().map(|(k, v)| (&*k, v))
+    }
+
+    /// Gives back the room left over once every place is in.
+    pub fn shrink_to_fit(&mut self) {
+        self.0.shrink_to_fit();
+    }
+}
+
+/// The `properties` of an analytics rule that a pruned body keeps: every
+/// key the planner, the suppression of filters and the explanations read
+/// of an analytics rule (of `incidentConfiguration`, `createIncident`
+/// alone; see [`prune_body`]). A key read that is not here is a bug (a
+/// decision on a value that was dropped): [`Resource::prop`] asserts it of
+/// every analytics rule in debug builds, and `tests/pruning.rs` plans every
+/// fixture both ways and compares every artifact.
+pub const RULE_KEYS: [&str; 8] = [
+    "displayName",
+    "displayNamesExcludeFilter",
+    "displayNamesFilter",
+    "enabled",
+    "incidentConfiguration",
+    "productFilter",
+    "query",
+    "severitiesFilter",
+];
+
+/// Prunes an analytics rule's body to what the planner reads: its `id`
+/// (whether it can be addressed), and of its `properties` the
+/// [`RULE_KEYS`], of `incidentConfiguration` only `createIncident`.
+pub fn prune_body(body: &mut Value) {
+    let Some(map) = body.as_object_mut() else {
+        return;
+    };
+    map.retain(|k, _| k == "id" || k == "properties");
+    if let Some(props) = map.get_mut("properties").and_then(Value::as_object_mut) {
+        props.retain(|k, _| RULE_KEYS.contains(&k.as_str()));
+        if let Some(config) = props
+            .get_mut("incidentConfiguration")
+            .and_then(Value::as_object_mut)
+        {
+            config.retain(|k, _| k == "createIncident");
+        }
+    }
 }
 
 impl Resource {
+    /// All of `properties`: never asked of an analytics rule, whose body
+    /// may be pruned (automation rules, connectors, ... keep theirs whole).
     pub fn properties(&self) -> Option<&serde_json::Map<String, Value>> {
+        debug_assert!(
+            self.resource_type != ResourceType::AlertRules,
+            "all the properties of the analytics rule `{}` asked for: its body may be pruned to {RULE_KEYS:?}",
+            self.name
+        );
+        self.kept_properties()
+    }
+
+    fn kept_properties(&self) -> Option<&serde_json::Map<String, Value>> {
         self.body.get("properties").and_then(Value::as_object)
     }
 
     pub fn prop(&self, key: &str) -> Option<&Value> {
-        self.properties().and_then(|p| p.get(key))
+        debug_assert!(
+            self.resource_type != ResourceType::AlertRules || RULE_KEYS.contains(&key),
+            "`properties.{key}` of the analytics rule `{}` asked for: its body may be pruned to {RULE_KEYS:?}",
+            self.name
+        );
+        self.kept_properties().and_then(|p| p.get(key))
+    }
+
+    /// The whole ARM REST body, keys sorted.
+    pub fn full_body(&self) -> Value {
+        match &self.full {
+            None => self.body.clone(),
+            Some(text) => serde_json::from_str(text).expect("a body serde_json wrote reads back"),
+        }
+    }
+
+    /// Keeps only what the planner reads of an analytics rule's body, the
+    /// whole body as compact JSON beside it (nothing when nothing would be
+    /// dropped).
+    pub fn prune(&mut self) {
+        if self.resource_type != ResourceType::AlertRules || self.full.is_some() {
+            return;
+        }
+        let Some(props) = self.body.get("properties").and_then(Value::as_object) else {
+            return;
+        };
+        if props.keys().all(|k| RULE_KEYS.contains(&k.as_str())) {
+            return;
+        }
+        let full = self.body.to_string();
+        prune_body(&mut self.body);
+        self.full = Some(full.into_boxed_str());
     }
 
     pub fn prop_str(&self, key: &str) -> Option<&str> {

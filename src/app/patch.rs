@@ -252,6 +252,7 @@ mod tests {
             max_file_size: crate::source::DEFAULT_MAX_FILE_SIZE,
             workspace: None,
             jobs: 1,
+            full_bodies: false,
         };
         let inputs = crate::source::read(&[dir.to_path_buf()], &options).unwrap();
         let catalog = Catalog::load(None).unwrap();

@@ -1140,7 +1140,7 @@ impl Planner<'_> {
                 "displayNamesExcludeFilter",
             ]
             .into_iter()
-            .find(|k| rule.places.contains_key(*k))
+            .find(|k| rule.places.contains_key(k))
             .map_or(&rule.origin, |k| rule.place(k));
             evidence.push(evidence_at(
                 at,
@@ -1722,7 +1722,7 @@ impl Planner<'_> {
                 code: rule.id.clone(),
                 message: rule.message_with(values),
             },
-            before: Some(r.body.clone()),
+            before: Some(r.full_body()),
             after: None,
             etag: r.etag.clone(),
             api_version: Some(self.catalog.api_version(r.resource_type).to_string()),

@@ -22,8 +22,15 @@ use std::io::{self, Write};
 
 /// `plan.json`: pretty, stable key order, trailing newline.
 pub fn json(plan: &Plan, w: &mut dyn Write) -> io::Result<()> {
-    let text = serde_json::to_string_pretty(plan)?;
-    writeln!(w, "{}", json_visible(text))
+    w.write_all(&json_bytes(plan)?)
+}
+
+/// `plan.json` as bytes, built once (no copy of its text).
+pub fn json_bytes(plan: &Plan) -> io::Result<Vec<u8>> {
+    let mut text = json_visible(serde_json::to_string_pretty(plan)?);
+    text.push('\n');
+    text.shrink_to_fit();
+    Ok(text.into_bytes())
 }
 
 /// Reads a saved plan back.
@@ -137,10 +144,7 @@ pub fn one_line(s: &str) -> String {
 /// ASCII, so only string contents change.
 pub fn json_visible(text: String) -> String {
     use std::fmt::Write as _;
-    if !text
-        .chars()
-        .any(|c| is_hidden(c) && !matches!(c, '\n' | '\t' | '\r'))
-    {
+    if !has_hidden(&text) {
         return text;
     }
     let mut out = String::with_capacity(text.len() + 16);
@@ -157,6 +161,33 @@ pub fn json_visible(text: String) -> String {
         }
     }
     out
+}
+
+/// Whether `text` holds a [hidden](is_hidden) character other than a
+/// newline, tab or carriage return: printable ASCII, most of a plan, is
+/// passed over a byte at a time.
+fn has_hidden(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        if (0x20..0x7f).contains(&b) {
+            i += 1;
+        } else if b.is_ascii() {
+            if !matches!(b, b'\n' | b'\t' | b'\r') {
+                return true;
+            }
+            i += 1;
+        } else {
+            let Some(c) = text.get(i..).and_then(|t| t.chars().next()) else {
+                return false;
+            };
+            if is_hidden(c) {
+                return true;
+            }
+            i += c.len_utf8();
+        }
+    }
+    false
 }
 
 /// The migration rules reference (`docs/rules.md`), generated from `rules/`.
@@ -258,4 +289,33 @@ pub fn rules_markdown(catalog: &crate::catalog::Catalog, w: &mut dyn Write) -> i
             .join(", ")
     ));
     w.write_all(s.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hidden_characters_are_found_as_a_char_by_char_scan_finds_them() {
+        let by_char = |t: &str| {
+            t.chars()
+                .any(|c| is_hidden(c) && !matches!(c, '\n' | '\t' | '\r'))
+        };
+        for t in [
+            "",
+            "plain {\"a\": 1}\n\t\r",
+            "Échecs répétés",
+            "del \u{7f}",
+            "bell \u{7}",
+            "c1 \u{85}",
+            "bidi \u{202e}x",
+            "zero width \u{200b}",
+            "bom \u{feff}",
+            "emoji 😀 and ✓",
+            "tag \u{e0001}",
+            "\u{1d173}",
+        ] {
+            assert_eq!(has_hidden(t), by_char(t), "{t:?}");
+        }
+    }
 }

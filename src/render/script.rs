@@ -88,12 +88,28 @@ fn delimiter(body: &str) -> String {
 /// (Plans that differ only in what was read around the steps share it.)
 fn plan_id(plan: &Plan) -> String {
     use sha2::{Digest, Sha256};
-    let bytes = serde_json::to_vec(&plan.actions).unwrap_or_default();
-    Sha256::digest(&bytes)
-        .iter()
-        .take(8)
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    /// Hashes the JSON as it is written: a fleet's steps are not held twice.
+    struct Hashing(Sha256);
+    impl io::Write for Hashing {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.0.update(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+    // serde_json writes in small pieces: hashed a block at a time.
+    let mut hashing = io::BufWriter::with_capacity(1 << 16, Hashing(Sha256::new()));
+    let digest = match serde_json::to_writer(&mut hashing, &plan.actions)
+        .map_err(io::Error::from)
+        .and_then(|()| hashing.into_inner().map_err(|e| e.into_error()))
+    {
+        Ok(h) => h.0.finalize(),
+        // As the digest of the empty text it was when it could not be written.
+        Err(_) => Sha256::new().finalize(),
+    };
+    digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
 }
 
 /// The check both scripts make before touching anything: a backup folder

@@ -6,7 +6,8 @@ use super::template::{self, Parameter, Scope};
 use super::{Content, ReadOptions};
 use crate::error::Diagnostic;
 use crate::model::{
-    Format, Origin, Resource, ResourceType, Segment, Skipped, TemplateValue, TextSpan, Workspace,
+    Format, Origin, RULE_KEYS, Resource, ResourceType, Segment, Skipped, TemplateValue, TextSpan,
+    Workspace,
 };
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
@@ -588,27 +589,56 @@ fn rest_resource(
     if let Some(p) = properties {
         check_properties(resource_type, &p, false)?;
     }
-    let mut body = node.to_value();
+    // An analytics rule (the bulk of every fleet) keeps as a value only
+    // what the planner reads, and its whole body as compact text.
+    let (mut body, mut full) = match (resource_type == ResourceType::AlertRules
+        && !options.full_bodies)
+        .then(|| pruned_body(node))
+        .flatten()
+    {
+        Some((body, text)) => (body, Some(text)),
+        None => (node.to_value(), None),
+    };
     if let Value::Object(map) = &mut body {
-        map.entry("name")
-            .or_insert_with(|| Value::String(name.clone()));
-        map.entry("type")
-            .or_insert_with(|| Value::String(resource_type.arm_type().into()));
+        let mut added = Vec::new();
+        if !map.contains_key("name") {
+            added.push(("name", Value::String(name.clone())));
+        }
+        if !map.contains_key("type") {
+            added.push(("type", Value::String(resource_type.arm_type().into())));
+        }
         if let Some(ws) = workspace.as_ref().filter(|_| id.is_none()) {
-            map.insert(
-                "id".into(),
-                Value::String(ws.resource_id(resource_type, &name)),
-            );
+            added.push(("id", Value::String(ws.resource_id(resource_type, &name))));
+        }
+        if let Some(text) = full.as_mut() {
+            // Members added last: the last of a name is the one read.
+            text.pop();
+            for (key, value) in &added {
+                if text.len() > 1 {
+                    text.push(',');
+                }
+                text.push_str(&Value::from(*key).to_string());
+                text.push(':');
+                text.push_str(&value.to_string());
+            }
+            text.push('}');
+        }
+        for (key, value) in added {
+            map.insert(key.into(), value);
         }
     }
+    if full.is_some() {
+        crate::model::prune_body(&mut body);
+    }
     let (line, column) = node.line_col();
-    Ok(Some(Resource {
+    let mut resource = Resource {
         resource_type,
         name,
         kind,
         workspace,
         etag,
         body,
+        full: full.map(String::into_boxed_str),
         origin: Origin {
             path: node.doc().path.to_string(),
             line,
@@ -621,7 +651,48 @@ fn rest_resource(
         query_span: properties
             .and_then(|p| p.get("query"))
             .and_then(|q| q.text_span()),
-    }))
+    };
+    if !options.full_bodies {
+        // Read on the exact path: pruned once built.
+        resource.prune();
+    }
+    Ok(Some(resource))
+}
+
+/// On the fast path, an analytics rule's body with only the properties
+/// the planner reads ([`RULE_KEYS`]), built from the text of those alone,
+/// and its whole body as compact text. None on the exact path, and when
+/// no property would be left out.
+fn pruned_body(node: &Node) -> Option<(Value, String)> {
+    let properties = node.get("properties")?;
+    if !properties.keys().iter().any(|k| !RULE_KEYS.contains(k)) {
+        return None;
+    }
+    let text = node.compact_text()?;
+    if !text.starts_with('{') || !text.ends_with('}') {
+        return None;
+    }
+    // What `prune_body` keeps, built alone.
+    let mut map = Map::new();
+    if let Some(id) = node.get("id") {
+        map.insert("id".into(), id.to_value());
+    }
+    let mut kept = Map::new();
+    for k in RULE_KEYS {
+        let Some(v) = properties.get(k) else {
+            continue;
+        };
+        let value = match v.get("createIncident") {
+            Some(create) if k == "incidentConfiguration" => Value::Object(Map::from_iter([(
+                "createIncident".into(),
+                create.to_value(),
+            )])),
+            _ => v.to_value(),
+        };
+        kept.insert(k.to_string(), value);
+    }
+    map.insert("properties".into(), Value::Object(kept));
+    Some((Value::Object(map), text))
 }
 
 /// Properties whose place in the file evidence points at.
@@ -633,8 +704,8 @@ pub const PLACED: [&str; 5] = [
     "displayNamesExcludeFilter",
 ];
 
-fn places(props: Option<&Node>) -> std::collections::BTreeMap<String, Origin> {
-    let mut out = std::collections::BTreeMap::new();
+fn places(props: Option<&Node>) -> crate::model::Places {
+    let mut out = crate::model::Places::default();
     if let Some(p) = props {
         for key in PLACED {
             if let Some(v) = p.get(key) {
@@ -665,6 +736,7 @@ fn places(props: Option<&Node>) -> std::collections::BTreeMap<String, Origin> {
             }
         }
     }
+    out.shrink_to_fit();
     out
 }
 
@@ -680,11 +752,7 @@ fn origin(v: &Node) -> Origin {
 /// Places of automation rule conditions (through `Boolean` inner
 /// conditions and `PropertyArray` item conditions), keyed by the JSON
 /// pointer of the `propertyName` or `arrayType` each tests.
-fn condition_places(
-    list: &Node,
-    pointer: &str,
-    out: &mut std::collections::BTreeMap<String, Origin>,
-) {
+fn condition_places(list: &Node, pointer: &str, out: &mut crate::model::Places) {
     for (i, c) in list.elements().unwrap_or_default().iter().enumerate() {
         let Some(props) = c.get("conditionProperties") else {
             continue;
@@ -822,6 +890,7 @@ fn flat_automation_rule(node: &Node, options: &ReadOptions) -> Result<Resource, 
         workspace,
         etag: None,
         body: Value::Object(body),
+        full: None,
         origin: Origin {
             path: node.doc().path.to_string(),
             line,
@@ -1021,6 +1090,7 @@ fn template_resource(
         workspace,
         etag: None,
         body: Value::Object(body),
+        full: None,
         origin: Origin {
             path: item.doc().path.to_string(),
             line,

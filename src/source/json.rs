@@ -757,6 +757,45 @@ impl<'d, 't> Node<'d, 't> {
         })
     }
 
+    /// The node's text without the white space between its tokens, on the
+    /// fast path (strict JSON: nothing else to leave out); None on the
+    /// exact path. `serde_json` reads it as the same value as the node.
+    pub fn compact_text(&self) -> Option<String> {
+        let At::Fast(_) = self.at else {
+            return None;
+        };
+        let e = self.entry()?;
+        let bytes = self
+            .doc
+            .text
+            .as_bytes()
+            .get(e.start as usize..e.end as usize)?;
+        let mut out = Vec::with_capacity(bytes.len());
+        let mut rest = bytes;
+        while let Some(&b) = rest.first() {
+            if b == b'"' {
+                // A string, copied whole: up to its closing quote.
+                let mut i = 1;
+                while let Some(k) = rest.get(i..).and_then(|r| memchr::memchr2(b'"', b'\\', r)) {
+                    let quote = rest[i + k] == b'"';
+                    i += k + if quote { 1 } else { 2 };
+                    if quote {
+                        break;
+                    }
+                }
+                let end = i.min(rest.len());
+                out.extend_from_slice(&rest[..end]);
+                rest = &rest[end..];
+            } else {
+                if !matches!(b, b' ' | b'\n' | b'\r' | b'\t') {
+                    out.push(b);
+                }
+                rest = &rest[1..];
+            }
+        }
+        String::from_utf8(out).ok()
+    }
+
     /// The node as a plain JSON value.
     pub fn to_value(&self) -> Value {
         match self.at {

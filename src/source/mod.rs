@@ -30,6 +30,11 @@ pub struct ReadOptions {
     /// Threads reading files (0: one per CPU; 1: the caller's thread only).
     /// What is read does not depend on it.
     pub jobs: usize,
+    /// Keep every analytics rule's body whole, as a value, instead of only
+    /// what the planner reads ([`crate::model::RULE_KEYS`]) and the rest as
+    /// text: the artifacts are the same either way (`tests/pruning.rs`
+    /// checks it); only that test and the bench set it.
+    pub full_bodies: bool,
 }
 
 impl Default for ReadOptions {
@@ -38,6 +43,7 @@ impl Default for ReadOptions {
             max_file_size: DEFAULT_MAX_FILE_SIZE,
             workspace: None,
             jobs: 0,
+            full_bodies: false,
         }
     }
 }
@@ -148,6 +154,16 @@ pub fn read(paths: &[PathBuf], options: &ReadOptions) -> Result<Inputs> {
     };
     let mut used_parameters = Vec::new();
     let mut unaddressable = Vec::new();
+    // Room for every resource at once: a fleet's are not moved as it grows.
+    inputs.resources.reserve_exact(
+        loaded
+            .iter()
+            .map(|l| match &l.parsed {
+                Parsed::Done(Ok(Content::Resources(_, r, _)), _) => r.len(),
+                _ => 0,
+            })
+            .sum(),
+    );
     for l in &mut loaded {
         let params_path = parameters_path_for(&l.path);
         let params = params_path.as_ref().and_then(|p| parameters.get(p));
@@ -583,8 +599,14 @@ fn check_duplicates(resources: &mut Vec<Resource>) -> Vec<Diagnostic> {
             continue;
         };
         let f = &resources[first];
-        if f.body == r.body && f.condition == r.condition && f.template_values == r.template_values
-        {
+        // Bodies kept as text compare as values: the same members in
+        // another order, or spaced otherwise, are the same body.
+        let same_body = if f.full.is_none() && r.full.is_none() {
+            f.body == r.body
+        } else {
+            f.full_body() == r.full_body()
+        };
+        if same_body && f.condition == r.condition && f.template_values == r.template_values {
             keep[i] = false;
         } else {
             diagnostics.push(

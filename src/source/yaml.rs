@@ -422,8 +422,8 @@ fn query_span(text: &str, key: &str) -> Option<TextSpan> {
 }
 
 /// Where the placed properties' keys sit (PascalCase in older as-code YAML).
-fn places_of(path: &str, text: &str, pascal: bool) -> std::collections::BTreeMap<String, Origin> {
-    let mut out = std::collections::BTreeMap::new();
+fn places_of(path: &str, text: &str, pascal: bool) -> crate::model::Places {
+    let mut out = crate::model::Places::default();
     for key in super::arm::PLACED {
         let written = if pascal {
             let mut c = key.chars();
@@ -464,7 +464,7 @@ fn finish(
     origin: Origin,
     format: Format,
     query_span: Option<TextSpan>,
-    places: std::collections::BTreeMap<String, Origin>,
+    places: crate::model::Places,
     options: &ReadOptions,
 ) -> Resource {
     let workspace = options.workspace.clone();
@@ -486,6 +486,7 @@ fn finish(
         workspace,
         etag: None,
         body: Value::Object(body),
+        full: None,
         origin,
         format,
         template_values: Vec::new(),
