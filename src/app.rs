@@ -118,6 +118,8 @@ fn plan_command(mut args: PlanConfig, out: &mut dyn Write, is_terminal: bool) ->
         return explain(&catalog, &inputs, settings, rule, args.format, out);
     }
     let plan = plan::plan_on(&inputs, &catalog, settings, args.read.jobs)?;
+    // The plan holds what it needs: the resources go before rendering.
+    drop(inputs);
     if let Some(dir) = &args.out {
         write_artifacts(&plan, dir)?;
     }
