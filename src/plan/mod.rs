@@ -1836,23 +1836,15 @@ fn alerts_state(r: &Resource) -> String {
 
 /// The suppression an incident creation rule applied, in words.
 fn msic_filters(rule: &Resource) -> String {
-    let list = |key: &str| -> Vec<String> {
-        rule.prop(key)
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(Value::as_str)
-                    .map(str::to_string)
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
+    let suppress::Filters {
+        severities,
+        include: names,
+        exclude: excluded,
+    } = suppress::Filters::of_rule(rule);
     let mut parts = Vec::new();
-    let severities = list("severitiesFilter");
     if !severities.is_empty() {
         parts.push(format!("severities {}", severities.join(", ")));
     }
-    let names = list("displayNamesFilter");
     if !names.is_empty() {
         parts.push(format!(
             "only {} named alert{}",
@@ -1860,7 +1852,6 @@ fn msic_filters(rule: &Resource) -> String {
             if names.len() == 1 { "" } else { "s" }
         ));
     }
-    let excluded = list("displayNamesExcludeFilter");
     if !excluded.is_empty() {
         parts.push(format!(
             "excluding {} alert name{}",

@@ -43,9 +43,17 @@ pub struct Filters {
 impl Filters {
     /// The filters of a rule's `properties` (absent or null lists are empty).
     pub fn of(properties: Option<&Value>) -> Filters {
+        Filters::from_keys(|key| properties.and_then(|p| p.get(key)))
+    }
+
+    /// The filters of an analytics rule as read.
+    pub fn of_rule(rule: &Resource) -> Filters {
+        Filters::from_keys(|key| rule.prop(key))
+    }
+
+    fn from_keys<'a>(get: impl Fn(&str) -> Option<&'a Value>) -> Filters {
         let list = |key: &str| -> Vec<String> {
-            properties
-                .and_then(|p| p.get(key))
+            get(key)
                 .and_then(Value::as_array)
                 .map(|a| {
                     a.iter()
