@@ -145,7 +145,7 @@ fn main() {
     let plan = plan_of(&small);
     let out = work.path().join("small-out");
     std::fs::create_dir_all(&out).unwrap();
-    sentinel_migrate::app::write_artifacts(&plan, &out).unwrap();
+    sentinel_migrate::app::write_artifacts(&plan, &out, 0).unwrap();
     let emulator = Emulator::start(Config::default()).unwrap();
     seed(&emulator, &plan);
     emulator.set_faults(Faults {

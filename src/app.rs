@@ -117,12 +117,19 @@ fn plan_command(mut args: PlanConfig, out: &mut dyn Write, is_terminal: bool) ->
     if let Some(rule) = &args.explain {
         return explain(&catalog, &inputs, settings, rule, args.format, out);
     }
-    let plan = plan::plan_on(&inputs, &catalog, settings, args.read.jobs)?;
-    // The plan holds what it needs: the resources go before rendering.
-    drop(inputs);
-    if let Some(dir) = &args.out {
-        write_artifacts(&plan, dir)?;
-    }
+    let jobs = args.read.jobs;
+    let plan = plan::plan_on(&inputs, &catalog, settings, jobs)?;
+    // The plan holds what it needs: the resources go (on a thread of
+    // their own) while the artifacts are rendered.
+    let ((), written) = crate::par::beside(
+        jobs,
+        move || drop(inputs),
+        || match &args.out {
+            Some(dir) => write_artifacts(&plan, dir, jobs),
+            None => Ok(()),
+        },
+    );
+    written?;
     let patched = (args.patch.is_some() || args.write)
         .then(|| patch::run(&plan, &args.inputs, args.patch.as_deref(), args.write))
         .transpose()?;
@@ -288,69 +295,134 @@ fn append_summary(plan: &plan::Plan, artifacts: Option<&Path>, path: &Path) -> s
 }
 
 /// Writes plan.json, changes.diff, apply.sh, rollback.sh and report.html
-/// into `dir`.
-type Renderer = fn(&plan::Plan, &mut dyn Write) -> std::io::Result<()>;
-
-pub fn write_artifacts(plan: &plan::Plan, dir: &Path) -> Result<()> {
-    let plan_json = render::json_bytes(plan)
-        .map_err(|e| Error::io("cannot render", dir.join("plan.json"), e))?;
+/// into `dir`: rendered side by side (`jobs` threads), each streamed to a
+/// file beside its name, all renamed into place only once every one is
+/// written and the folder's journal (if any) belongs to this plan.
+pub fn write_artifacts(plan: &plan::Plan, dir: &Path, jobs: usize) -> Result<()> {
+    #[derive(Clone, Copy)]
+    enum Artifact {
+        Plan,
+        Diff,
+        Apply,
+        Rollback,
+        Report,
+    }
     std::fs::create_dir_all(dir).map_err(|e| Error::io("cannot create", dir, e))?;
     // The folder's lock, as apply and rollback take it: a second `plan`
     // into the same folder, or one while an apply runs there, cannot mix
     // its artifacts with theirs.
     let _lock = api::journal::Lock::acquire(&dir.join("apply-journal.json"), "plan")?;
-    keeps_the_journal(dir, &plan_json)?;
-    let files: [(&str, Renderer, bool); 5] = [
-        ("plan.json", render::json, false),
-        ("changes.diff", render::diff, false),
-        ("apply.sh", render::apply_script, true),
-        ("rollback.sh", render::rollback_script, true),
-        ("report.html", render::html, false),
+    // The largest first: they set how long the whole takes.
+    let files = [
+        ("plan.json", Artifact::Plan, false),
+        ("report.html", Artifact::Report, false),
+        ("apply.sh", Artifact::Apply, true),
+        ("changes.diff", Artifact::Diff, false),
+        ("rollback.sh", Artifact::Rollback, true),
     ];
-    for (name, write, executable) in files {
+    // Both scripts carry the plan's id: worked out once, by whichever
+    // needs it first.
+    let id = std::sync::OnceLock::new();
+    let plan_sha256 = std::sync::OnceLock::new();
+    let written = crate::par::map(files.to_vec(), jobs, |(name, artifact, executable)| {
         let path = dir.join(name);
         // Written beside, then renamed: a reader never sees half a file.
-        // Streamed: a fleet's artifacts are not held in memory at once.
+        // Streamed: a fleet's artifacts are not held in memory.
         let tmp = dir.join(format!(".{name}.tmp"));
-        let file = std::fs::File::create(&tmp).map_err(|e| Error::io("cannot write", &tmp, e))?;
-        let mut w = std::io::BufWriter::with_capacity(1 << 16, file);
-        let written = if name == "plan.json" {
-            w.write_all(&plan_json)
-        } else {
-            write(plan, &mut w)
-        }
-        .and_then(|()| w.flush());
-        drop(w);
-        if let Err(e) = written {
-            let _ = std::fs::remove_file(&tmp);
-            // The system's errors are the file's; the others, a renderer's.
-            return Err(match e.raw_os_error() {
+        let made = (|| {
+            let file =
+                std::fs::File::create(&tmp).map_err(|e| Error::io("cannot write", &tmp, e))?;
+            let mut w = std::io::BufWriter::with_capacity(1 << 16, file);
+            let written = match artifact {
+                Artifact::Plan => {
+                    // Hashed as written, for the journal's check.
+                    let mut hashing = Hashing {
+                        w: &mut w,
+                        hash: Sha256::new(),
+                    };
+                    let r = render::json(plan, &mut hashing);
+                    let _ = plan_sha256.set(hex(&hashing.hash.finalize()));
+                    r
+                }
+                Artifact::Diff => render::diff(plan, &mut w),
+                Artifact::Apply => {
+                    render::apply_script_of(plan, id.get_or_init(|| render::plan_id(plan)), &mut w)
+                }
+                Artifact::Rollback => render::rollback_script_of(
+                    plan,
+                    id.get_or_init(|| render::plan_id(plan)),
+                    &mut w,
+                ),
+                Artifact::Report => render::html(plan, &mut w),
+            }
+            .and_then(|()| w.flush());
+            drop(w);
+            written.map_err(|e| match e.raw_os_error() {
+                // The system's errors are the file's; the others, a renderer's.
                 Some(_) => Error::io("cannot write", &tmp, e),
                 None => Error::io("cannot render", &path, e),
-            });
+            })?;
+            #[cfg(unix)]
+            if executable {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755))
+                    .map_err(|e| Error::io("cannot make executable", &tmp, e))?;
+            }
+            #[cfg(not(unix))]
+            let _ = executable;
+            Ok(())
+        })();
+        (tmp, path, made)
+    });
+    let remove_all = |written: &[(std::path::PathBuf, std::path::PathBuf, Result<()>)]| {
+        for (tmp, _, _) in written {
+            let _ = std::fs::remove_file(tmp);
         }
-        #[cfg(unix)]
-        if executable {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755))
-                .map_err(|e| Error::io("cannot make executable", &tmp, e))?;
-        }
-        #[cfg(not(unix))]
-        let _ = executable;
+    };
+    // The first failure in the files' order, whichever thread met it.
+    let failed = written.iter().position(|(_, _, made)| made.is_err());
+    if let Some(i) = failed {
+        remove_all(&written);
+        let (_, _, made) = written.into_iter().nth(i).expect("found above");
+        return made;
+    }
+    let sha = plan_sha256.get().cloned().unwrap_or_default();
+    if let Err(e) = keeps_the_journal(dir, &sha) {
+        remove_all(&written);
+        return Err(e);
+    }
+    for (tmp, path, _) in written {
         std::fs::rename(&tmp, &path).map_err(|e| Error::io("cannot write", &path, e))?;
     }
     Ok(())
 }
 
+/// A writer that hashes what goes through it.
+struct Hashing<'w> {
+    w: &'w mut dyn Write,
+    hash: Sha256,
+}
+
+impl Write for Hashing<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.w.write(buf)?;
+        self.hash.update(&buf[..n]);
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.w.flush()
+    }
+}
+
 /// Refuses to replace the plan an apply journal in `dir` belongs to: the
 /// journal (and `backups/`) are what rolling that apply back needs, and a
 /// new plan beside them could never be applied.
-fn keeps_the_journal(dir: &Path, plan_json: &[u8]) -> Result<()> {
+fn keeps_the_journal(dir: &Path, plan_sha256: &str) -> Result<()> {
     let journal_path = dir.join("apply-journal.json");
     let Some(journal) = api::journal::Journal::load(&journal_path)? else {
         return Ok(());
     };
-    if journal.plan_sha256 == sha256_hex(plan_json) {
+    if journal.plan_sha256 == plan_sha256 {
         return Ok(());
     }
     let count = |s: api::journal::Status| journal.steps.values().filter(|x| x.status == s).count();
@@ -367,10 +439,11 @@ fn keeps_the_journal(dir: &Path, plan_json: &[u8]) -> Result<()> {
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex(&Sha256::digest(bytes))
+}
+
+fn hex(digest: &[u8]) -> String {
+    digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// `--explain`: renders the planner's own decision about the rules named.

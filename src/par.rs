@@ -58,6 +58,26 @@ where
         .collect()
 }
 
+/// `a` on a thread of its own while `b` runs on the caller's (one after
+/// the other with one thread): both results.
+pub fn beside<A, B>(jobs: usize, a: impl FnOnce() -> A + Send, b: impl FnOnce() -> B) -> (A, B)
+where
+    A: Send,
+{
+    if threads(jobs) <= 1 {
+        let a = a();
+        return (a, b());
+    }
+    std::thread::scope(|scope| {
+        let other = scope.spawn(a);
+        let b = b();
+        match other.join() {
+            Ok(a) => (a, b),
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

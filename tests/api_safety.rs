@@ -611,6 +611,15 @@ fn after_a_stale_apply_the_hint_leads_to_a_plan_that_applies_and_the_journal_is_
         plan_bytes,
         "the plan is kept"
     );
+    // Nothing else was written either, not even beside: the artifacts
+    // are rendered side by side and renamed only once the journal agrees.
+    let mut left: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".tmp"))
+        .collect();
+    left.sort();
+    assert!(left.is_empty(), "{left:?}");
 
     // Into a new folder, as the hint says: it plans and applies.
     let next = work.path().join("plan-2");

@@ -15,22 +15,113 @@ pub use explain::{explain_human, explain_json};
 pub use html::html;
 pub use human::{Style, human};
 pub use markdown::{LIMIT as MARKDOWN_LIMIT, markdown};
-pub use script::{apply_script, rollback_script};
+pub use script::{
+    PlanId, apply_script, apply_script_of, plan_id, rollback_script, rollback_script_of,
+};
 
 use crate::plan::Plan;
 use std::io::{self, Write};
 
-/// `plan.json`: pretty, stable key order, trailing newline.
+/// `plan.json`: pretty, stable key order, trailing newline. Streamed:
+/// a fleet's plan is not held as text, and every [hidden](is_hidden)
+/// character serde_json leaves raw is escaped on the way (as
+/// [`json_visible`] does).
 pub fn json(plan: &Plan, w: &mut dyn Write) -> io::Result<()> {
-    w.write_all(&json_bytes(plan)?)
+    let mut v = Visible {
+        w,
+        held: Vec::new(),
+    };
+    serde_json::to_writer_pretty(&mut v, plan)?;
+    v.finish()?;
+    w.write_all(b"\n")
 }
 
-/// `plan.json` as bytes, built once (no copy of its text).
+/// `plan.json` as bytes.
 pub fn json_bytes(plan: &Plan) -> io::Result<Vec<u8>> {
-    let mut text = json_visible(serde_json::to_string_pretty(plan)?);
-    text.push('\n');
-    text.shrink_to_fit();
-    Ok(text.into_bytes())
+    let mut out = Vec::new();
+    json(plan, &mut out)?;
+    Ok(out)
+}
+
+/// A writer of JSON text that escapes every [hidden](is_hidden) character
+/// but the layout's newlines, tabs and carriage returns (inside strings
+/// serde_json has escaped those already) as `\uXXXX`, passing printable
+/// ASCII through a run at a time. A character split across two writes is
+/// held until its last byte comes.
+struct Visible<'w> {
+    w: &'w mut dyn Write,
+    held: Vec<u8>,
+}
+
+impl Visible<'_> {
+    fn finish(&mut self) -> io::Result<()> {
+        if self.held.is_empty() {
+            return Ok(());
+        }
+        // Not UTF-8 at the end: serde_json never writes that.
+        let held = std::mem::take(&mut self.held);
+        self.w.write_all(&held)
+    }
+
+    fn pass(&mut self, text: &str) -> io::Result<()> {
+        let bytes = text.as_bytes();
+        let mut start = 0;
+        let mut i = 0;
+        while let Some(&b) = bytes.get(i) {
+            if (0x20..0x7f).contains(&b) || matches!(b, b'\n' | b'\t' | b'\r') {
+                i += 1;
+                continue;
+            }
+            let c = text[i..].chars().next().unwrap_or('\0');
+            if !is_hidden(c) {
+                i += c.len_utf8();
+                continue;
+            }
+            self.w.write_all(&bytes[start..i])?;
+            let mut units = [0u16; 2];
+            for u in c.encode_utf16(&mut units) {
+                write!(self.w, "\\u{u:04x}")?;
+            }
+            i += c.len_utf8();
+            start = i;
+        }
+        self.w.write_all(&bytes[start..])
+    }
+}
+
+impl Write for Visible<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let mut joined;
+        let bytes = if self.held.is_empty() {
+            buf
+        } else {
+            joined = std::mem::take(&mut self.held);
+            joined.extend_from_slice(buf);
+            &joined[..]
+        };
+        let (text, rest) = match std::str::from_utf8(bytes) {
+            Ok(t) => (t, &[][..]),
+            // A character cut at the end of this write: the rest waits.
+            Err(e) if e.error_len().is_none() => {
+                let (ok, rest) = bytes.split_at(e.valid_up_to());
+                (std::str::from_utf8(ok).unwrap_or_default(), rest)
+            }
+            Err(_) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    "JSON text that is not UTF-8",
+                ));
+            }
+        };
+        let rest = rest.to_vec();
+        self.pass(text)?;
+        self.held = rest;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.w.flush()
+    }
 }
 
 /// Reads a saved plan back.
@@ -294,6 +385,34 @@ pub fn rules_markdown(catalog: &crate::catalog::Catalog, w: &mut dyn Write) -> i
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn streamed_json_escapes_as_the_whole_text_is_escaped_even_written_a_byte_at_a_time() {
+        let value = serde_json::json!({
+            "plain": "caf\u{e9} \u{1F600} [rule]",
+            "hidden": "a\u{202e}b\u{7f}c\u{85}d\u{200b}e\u{e0041}f\u{feff}",
+            "layout": "line\nnext\ttab",
+            "array": ["\u{2028}", 1, null],
+        });
+        let text = serde_json::to_string_pretty(&value).unwrap();
+        let whole = json_visible(text.clone());
+        assert!(
+            whole.contains("\\u202e") && whole.contains("\\udb40\\udc41"),
+            "{whole}"
+        );
+        for piece in [1, 2, 3, 7, text.len()] {
+            let mut out = Vec::new();
+            let mut v = Visible {
+                w: &mut out,
+                held: Vec::new(),
+            };
+            for chunk in text.as_bytes().chunks(piece) {
+                v.write_all(chunk).unwrap();
+            }
+            v.finish().unwrap();
+            assert_eq!(String::from_utf8(out).unwrap(), whole, "pieces of {piece}");
+        }
+    }
 
     #[test]
     fn hidden_characters_are_found_as_a_char_by_char_scan_finds_them() {

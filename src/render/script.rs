@@ -86,7 +86,14 @@ fn delimiter(body: &str) -> String {
 /// numbers only mean something within one list of steps: another plan's
 /// rollback.sh would put a backup body back at another resource's URL.
 /// (Plans that differ only in what was read around the steps share it.)
-fn plan_id(plan: &Plan) -> String {
+pub fn plan_id(plan: &Plan) -> PlanId {
+    PlanId(hash_steps(plan))
+}
+
+/// A plan's [`plan_id`], worked out once for both scripts.
+pub struct PlanId(String);
+
+fn hash_steps(plan: &Plan) -> String {
     use sha2::{Digest, Sha256};
     /// Hashes the JSON as it is written: a fleet's steps are not held twice.
     struct Hashing(Sha256);
@@ -115,8 +122,8 @@ fn plan_id(plan: &Plan) -> String {
 /// The check both scripts make before touching anything: a backup folder
 /// holding steps begun under another plan (or under none recorded) is
 /// refused; one that holds none is taken over.
-fn same_plan_check(plan: &Plan, apply: bool) -> String {
-    let id = plan_id(plan);
+fn same_plan_check(id: &PlanId, apply: bool) -> String {
+    let id = &id.0;
     let mut s = format!(
         r#"
 # The backup folder belongs to one plan: its step numbers mean nothing to another.
@@ -247,6 +254,11 @@ change() {
 
 /// Writes `apply.sh`.
 pub fn apply_script(plan: &Plan, w: &mut dyn Write) -> io::Result<()> {
+    apply_script_of(plan, &plan_id(plan), w)
+}
+
+/// [`apply_script`] with the plan's id already worked out.
+pub fn apply_script_of(plan: &Plan, id: &PlanId, w: &mut dyn Write) -> io::Result<()> {
     let mut s = String::new();
     // The gate follows from what a step does, not from its phase number.
     let gated =
@@ -315,7 +327,7 @@ mkdir -p "$backup_dir"
     s.push('\n');
     s.push_str(COMMON_HELPERS);
     s.push_str(HELPERS);
-    s.push_str(&same_plan_check(plan, true));
+    s.push_str(&same_plan_check(id, true));
 
     // Preflight: every resource the script writes, checked before any write.
     let steps: Vec<(usize, &Action)> = plan
@@ -525,6 +537,11 @@ undo() {
 /// Writes `rollback.sh`: undoes, newest first, every step `apply.sh`
 /// recorded as done, from the bodies it backed up.
 pub fn rollback_script(plan: &Plan, w: &mut dyn Write) -> io::Result<()> {
+    rollback_script_of(plan, &plan_id(plan), w)
+}
+
+/// [`rollback_script`] with the plan's id already worked out.
+pub fn rollback_script_of(plan: &Plan, id: &PlanId, w: &mut dyn Write) -> io::Result<()> {
     let mut s = String::new();
     s.push_str("#!/usr/bin/env bash\n");
     s.push_str(NO_EXPANSION);
@@ -568,7 +585,7 @@ fi
     );
     s.push_str(COMMON_HELPERS);
     s.push_str(ROLLBACK_HELPERS);
-    s.push_str(&same_plan_check(plan, false));
+    s.push_str(&same_plan_check(id, false));
     s.push('\n');
     let steps: Vec<(usize, &Action)> = plan
         .actions
