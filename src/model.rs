@@ -407,16 +407,67 @@ pub enum TextSpan {
     /// A YAML block or plain scalar whose first content line is `line`,
     /// indented by `indent` columns.
     YamlBlock { line: usize, indent: usize },
+    /// A JSON string literal written as `serde_json` writes its value
+    /// (only the escapes JSON requires): its raw text, the value written
+    /// again, is not kept (a fleet holds one query per rule). Mapped with
+    /// [`TextSpan::map_in`].
+    JsonValue { line: usize, column: usize },
 }
 
 impl TextSpan {
-    /// Maps a 1-based (line, column) inside the decoded text to the file.
+    /// The span of the JSON string literal `raw` (its text between the
+    /// quotes, starting at `line`:`column`) whose value is `value`: kept
+    /// whole only when it is not what `serde_json` writes for the value.
+    pub fn json(line: usize, column: usize, raw: &str, value: &str) -> TextSpan {
+        // Without a backslash, strict JSON's raw text is its value.
+        let canonical = if raw.contains('\\') {
+            serde_json::to_string(value)
+                .is_ok_and(|q| q.len() == raw.len() + 2 && q[1..q.len() - 1] == *raw)
+        } else {
+            raw == value
+        };
+        if canonical {
+            TextSpan::JsonValue { line, column }
+        } else {
+            TextSpan::JsonString {
+                line,
+                column,
+                raw: raw.to_string(),
+            }
+        }
+    }
+
+    /// Maps a 1-based (line, column) inside the decoded text `value` to
+    /// the file.
+    pub fn map_in(&self, value: &str, line: usize, column: usize) -> (usize, usize) {
+        match self {
+            TextSpan::JsonValue {
+                line: at_line,
+                column: at_col,
+            } => {
+                let quoted = serde_json::to_string(value).unwrap_or_default();
+                let raw = quoted.get(1..quoted.len().saturating_sub(1)).unwrap_or("");
+                TextSpan::JsonString {
+                    line: *at_line,
+                    column: *at_col,
+                    raw: raw.to_string(),
+                }
+                .map(line, column)
+            }
+            other => other.map(line, column),
+        }
+    }
+
+    /// Maps a 1-based (line, column) inside the decoded text to the file
+    /// (a [`TextSpan::JsonValue`] at its start: [`TextSpan::map_in`] knows
+    /// its text).
     pub fn map(&self, line: usize, column: usize) -> (usize, usize) {
         match self {
             TextSpan::YamlBlock {
                 line: first,
                 indent,
             } => (first + line - 1, indent + column),
+            TextSpan::JsonValue { line, column } => (*line, *column),
             TextSpan::JsonString {
                 line: at_line,
                 column: at_col,
@@ -475,14 +526,14 @@ pub struct Resource {
     pub kind: Option<String>,
     pub workspace: Option<Workspace>,
     pub etag: Option<String>,
-    /// The ARM REST body, keys sorted. When [`Resource::full`] holds the
-    /// body, this is only what the planner reads of it: the keys other
-    /// than `properties`, and of `properties` those in [`RULE_KEYS`].
+    /// The ARM REST body, keys sorted; `Value::Null` when the resource is
+    /// [pruned](Resource::pruned).
     pub body: Value,
-    /// The whole body as compact JSON, when `body` is pruned (analytics
-    /// rules of a live export, the bulk of every fleet): parsed again by
+    /// What an analytics rule of a live export (the bulk of every fleet)
+    /// keeps instead of its body: the properties the planner reads, and
+    /// the whole body as compact JSON, parsed again by
     /// [`Resource::full_body`] only for the rules that become steps.
-    pub full: Option<Box<str>>,
+    pub pruned: Option<Box<Pruned>>,
     pub origin: Origin,
     pub format: Format,
     /// Values an ARM template expression decides (empty for other formats).
@@ -535,38 +586,85 @@ impl Places {
 
 /// The `properties` of an analytics rule that a pruned body keeps: every
 /// key the planner, the suppression of filters and the explanations read
-/// of an analytics rule (of `incidentConfiguration`, `createIncident`
-/// alone; see [`prune_body`]). A key read that is not here is a bug (a
-/// decision on a value that was dropped): [`Resource::prop`] asserts it of
-/// every analytics rule in debug builds, and `tests/pruning.rs` plans every
-/// fixture both ways and compares every artifact.
-pub const RULE_KEYS: [&str; 8] = [
+/// of an analytics rule (and of `incidentConfiguration`, `createIncident`
+/// alone: [`Resource::create_incident`]). A key read that is not here is
+/// a bug (a decision on a value that was dropped): [`Resource::prop`]
+/// asserts it of every analytics rule in debug builds, and
+/// `tests/pruning.rs` plans every fixture both ways and compares every
+/// artifact.
+pub const RULE_KEYS: [&str; 7] = [
     "displayName",
     "displayNamesExcludeFilter",
     "displayNamesFilter",
     "enabled",
-    "incidentConfiguration",
     "productFilter",
     "query",
     "severitiesFilter",
 ];
 
-/// Prunes an analytics rule's body to what the planner reads: its `id`
-/// (whether it can be addressed), and of its `properties` the
-/// [`RULE_KEYS`], of `incidentConfiguration` only `createIncident`.
-pub fn prune_body(body: &mut Value) {
-    let Some(map) = body.as_object_mut() else {
-        return;
-    };
-    map.retain(|k, _| k == "id" || k == "properties");
-    if let Some(props) = map.get_mut("properties").and_then(Value::as_object_mut) {
-        props.retain(|k, _| RULE_KEYS.contains(&k.as_str()));
-        if let Some(config) = props
-            .get_mut("incidentConfiguration")
-            .and_then(Value::as_object_mut)
-        {
-            config.retain(|k, _| k == "createIncident");
+/// What a pruned analytics rule keeps of its body: a few values in one
+/// small allocation (a map's node is about 630 bytes, and a fleet holds
+/// three per rule read whole), and the whole body as text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pruned {
+    /// The body's `id`.
+    pub id: Option<Value>,
+    /// The [`RULE_KEYS`] of `properties` it has, in that (sorted) order.
+    props: Box<[(&'static str, Value)]>,
+    /// `properties.incidentConfiguration.createIncident`, when
+    /// `incidentConfiguration` is an object that has it.
+    create_incident: Option<Value>,
+    /// The whole body as compact JSON.
+    pub full: Box<str>,
+}
+
+impl Pruned {
+    /// Keeps `props` (each a [`RULE_KEYS`] key, in that order) of a body
+    /// whose whole text is `full`.
+    pub fn new(
+        id: Option<Value>,
+        props: Vec<(&'static str, Value)>,
+        create_incident: Option<Value>,
+        full: String,
+    ) -> Pruned {
+        debug_assert!(
+            props.windows(2).all(|w| w[0].0 < w[1].0)
+                && props.iter().all(|(k, _)| RULE_KEYS.contains(k)),
+            "kept properties out of order or not kept: {props:?}"
+        );
+        Pruned {
+            id,
+            props: props.into_boxed_slice(),
+            create_incident,
+            full: full.into_boxed_str(),
         }
+    }
+
+    /// What [`Pruned::new`] keeps of a whole body (read on the exact
+    /// path), or None when it is not an object with `properties`.
+    fn of(body: &Value) -> Option<Pruned> {
+        let props = body.get("properties")?.as_object()?;
+        let kept = RULE_KEYS
+            .iter()
+            .filter_map(|&k| props.get(k).map(|v| (k, v.clone())))
+            .collect();
+        let create = props
+            .get("incidentConfiguration")
+            .and_then(|c| c.get("createIncident"))
+            .cloned();
+        Some(Pruned::new(
+            body.get("id").cloned(),
+            kept,
+            create,
+            body.to_string(),
+        ))
+    }
+
+    fn prop(&self, key: &str) -> Option<&Value> {
+        self.props
+            .binary_search_by(|(k, _)| (*k).cmp(key))
+            .ok()
+            .map(|i| &self.props[i].1)
     }
 }
 
@@ -579,10 +677,6 @@ impl Resource {
             "all the properties of the analytics rule `{}` asked for: its body may be pruned to {RULE_KEYS:?}",
             self.name
         );
-        self.kept_properties()
-    }
-
-    fn kept_properties(&self) -> Option<&serde_json::Map<String, Value>> {
         self.body.get("properties").and_then(Value::as_object)
     }
 
@@ -592,22 +686,49 @@ impl Resource {
             "`properties.{key}` of the analytics rule `{}` asked for: its body may be pruned to {RULE_KEYS:?}",
             self.name
         );
-        self.kept_properties().and_then(|p| p.get(key))
+        match &self.pruned {
+            Some(p) => p.prop(key),
+            None => self.body.get("properties").and_then(|p| p.get(key)),
+        }
+    }
+
+    /// `properties.incidentConfiguration.createIncident`.
+    pub fn create_incident(&self) -> Option<&Value> {
+        match &self.pruned {
+            Some(p) => p.create_incident.as_ref(),
+            None => self
+                .body
+                .get("properties")
+                .and_then(|p| p.get("incidentConfiguration"))
+                .and_then(|c| c.get("createIncident")),
+        }
+    }
+
+    /// The body's `id`.
+    pub fn body_id(&self) -> Option<&Value> {
+        match &self.pruned {
+            Some(p) => p.id.as_ref(),
+            None => self.body.get("id"),
+        }
+    }
+
+    /// Whether the body is pruned ([`Resource::pruned`]).
+    pub fn is_pruned(&self) -> bool {
+        self.pruned.is_some()
     }
 
     /// The whole ARM REST body, keys sorted.
     pub fn full_body(&self) -> Value {
-        match &self.full {
+        match &self.pruned {
             None => self.body.clone(),
-            Some(text) => serde_json::from_str(text).expect("a body serde_json wrote reads back"),
+            Some(p) => serde_json::from_str(&p.full).expect("a body serde_json wrote reads back"),
         }
     }
 
-    /// Keeps only what the planner reads of an analytics rule's body, the
-    /// whole body as compact JSON beside it (nothing when nothing would be
-    /// dropped).
+    /// Keeps only what the planner reads of an analytics rule's body
+    /// ([`Pruned`]; nothing when nothing would be dropped).
     pub fn prune(&mut self) {
-        if self.resource_type != ResourceType::AlertRules || self.full.is_some() {
+        if self.resource_type != ResourceType::AlertRules || self.pruned.is_some() {
             return;
         }
         let Some(props) = self.body.get("properties").and_then(Value::as_object) else {
@@ -616,9 +737,10 @@ impl Resource {
         if props.keys().all(|k| RULE_KEYS.contains(&k.as_str())) {
             return;
         }
-        let full = self.body.to_string();
-        prune_body(&mut self.body);
-        self.full = Some(full.into_boxed_str());
+        if let Some(p) = Pruned::of(&self.body) {
+            self.pruned = Some(Box::new(p));
+            self.body = Value::Null;
+        }
     }
 
     pub fn prop_str(&self, key: &str) -> Option<&str> {
@@ -673,10 +795,15 @@ impl Resource {
             }
         };
         let Some(tv) = self.template_value("/properties/query") else {
-            return self
-                .query_span
-                .as_ref()
-                .map(|span| at_span(span, &self.origin.path, line, column));
+            return self.query_span.as_ref().map(|span| {
+                let (line, column) =
+                    span.map_in(self.prop_str("query").unwrap_or(""), line, column);
+                Origin {
+                    path: self.origin.path.clone(),
+                    line,
+                    column,
+                }
+            });
         };
         if let Some(Value::String(query)) = &tv.value {
             let chars: Vec<char> = query.chars().collect();
@@ -754,6 +881,39 @@ pub struct Inputs {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_query_written_as_serde_json_writes_it_maps_as_its_raw_text_would() {
+        for raw in [
+            "SecurityAlert",
+            "SecurityAlert\\n| where ProductName == \\\"Azure Security Center\\\"\\n| take 1",
+            "a\\tb\\\\c\\u0001d caf\u{e9}",
+            "not canonical: \\/ \\u00e9 \\r\\n",
+        ] {
+            let value: String = serde_json::from_str(&format!("\"{raw}\"")).unwrap();
+            let kept = TextSpan::JsonString {
+                line: 7,
+                column: 20,
+                raw: raw.to_string(),
+            };
+            let span = TextSpan::json(7, 20, raw, &value);
+            assert_eq!(
+                matches!(span, TextSpan::JsonValue { .. }),
+                !raw.starts_with("not"),
+                "{raw}"
+            );
+            let lines = value.lines().count().max(1);
+            for line in 1..=lines {
+                for column in 1..12 {
+                    assert_eq!(
+                        span.map_in(&value, line, column),
+                        kept.map(line, column),
+                        "{raw} at {line}:{column}"
+                    );
+                }
+            }
+        }
+    }
 
     #[test]
     fn versions_compare_number_by_number_and_odd_ones_are_unknown() {

@@ -39,7 +39,7 @@ fn applied(
     let mut state: BTreeMap<String, Value> = resources
         .iter()
         .filter_map(|r| {
-            let mut body = r.body.clone();
+            let mut body = r.full_body();
             if let Some(e) = &r.etag {
                 body["etag"] = json!(e);
             }

@@ -105,10 +105,10 @@ fn compare(args: &[String]) -> usize {
     assert_eq!(p.resources.len(), w.resources.len(), "{args:?}");
     let mut count = 0;
     for (p, w) in p.resources.iter().zip(&w.resources) {
-        assert!(w.full.is_none(), "{args:?}: {} read whole", w.name);
+        assert!(!w.is_pruned(), "{args:?}: {} read whole", w.name);
         assert_eq!(p.full_body(), w.body, "{args:?}: the body of {}", p.name);
         assert_eq!(p.origin, w.origin);
-        count += usize::from(p.full.is_some());
+        count += usize::from(p.is_pruned());
     }
     count
 }

@@ -1819,10 +1819,7 @@ fn evidence_at(at: &Origin, text: String, explanation: String) -> Evidence {
 /// Whether a Scheduled/NRT rule creates incidents: `createIncident` unless
 /// explicitly false (the service's default is true).
 pub fn creates_incidents(r: &Resource) -> bool {
-    r.prop("incidentConfiguration")
-        .and_then(|i| i.get("createIncident"))
-        .and_then(Value::as_bool)
-        != Some(false)
+    r.create_incident().and_then(Value::as_bool) != Some(false)
 }
 
 fn alerts_state(r: &Resource) -> String {

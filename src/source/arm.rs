@@ -589,47 +589,51 @@ fn rest_resource(
     if let Some(p) = properties {
         check_properties(resource_type, &p, false)?;
     }
-    // An analytics rule (the bulk of every fleet) keeps as a value only
+    // An analytics rule (the bulk of every fleet) keeps as values only
     // what the planner reads, and its whole body as compact text.
-    let (mut body, mut full) = match (resource_type == ResourceType::AlertRules
-        && !options.full_bodies)
+    let pruned = (resource_type == ResourceType::AlertRules && !options.full_bodies)
         .then(|| pruned_body(node))
-        .flatten()
-    {
-        Some((body, text)) => (body, Some(text)),
-        None => (node.to_value(), None),
-    };
-    if let Value::Object(map) = &mut body {
-        let mut added = Vec::new();
-        if !map.contains_key("name") {
-            added.push(("name", Value::String(name.clone())));
-        }
-        if !map.contains_key("type") {
-            added.push(("type", Value::String(resource_type.arm_type().into())));
-        }
-        if let Some(ws) = workspace.as_ref().filter(|_| id.is_none()) {
-            added.push(("id", Value::String(ws.resource_id(resource_type, &name))));
-        }
-        if let Some(text) = full.as_mut() {
+        .flatten();
+    let mut added = Vec::new();
+    let has = |key: &str| node.get(key).is_some();
+    if !has("name") {
+        added.push(("name", Value::String(name.clone())));
+    }
+    if !has("type") {
+        added.push(("type", Value::String(resource_type.arm_type().into())));
+    }
+    if let Some(ws) = workspace.as_ref().filter(|_| id.is_none()) {
+        added.push(("id", Value::String(ws.resource_id(resource_type, &name))));
+    }
+    let (body, pruned) = match pruned {
+        Some((mut id_value, props, create, mut text)) => {
             // Members added last: the last of a name is the one read.
             text.pop();
-            for (key, value) in &added {
+            for (key, value) in added {
                 if text.len() > 1 {
                     text.push(',');
                 }
-                text.push_str(&Value::from(*key).to_string());
+                text.push_str(&Value::from(key).to_string());
                 text.push(':');
                 text.push_str(&value.to_string());
+                if key == "id" {
+                    id_value = Some(value);
+                }
             }
             text.push('}');
+            let kept = crate::model::Pruned::new(id_value, props, create, text);
+            (Value::Null, Some(Box::new(kept)))
         }
-        for (key, value) in added {
-            map.insert(key.into(), value);
+        None => {
+            let mut body = node.to_value();
+            if let Value::Object(map) = &mut body {
+                for (key, value) in added {
+                    map.insert(key.into(), value);
+                }
+            }
+            (body, None)
         }
-    }
-    if full.is_some() {
-        crate::model::prune_body(&mut body);
-    }
+    };
     let (line, column) = node.line_col();
     let mut resource = Resource {
         resource_type,
@@ -638,7 +642,7 @@ fn rest_resource(
         workspace,
         etag,
         body,
-        full: full.map(String::into_boxed_str),
+        pruned,
         origin: Origin {
             path: node.doc().path.to_string(),
             line,
@@ -650,7 +654,7 @@ fn rest_resource(
         places: places(properties.as_ref()),
         query_span: properties
             .and_then(|p| p.get("query"))
-            .and_then(|q| q.text_span()),
+            .and_then(|q| q.value_span()),
     };
     if !options.full_bodies {
         // Read on the exact path: pruned once built.
@@ -659,11 +663,19 @@ fn rest_resource(
     Ok(Some(resource))
 }
 
-/// On the fast path, an analytics rule's body with only the properties
-/// the planner reads ([`RULE_KEYS`]), built from the text of those alone,
-/// and its whole body as compact text. None on the exact path, and when
-/// no property would be left out.
-fn pruned_body(node: &Node) -> Option<(Value, String)> {
+/// The parts of a pruned analytics rule (its `id`, the [`RULE_KEYS`] of
+/// `properties` it has, `incidentConfiguration.createIncident`), built
+/// from the text of those alone on the fast path, and its whole body as
+/// compact text. None on the exact path, and when no property would be
+/// left out.
+type PrunedParts = (
+    Option<Value>,
+    Vec<(&'static str, Value)>,
+    Option<Value>,
+    String,
+);
+
+fn pruned_body(node: &Node) -> Option<PrunedParts> {
     let properties = node.get("properties")?;
     if !properties.keys().iter().any(|k| !RULE_KEYS.contains(k)) {
         return None;
@@ -672,27 +684,16 @@ fn pruned_body(node: &Node) -> Option<(Value, String)> {
     if !text.starts_with('{') || !text.ends_with('}') {
         return None;
     }
-    // What `prune_body` keeps, built alone.
-    let mut map = Map::new();
-    if let Some(id) = node.get("id") {
-        map.insert("id".into(), id.to_value());
-    }
-    let mut kept = Map::new();
-    for k in RULE_KEYS {
-        let Some(v) = properties.get(k) else {
-            continue;
-        };
-        let value = match v.get("createIncident") {
-            Some(create) if k == "incidentConfiguration" => Value::Object(Map::from_iter([(
-                "createIncident".into(),
-                create.to_value(),
-            )])),
-            _ => v.to_value(),
-        };
-        kept.insert(k.to_string(), value);
-    }
-    map.insert("properties".into(), Value::Object(kept));
-    Some((Value::Object(map), text))
+    let kept = RULE_KEYS
+        .iter()
+        .filter_map(|&k| properties.get(k).map(|v| (k, v.to_value())))
+        .collect();
+    let create = properties
+        .get("incidentConfiguration")
+        .filter(Node::is_object)
+        .and_then(|c| c.get("createIncident"))
+        .map(|c| c.to_value());
+    Some((node.get("id").map(|id| id.to_value()), kept, create, text))
 }
 
 /// Properties whose place in the file evidence points at.
@@ -890,7 +891,7 @@ fn flat_automation_rule(node: &Node, options: &ReadOptions) -> Result<Resource, 
         workspace,
         etag: None,
         body: Value::Object(body),
-        full: None,
+        pruned: None,
         origin: Origin {
             path: node.doc().path.to_string(),
             line,
@@ -1090,7 +1091,7 @@ fn template_resource(
         workspace,
         etag: None,
         body: Value::Object(body),
-        full: None,
+        pruned: None,
         origin: Origin {
             path: item.doc().path.to_string(),
             line,

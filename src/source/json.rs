@@ -730,8 +730,26 @@ impl<'d, 't> Node<'d, 't> {
         }
     }
 
+    /// [`Node::text_span`], without the raw text when it is what
+    /// `serde_json` writes for the value ([`TextSpan::json`]): for the
+    /// query of a resource, whose value is kept beside.
+    pub fn value_span(&self) -> Option<TextSpan> {
+        let (line, column, raw) = self.raw_string()?;
+        Some(TextSpan::json(line, column, raw, self.as_str()?))
+    }
+
     /// Where a string node's raw text starts, for mapping query positions.
     pub fn text_span(&self) -> Option<TextSpan> {
+        let (line, column, raw) = self.raw_string()?;
+        Some(TextSpan::JsonString {
+            line,
+            column,
+            raw: raw.to_string(),
+        })
+    }
+
+    /// A string node's raw text between its quotes, and where it starts.
+    fn raw_string(&self) -> Option<(usize, usize, &'d str)> {
         let (start, end) = match self.at {
             At::Exact(ast::Value::StringLit(s)) => (s.range.start, s.range.end),
             At::Exact(_) => return None,
@@ -745,16 +763,11 @@ impl<'d, 't> Node<'d, 't> {
         let start = start + 1;
         let end = end.saturating_sub(1).max(start);
         let (line, column) = self.doc.index.line_col(start);
-        Some(TextSpan::JsonString {
+        Some((
             line,
             column,
-            raw: self
-                .doc
-                .text
-                .get(start..end)
-                .unwrap_or_default()
-                .to_string(),
-        })
+            self.doc.text.get(start..end).unwrap_or_default(),
+        ))
     }
 
     /// The node's text without the white space between its tokens, on the

@@ -601,7 +601,7 @@ fn check_duplicates(resources: &mut Vec<Resource>) -> Vec<Diagnostic> {
         let f = &resources[first];
         // Bodies kept as text compare as values: the same members in
         // another order, or spaced otherwise, are the same body.
-        let same_body = if f.full.is_none() && r.full.is_none() {
+        let same_body = if !f.is_pruned() && !r.is_pruned() {
             f.body == r.body
         } else {
             f.full_body() == r.full_body()
@@ -695,7 +695,7 @@ fn edit_distance(a: &str, b: &str) -> usize {
 fn check_addressable(resources: &[Resource], loaded: &Loaded) -> Vec<Diagnostic> {
     let mut diagnostics = Vec::new();
     for r in resources {
-        let id = r.body.get("id").and_then(serde_json::Value::as_str);
+        let id = r.body_id().and_then(serde_json::Value::as_str);
         let problem = crate::model::segment_problem(&r.name)
             .map(|p| format!("its name: {p}"))
             .or_else(|| {

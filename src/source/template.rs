@@ -1001,8 +1001,9 @@ mod tests {
             .iter()
             .map(|g| {
                 let file_line = g.given.as_ref().map(|(_, span)| match span {
-                    TextSpan::JsonString { line, .. } => *line,
-                    TextSpan::YamlBlock { line, .. } => *line,
+                    TextSpan::JsonString { line, .. }
+                    | TextSpan::JsonValue { line, .. }
+                    | TextSpan::YamlBlock { line, .. } => *line,
                 });
                 (g.start, g.len, g.line, g.column, file_line)
             })

@@ -486,7 +486,7 @@ fn finish(
         workspace,
         etag: None,
         body: Value::Object(body),
-        full: None,
+        pruned: None,
         origin,
         format,
         template_values: Vec::new(),
