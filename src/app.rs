@@ -109,11 +109,16 @@ fn plan_command(mut args: PlanConfig, out: &mut dyn Write, is_terminal: bool) ->
         crate::settings::load(path, &mut args.settings)?;
     }
     let catalog = Catalog::load(args.rules.as_deref())?;
-    let inputs = source::read(&args.inputs, &args.read)?;
+    let settings = &args.settings;
+    // The reader keeps the whole bodies of the rules the plan takes a step
+    // on (`--explain` shows every rule's: all are kept).
+    let steps = plan::Steps::new(&catalog, settings);
+    let keeps_body = |r: &crate::model::Resource| args.explain.is_some() || steps.on(r);
+    let inputs = source::read_with(&args.inputs, &args.read, &keeps_body)?;
+    drop(steps);
     if inputs.resources.is_empty() && !args.allow_empty {
         return Err(nothing_to_plan(&args.inputs, &inputs));
     }
-    let settings = &args.settings;
     if let Some(rule) = &args.explain {
         return explain(&catalog, &inputs, settings, rule, args.format, out);
     }

@@ -614,8 +614,12 @@ pub struct Pruned {
     /// `properties.incidentConfiguration.createIncident`, when
     /// `incidentConfiguration` is an object that has it.
     create_incident: Option<Value>,
-    /// The whole body as compact JSON.
-    pub full: Box<str>,
+    /// The whole body as compact JSON, unless the planner, told of the
+    /// rule as it was read, takes no step on it ([`Resource::drop_full`]).
+    full: Option<Box<str>>,
+    /// For a body whose text was dropped: what it was, for telling copies
+    /// of the rule apart (SHA-256 of the text, first half).
+    digest: Option<[u8; 16]>,
 }
 
 impl Pruned {
@@ -636,7 +640,8 @@ impl Pruned {
             id,
             props: props.into_boxed_slice(),
             create_incident,
-            full: full.into_boxed_str(),
+            full: Some(full.into_boxed_str()),
+            digest: None,
         }
     }
 
@@ -658,6 +663,39 @@ impl Pruned {
             create,
             body.to_string(),
         ))
+    }
+
+    /// The whole body's text, unless dropped.
+    pub fn full(&self) -> Option<&str> {
+        self.full.as_deref()
+    }
+
+    /// What the whole body's text was ([`Pruned::digest`]).
+    fn digest(&self) -> [u8; 16] {
+        use sha2::Digest;
+        self.digest.unwrap_or_else(|| {
+            let d = sha2::Sha256::digest(self.full.as_deref().unwrap_or("").as_bytes());
+            let mut half = [0; 16];
+            half.copy_from_slice(&d[..16]);
+            half
+        })
+    }
+
+    /// Whether two copies of a rule read pruned are the same: the same
+    /// text, or the same values of the same version of the resource. For
+    /// copies whose text is kept both, [`Resource::full_body`] compares
+    /// them as values.
+    pub fn same_as(&self, other: &Pruned, etags: (Option<&String>, Option<&String>)) -> bool {
+        if self.digest() == other.digest() {
+            return true;
+        }
+        // Spaced or ordered otherwise, or escaped otherwise: the same
+        // version (ARM changes the etag on every write) with the same
+        // values the planner reads is the same rule.
+        matches!(etags, (Some(a), Some(b)) if a == b)
+            && self.id == other.id
+            && self.props == other.props
+            && self.create_incident == other.create_incident
     }
 
     fn prop(&self, key: &str) -> Option<&Value> {
@@ -718,10 +756,63 @@ impl Resource {
     }
 
     /// The whole ARM REST body, keys sorted.
+    ///
+    /// # Panics
+    ///
+    /// When its text was dropped ([`Resource::drop_full`]): asked only of
+    /// the rules the plan takes a step on, whose text is kept.
     pub fn full_body(&self) -> Value {
         match &self.pruned {
             None => self.body.clone(),
-            Some(p) => serde_json::from_str(&p.full).expect("a body serde_json wrote reads back"),
+            Some(p) => {
+                let text = p.full.as_deref().unwrap_or_else(|| {
+                    panic!(
+                        "the body of `{}` was dropped as the planner takes no step on it",
+                        self.name
+                    )
+                });
+                serde_json::from_str(text).expect("a body serde_json wrote reads back")
+            }
+        }
+    }
+
+    /// Whether two copies of a resource (read from two files) have the
+    /// same body: as values, the same members in another order or spaced
+    /// otherwise being the same; where a copy's text was dropped, as
+    /// [`Pruned::same_as`] tells.
+    pub fn same_body(&self, other: &Resource) -> bool {
+        if self.has_full_body() && other.has_full_body() {
+            return match (&self.pruned, &other.pruned) {
+                (None, None) => self.body == other.body,
+                _ => self.full_body() == other.full_body(),
+            };
+        }
+        fn kept(r: &Resource) -> Option<std::borrow::Cow<'_, Pruned>> {
+            match &r.pruned {
+                Some(p) => Some(std::borrow::Cow::Borrowed(&**p)),
+                None => Pruned::of(&r.body).map(std::borrow::Cow::Owned),
+            }
+        }
+        match (kept(self), kept(other)) {
+            (Some(a), Some(b)) => a.same_as(&b, (self.etag.as_ref(), other.etag.as_ref())),
+            _ => false,
+        }
+    }
+
+    /// Whether the whole body can be had ([`Resource::full_body`]).
+    pub fn has_full_body(&self) -> bool {
+        self.pruned.as_ref().is_none_or(|p| p.full.is_some())
+    }
+
+    /// Drops a pruned body's text (keeping what tells it apart from
+    /// another copy): for a rule the plan takes no step on, whose body is
+    /// never shown or written.
+    pub fn drop_full(&mut self) {
+        if let Some(p) = self.pruned.as_mut()
+            && p.full.is_some()
+        {
+            p.digest = Some(p.digest());
+            p.full = None;
         }
     }
 

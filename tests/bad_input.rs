@@ -707,6 +707,63 @@ fn one_rule_in_two_files_is_one_rule_or_an_error() {
     );
 }
 
+/// Copies of a live export's rule the plan takes no step on (its text is
+/// dropped as it is read): one rule when the text is the same, or when
+/// the same version (etag) holds the same values the planner reads; an
+/// error when the text differs and the version does too.
+#[test]
+fn copies_of_a_rule_read_without_their_text_are_told_apart() {
+    let ws = "/subscriptions/00000000-0000-4000-8000-000000000001/resourceGroups/rg/providers/Microsoft.OperationalInsights/workspaces/law";
+    let rule = |order: bool, description: &str, etag: &str| {
+        let id = format!("{ws}/providers/Microsoft.SecurityInsights/alertRules/r1");
+        let props = if order {
+            format!(
+                r#"{{"displayName": "Sign-ins", "description": "{description}", "enabled": true, "query": "SigninLogs | take 1"}}"#
+            )
+        } else {
+            format!(
+                r#"{{"query": "SigninLogs | take 1", "enabled": true, "description": "{description}", "displayName": "Sign-ins"}}"#
+            )
+        };
+        format!(
+            r#"{{"value": [{{"id": "{id}", "name": "r1", "etag": "{etag}", "type": "Microsoft.SecurityInsights/alertRules", "kind": "Scheduled", "properties": {props}}}]}}"#
+        )
+    };
+    let cases = [
+        ((true, "a", "1"), (true, "a", "1"), true),
+        ((true, "a", "1"), (false, "a", "1"), true),
+        ((true, "a", "1"), (false, "a", "2"), false),
+        // The same version: a value the planner does not read differs
+        // only in a copy edited by hand; the plan is the same either way.
+        ((true, "a", "1"), (true, "b", "1"), true),
+        ((true, "a", "1"), (true, "b", "2"), false),
+    ];
+    for (first, second, same) in cases {
+        let d = tempfile::tempdir().unwrap();
+        for (folder, (order, description, etag)) in [("a", first), ("b", second)] {
+            std::fs::create_dir(d.path().join(folder)).unwrap();
+            write(&d.path().join(folder), "dataConnectors.json", CONNECTOR);
+            write(
+                &d.path().join(folder),
+                "alertRules.json",
+                rule(order, description, etag).as_bytes(),
+            );
+        }
+        let r = plan_dir(d.path());
+        if same {
+            assert_eq!(r.code, 0, "{first:?} {second:?}: {}", r.transcript());
+            assert!(r.stdout.contains("1 analytics rule"), "{}", r.stdout);
+        } else {
+            assert_error(
+                &r,
+                &[
+                    "./b/alertRules.json:1:12: alertRules `r1` is also exported, with different content, at ./a/alertRules.json:1:12",
+                ],
+            );
+        }
+    }
+}
+
 /// A rule whose kind is misspelled or missing is planned as nothing, with
 /// a note that says so; a known kind in another case has none.
 #[test]

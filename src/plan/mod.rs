@@ -45,6 +45,7 @@ pub fn plan_on(
         catalog,
         classifier: Classifier::new(catalog),
         settings,
+        bodies: true,
     };
     let mut groups: BTreeMap<Option<String>, (Option<&Workspace>, Vec<&Resource>)> =
         BTreeMap::new();
@@ -282,6 +283,9 @@ struct Planner<'c> {
     catalog: &'c Catalog,
     classifier: Classifier,
     settings: &'c Settings,
+    /// Whether steps carry the resource's body (`before`): not when only
+    /// whether there is a step is asked ([`Steps`]).
+    bodies: bool,
 }
 
 /// An analytics rule and the planner's decision about it.
@@ -359,12 +363,44 @@ pub fn explain(
     }
 }
 
+/// Whether the plan takes a step on a resource, as it is read: the reader
+/// keeps the whole body (the step's `before`) of those alone
+/// ([`crate::source::read_with`]). Every step on an analytics rule comes
+/// from the one decision about it, which nothing else in the inputs
+/// changes (`tests/pruning.rs` plans every fixture this way and with whole
+/// bodies and compares every artifact).
+pub struct Steps<'c> {
+    planner: Planner<'c>,
+}
+
+impl<'c> Steps<'c> {
+    pub fn new(catalog: &'c Catalog, settings: &'c Settings) -> Steps<'c> {
+        Steps {
+            planner: Planner {
+                catalog,
+                classifier: Classifier::new(catalog),
+                settings,
+                bodies: false,
+            },
+        }
+    }
+
+    /// Whether the plan may take a step on `r` (for any but an analytics
+    /// rule, yes).
+    pub fn on(&self, r: &Resource) -> bool {
+        // Opting out drops the steps once decided: the decision itself
+        // reads the body.
+        r.resource_type != ResourceType::AlertRules || self.planner.decision(r).action.is_some()
+    }
+}
+
 /// The planner's decision about one analytics rule, as `plan` takes it.
 pub fn decide(rule: &Resource, catalog: &Catalog, settings: &Settings) -> RuleDecision {
     let mut d = Planner {
         catalog,
         classifier: Classifier::new(catalog),
         settings,
+        bodies: true,
     }
     .rule(rule)
     .decision;
@@ -921,8 +957,18 @@ impl Planner<'_> {
     /// The one decision about an analytics rule: what it is, and what the
     /// plan does with it (nothing when opting out: rules stay as they are).
     fn rule<'r>(&self, rule: &'r Resource) -> RuleOutcome<'r> {
+        let mut decision = self.decision(rule);
+        if self.settings.mode == Mode::OptOut {
+            decision.action = None;
+        }
+        RuleOutcome { rule, decision }
+    }
+
+    /// The decision about an analytics rule, its step as the switch would
+    /// take it.
+    fn decision(&self, rule: &Resource) -> RuleDecision {
         let kind_unfixed = self.unfixed(rule, "/kind");
-        let mut decision = if let Some(reason) = kind_unfixed {
+        if let Some(reason) = kind_unfixed {
             // Which properties matter depends on the kind: unknown, review.
             if self.fixed_false(rule, "/properties/enabled", rule.enabled()) {
                 RuleDecision::none(
@@ -949,11 +995,7 @@ impl Planner<'_> {
                 ),
                 false,
             )
-        };
-        if self.settings.mode == Mode::OptOut {
-            decision.action = None;
         }
-        RuleOutcome { rule, decision }
     }
 
     /// What the inputs leave unfixed in the value at `pointer` (the value
@@ -1722,7 +1764,11 @@ impl Planner<'_> {
                 code: rule.id.clone(),
                 message: rule.message_with(values),
             },
-            before: Some(r.full_body()),
+            before: Some(if self.bodies {
+                r.full_body()
+            } else {
+                Value::Null
+            }),
             after: None,
             etag: r.etag.clone(),
             api_version: Some(self.catalog.api_version(r.resource_type).to_string()),

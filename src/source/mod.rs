@@ -89,6 +89,27 @@ enum Parsed {
 /// results are merged in the sorted order of the files, so what is read
 /// is the same whatever the number of threads.
 pub fn read(paths: &[PathBuf], options: &ReadOptions) -> Result<Inputs> {
+    read_with(paths, options, &|_| true)
+}
+
+/// [`read`], asking `keeps_body` of each analytics rule read pruned, on
+/// the thread that read it, whether its whole body will be wanted (the
+/// plan takes a step on it): the text of those it will not is dropped
+/// there and then ([`Resource::drop_full`]), not held for the whole fleet.
+pub fn read_with(
+    paths: &[PathBuf],
+    options: &ReadOptions,
+    keeps_body: &(dyn Fn(&Resource) -> bool + Sync),
+) -> Result<Inputs> {
+    let keep = |content: &mut Result<Content, Vec<Diagnostic>>| {
+        if let Ok(Content::Resources(_, resources, _)) = content {
+            for r in resources.iter_mut().filter(|r| r.is_pruned()) {
+                if !keeps_body(r) {
+                    r.drop_full();
+                }
+            }
+        }
+    };
     let mut diagnostics = Vec::new();
     let mut walked_past = Vec::new();
     let files = expand(paths, &mut diagnostics, &mut walked_past);
@@ -102,7 +123,8 @@ pub fn read(paths: &[PathBuf], options: &ReadOptions) -> Result<Inputs> {
         let parsed = if waits {
             Parsed::Waits(l.text)
         } else {
-            let content = parse(&l, None, options);
+            let mut content = parse(&l, None, options);
+            keep(&mut content);
             let unaddressable = match &content {
                 Ok(Content::Resources(_, resources, _)) => check_addressable(resources, &l),
                 _ => Vec::new(),
@@ -139,7 +161,8 @@ pub fn read(paths: &[PathBuf], options: &ReadOptions) -> Result<Inputs> {
                 sha256: String::new(),
             };
             let params = parameters_path_for(&l.path).and_then(|p| parameters.get(&p));
-            let content = parse(&l, params, options);
+            let mut content = parse(&l, params, options);
+            keep(&mut content);
             let unaddressable = match &content {
                 Ok(Content::Resources(_, resources, _)) => check_addressable(resources, &l),
                 _ => Vec::new(),
@@ -601,12 +624,7 @@ fn check_duplicates(resources: &mut Vec<Resource>) -> Vec<Diagnostic> {
         let f = &resources[first];
         // Bodies kept as text compare as values: the same members in
         // another order, or spaced otherwise, are the same body.
-        let same_body = if !f.is_pruned() && !r.is_pruned() {
-            f.body == r.body
-        } else {
-            f.full_body() == r.full_body()
-        };
-        if same_body && f.condition == r.condition && f.template_values == r.template_values {
+        if f.same_body(r) && f.condition == r.condition && f.template_values == r.template_values {
             keep[i] = false;
         } else {
             diagnostics.push(
