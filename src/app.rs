@@ -113,8 +113,11 @@ fn plan_command(mut args: PlanConfig, out: &mut dyn Write, is_terminal: bool) ->
     // The reader keeps the whole bodies of the rules the plan takes a step
     // on (`--explain` shows every rule's: all are kept).
     let steps = plan::Steps::new(&catalog, settings);
-    let keeps_body = |r: &crate::model::Resource| args.explain.is_some() || steps.on(r);
-    let inputs = source::read_with(&args.inputs, &args.read, &keeps_body)?;
+    let keep = |r: &crate::model::Resource| match &args.explain {
+        Some(_) => crate::model::Keep::Whole,
+        None => steps.keep(r),
+    };
+    let inputs = source::read_with(&args.inputs, &args.read, &keep)?;
     drop(steps);
     if inputs.resources.is_empty() && !args.allow_empty {
         return Err(nothing_to_plan(&args.inputs, &inputs));

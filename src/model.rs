@@ -615,11 +615,30 @@ pub struct Pruned {
     /// `incidentConfiguration` is an object that has it.
     create_incident: Option<Value>,
     /// The whole body as compact JSON, unless the planner, told of the
-    /// rule as it was read, takes no step on it ([`Resource::drop_full`]).
+    /// rule as it was read, takes no step on it ([`Resource::keep`]).
     full: Option<Box<str>>,
     /// For a body whose text was dropped: what it was, for telling copies
     /// of the rule apart (SHA-256 of the text, first half).
     digest: Option<[u8; 16]>,
+    /// Whether the planner, told of the rule as it was read, makes nothing
+    /// of it ([`Keep::Nothing`]).
+    settled: bool,
+}
+
+/// What of an analytics rule read pruned the plan will want, as the
+/// planner tells the reader of each rule it reads
+/// ([`crate::source::read_with`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Keep {
+    /// Its whole body: the plan may take a step on it.
+    Whole,
+    /// Only the values kept: no step, but the planner reads them (a
+    /// Defender for Cloud rule that is off, a rule exported without its
+    /// query).
+    Values,
+    /// Nothing but that it is there: no step, and nothing in it the plan
+    /// says.
+    Nothing,
 }
 
 impl Pruned {
@@ -642,6 +661,7 @@ impl Pruned {
             create_incident,
             full: Some(full.into_boxed_str()),
             digest: None,
+            settled: false,
         }
     }
 
@@ -759,7 +779,7 @@ impl Resource {
     ///
     /// # Panics
     ///
-    /// When its text was dropped ([`Resource::drop_full`]): asked only of
+    /// When its text was dropped ([`Resource::keep`]): asked only of
     /// the rules the plan takes a step on, whose text is kept.
     pub fn full_body(&self) -> Value {
         match &self.pruned {
@@ -804,16 +824,24 @@ impl Resource {
         self.pruned.as_ref().is_none_or(|p| p.full.is_some())
     }
 
-    /// Drops a pruned body's text (keeping what tells it apart from
-    /// another copy): for a rule the plan takes no step on, whose body is
-    /// never shown or written.
-    pub fn drop_full(&mut self) {
-        if let Some(p) = self.pruned.as_mut()
-            && p.full.is_some()
-        {
+    /// Keeps of a pruned body what the plan wants ([`Keep`]): for a rule
+    /// the plan takes no step on, whose body is never shown or written,
+    /// its text is dropped, keeping what tells it apart from another copy.
+    pub fn keep(&mut self, keep: Keep) {
+        let Some(p) = self.pruned.as_mut() else {
+            return;
+        };
+        if keep != Keep::Whole && p.full.is_some() {
             p.digest = Some(p.digest());
             p.full = None;
         }
+        p.settled = keep == Keep::Nothing;
+    }
+
+    /// Whether the planner said, as the rule was read, that it makes
+    /// nothing of it ([`Keep::Nothing`]): it need not decide it again.
+    pub fn is_settled(&self) -> bool {
+        self.pruned.as_ref().is_some_and(|p| p.settled)
     }
 
     /// Keeps only what the planner reads of an analytics rule's body

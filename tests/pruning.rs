@@ -49,8 +49,11 @@ fn planned(args: &[String], full_bodies: bool) -> Planned {
     }
     let catalog = Catalog::embedded().unwrap();
     let steps = plan::Steps::new(&catalog, &config.settings);
-    let keeps_body = |r: &sentinel_migrate::model::Resource| full_bodies || steps.on(r);
-    let inputs = match source::read_with(&config.inputs, &config.read, &keeps_body) {
+    let keep = |r: &sentinel_migrate::model::Resource| match full_bodies {
+        true => sentinel_migrate::model::Keep::Whole,
+        false => steps.keep(r),
+    };
+    let inputs = match source::read_with(&config.inputs, &config.read, &keep) {
         Ok(i) => i,
         Err(e) => return error(e),
     };

@@ -20,7 +20,7 @@ pub use types::*;
 use crate::catalog::{self, Catalog, Family, Manual, Mode, Operation, RuleKind};
 use crate::error::Result;
 use crate::kql::{Classifier, Verdict};
-use crate::model::{Format, Inputs, Origin, Resource, ResourceType, Unfixed, Workspace};
+use crate::model::{Format, Inputs, Keep, Origin, Resource, ResourceType, Unfixed, Workspace};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -385,12 +385,21 @@ impl<'c> Steps<'c> {
         }
     }
 
-    /// Whether the plan may take a step on `r` (for any but an analytics
-    /// rule, yes).
-    pub fn on(&self, r: &Resource) -> bool {
+    /// What of `r` the plan wants (for any but an analytics rule, all).
+    pub fn keep(&self, r: &Resource) -> Keep {
+        if r.resource_type != ResourceType::AlertRules {
+            return Keep::Whole;
+        }
         // Opting out drops the steps once decided: the decision itself
         // reads the body.
-        r.resource_type != ResourceType::AlertRules || self.planner.decision(r).action.is_some()
+        let d = self.planner.decision(r);
+        if d.action.is_some() {
+            Keep::Whole
+        } else if d.dfc || d.note.is_some() {
+            Keep::Values
+        } else {
+            Keep::Nothing
+        }
     }
 }
 
@@ -452,7 +461,9 @@ impl Planner<'_> {
         });
 
         let mut outcomes = Vec::new();
-        for rule in of_type(ResourceType::AlertRules) {
+        // A rule the planner made nothing of as it was read (no step, not
+        // Defender for Cloud's, no note) is left out: its decision is the same.
+        for rule in of_type(ResourceType::AlertRules).filter(|r| !r.is_settled()) {
             let outcome = self.rule(rule);
             notes.extend(outcome.decision.note.clone());
             outcomes.push(outcome);

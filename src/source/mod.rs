@@ -15,7 +15,7 @@ mod yaml;
 pub use yaml::yaml_error;
 
 use crate::error::{Diagnostic, Error, Result};
-use crate::model::{Format, InputFile, Inputs, Resource, ResourceType, Skipped, Workspace};
+use crate::model::{Format, InputFile, Inputs, Keep, Resource, ResourceType, Skipped, Workspace};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -89,24 +89,23 @@ enum Parsed {
 /// results are merged in the sorted order of the files, so what is read
 /// is the same whatever the number of threads.
 pub fn read(paths: &[PathBuf], options: &ReadOptions) -> Result<Inputs> {
-    read_with(paths, options, &|_| true)
+    read_with(paths, options, &|_| Keep::Whole)
 }
 
-/// [`read`], asking `keeps_body` of each analytics rule read pruned, on
-/// the thread that read it, whether its whole body will be wanted (the
-/// plan takes a step on it): the text of those it will not is dropped
-/// there and then ([`Resource::drop_full`]), not held for the whole fleet.
+/// [`read`], asking `keep` of each analytics rule read pruned, on the
+/// thread that read it, what of it the plan will want ([`Keep`]): the
+/// text of those it takes no step on is dropped there and then
+/// ([`Resource::keep`]), not held for the whole fleet.
 pub fn read_with(
     paths: &[PathBuf],
     options: &ReadOptions,
-    keeps_body: &(dyn Fn(&Resource) -> bool + Sync),
+    keep: &(dyn Fn(&Resource) -> Keep + Sync),
 ) -> Result<Inputs> {
     let keep = |content: &mut Result<Content, Vec<Diagnostic>>| {
         if let Ok(Content::Resources(_, resources, _)) = content {
             for r in resources.iter_mut().filter(|r| r.is_pruned()) {
-                if !keeps_body(r) {
-                    r.drop_full();
-                }
+                let k = keep(r);
+                r.keep(k);
             }
         }
     };
