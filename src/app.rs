@@ -128,10 +128,16 @@ fn plan_command(mut args: PlanConfig, out: &mut dyn Write, is_terminal: bool) ->
     let jobs = args.read.jobs;
     let plan = plan::plan_on(&inputs, &catalog, settings, jobs)?;
     // The plan holds what it needs: the resources go (on a thread of
-    // their own) while the artifacts are rendered.
-    let ((), written) = crate::par::beside(
+    // their own, where the summary is rendered) while the artifacts are.
+    let human_style = style(args.color, is_terminal);
+    let (summary, written) = crate::par::beside(
         jobs,
-        move || drop(inputs),
+        || {
+            drop(inputs);
+            let mut text = Vec::new();
+            (args.format == OutputFormat::Human)
+                .then(|| render::human(&plan, &mut text, human_style).map(|()| text))
+        },
         || match &args.out {
             Some(dir) => write_artifacts(&plan, dir, jobs),
             None => Ok(()),
@@ -144,7 +150,7 @@ fn plan_command(mut args: PlanConfig, out: &mut dyn Write, is_terminal: bool) ->
     step_summary(&plan, args.out.as_deref());
     match args.format {
         OutputFormat::Human => write_out(out, |w| {
-            render::human(&plan, w, style(args.color, is_terminal))?;
+            w.write_all(&summary.transpose()?.unwrap_or_default())?;
             if let Some(dir) = &args.out {
                 writeln!(w)?;
                 w.write_all(next_steps(&plan, dir).as_bytes())?;

@@ -91,6 +91,12 @@ impl Visible<'_> {
 
 impl Write for Visible<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        // Printable ASCII and layout, most of a plan, goes through as it is.
+        let plain = |b: &u8| (0x20..0x7f).contains(b) || matches!(b, b'\n' | b'\t' | b'\r');
+        if self.held.is_empty() && buf.iter().all(plain) {
+            self.w.write_all(buf)?;
+            return Ok(buf.len());
+        }
         let mut joined;
         let bytes = if self.held.is_empty() {
             buf
@@ -221,6 +227,10 @@ pub fn push_visible(c: char, out: &mut String) {
 /// bidi overrides) is shown escaped, so what the reader sees is what is
 /// there. The one escape for text from exports, wherever it is shown.
 pub fn one_line(s: &str) -> String {
+    // Printable ASCII, most of what is shown, is shown as it is.
+    if s.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+        return s.to_string();
+    }
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         push_visible(c, &mut out);
