@@ -72,7 +72,7 @@ fn plan_of(dir: &Path) -> Plan {
 fn seed(emulator: &Emulator, plan: &Plan) {
     for a in &plan.actions {
         if let (Some(id), Some(before)) = (&a.resource_id, &a.before) {
-            emulator.seed(id, before.clone());
+            emulator.seed(id, before.value());
         }
     }
 }

@@ -52,7 +52,7 @@ fn applied(
         };
         match a.operation {
             Operation::Update | Operation::Create => {
-                let mut after = a.after.clone().unwrap();
+                let mut after = a.after.as_ref().unwrap().value();
                 after["etag"] = json!(format!("\"after-{n}\""));
                 state.insert(id, after);
             }

@@ -107,10 +107,12 @@ fn sentinel_content_follows_the_labels() {
         if a.kind.as_deref() == Some("MicrosoftSecurityIncidentCreation")
             && a.operation == Operation::Update
         {
-            let product = a.before.as_ref().unwrap()["properties"]["productFilter"]
-                .as_str()
-                .unwrap_or_default();
-            assert_eq!(product, "Azure Security Center", "{a:#?}");
+            let product = a
+                .before
+                .as_ref()
+                .unwrap()
+                .pointer("/properties/productFilter");
+            assert_eq!(product, Some("Azure Security Center".into()), "{a:#?}");
         }
     }
     println!("{table}");

@@ -240,7 +240,7 @@ fn the_plan_creates_the_rule_in_phase_2_right_after_the_rule_is_turned_off() {
         .position(|x| x.reason.code == "MIG101")
         .unwrap();
     assert_eq!(p.actions[disable + 1].id, a.id, "right after the disable");
-    let body = a.after.as_ref().unwrap();
+    let body = a.after.as_ref().unwrap().value();
     let props = &body["properties"];
     // Orders 1 and 2 are taken: the lowest free one.
     assert_eq!(props["order"], 3);
@@ -335,8 +335,8 @@ fn the_generated_rules_validate_against_the_official_schema() {
             .iter()
             .filter(|a| ["MIG406", "MIG407", "MIG409"].contains(&a.reason.code.as_str()))
         {
-            let body = a.after.as_ref().unwrap();
-            if let Err(e) = specs.validate("automationRules", body) {
+            let body = a.after.as_ref().unwrap().value();
+            if let Err(e) = specs.validate("automationRules", &body) {
                 panic!("{dir} {}: {e:#?}\n{body:#}", a.id);
             }
             checked += 1;
@@ -352,7 +352,7 @@ fn the_generated_rules_validate_against_the_official_schema() {
 fn an_existing_rule_is_found_by_name_and_updated_only_when_it_differs() {
     let first = plan_of(&[common::root().join(SUPPRESSION)], &Settings::default());
     let created = codes(&first, "MIG406").remove(0);
-    let mut body = created.after.clone().unwrap();
+    let mut body = created.after.as_ref().unwrap().value();
     body["etag"] = json!("\"created\"");
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
@@ -383,10 +383,10 @@ fn an_existing_rule_is_found_by_name_and_updated_only_when_it_differs() {
     let third = plan_of(&inputs, &Settings::default());
     let update = codes(&third, "MIG407");
     assert_eq!(update.len(), 1, "{:#?}", third.actions);
-    let after = update[0].after.as_ref().unwrap();
+    let after = update[0].after.as_ref().unwrap().value();
     assert_eq!(
         after["properties"]["triggeringLogic"],
-        created.after.as_ref().unwrap()["properties"]["triggeringLogic"]
+        created.after.as_ref().unwrap().value()["properties"]["triggeringLogic"]
     );
     assert_eq!(after["properties"]["order"], 7, "its order is kept");
     assert_eq!(update[0].etag.as_deref(), Some("\"created\""));
@@ -579,11 +579,13 @@ fn rewrites_only_the_safe_conditions_and_only_when_asked() {
             .find(|a| a.name.as_deref() == Some(name))
             .unwrap();
         assert_eq!(a.operation, Operation::Update);
-        let conditions = &a.after.as_ref().unwrap()["properties"]["triggeringLogic"]["conditions"];
+        let after = a.after.as_ref().unwrap().value();
+        let conditions = &after["properties"]["triggeringLogic"]["conditions"];
         assert_eq!(conditions.pointer(pointer), Some(&product), "{name}");
         // Everything else is as it was.
         let mut before =
-            a.before.as_ref().unwrap()["properties"]["triggeringLogic"]["conditions"].clone();
+            a.before.as_ref().unwrap().value()["properties"]["triggeringLogic"]["conditions"]
+                .clone();
         *before.pointer_mut(pointer).unwrap() = product.clone();
         assert_eq!(conditions, &before, "{name}");
         // The review of what it settled is gone.

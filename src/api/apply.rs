@@ -24,7 +24,7 @@ use super::{ApiError, Client, value_at};
 use crate::catalog::{Gate, Operation, Phase};
 use crate::error::{Error, Result};
 use crate::model::arm_path;
-use crate::plan::{Action, Desired, Plan};
+use crate::plan::{Action, Body, Desired, Plan};
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -137,8 +137,8 @@ pub struct Work {
     pub path: String,
     pub display: String,
     pub etag: Option<String>,
-    pub before: Option<Value>,
-    pub after: Option<Value>,
+    pub before: Option<Body>,
+    pub after: Option<Body>,
     pub desired: Vec<Desired>,
 }
 
@@ -483,7 +483,7 @@ fn check(run: &Run, w: &Work, now: Option<&Value>) -> Option<String> {
         w.resource_id,
         w.etag.as_deref().unwrap_or("(absent)"),
         current,
-        drift(w.before.as_ref(), now)
+        drift(w.before.as_ref().map(Body::value).as_ref(), now)
     ))
 }
 
@@ -572,7 +572,7 @@ async fn step(run: &Run, w: &Work) -> Result<()> {
     run.record(&w.id, started)?;
     let after_etag = match w.operation {
         Operation::Update | Operation::Create => {
-            let body = w.after.clone().unwrap_or(Value::Null);
+            let body = w.after.as_ref().map_or(Value::Null, Body::value);
             match run.client.put(&w.path, &body).await {
                 Ok((_, resp)) => etag_of(&resp),
                 Err(e) if e.is_conflict() => {

@@ -27,7 +27,7 @@ pub fn seeded(plan: &Plan) -> std::io::Result<Emulator> {
         if let (Some(id), Some(before)) = (&a.resource_id, &a.before)
             && a.operation.is_change()
         {
-            emulator.seed(id, before.clone());
+            emulator.seed(id, before.value());
         }
     }
     Ok(emulator)

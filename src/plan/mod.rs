@@ -10,6 +10,7 @@
 //! once the manual step is confirmed. Already-migrated resources produce
 //! nothing: planning the desired state yields an empty plan.
 
+mod body;
 mod route;
 pub mod suppress;
 mod tenancy;
@@ -794,15 +795,12 @@ impl Planner<'_> {
                     ],
                 );
                 a.set("properties.version", json!(s.install_version));
-                if let Some(p) = a
-                    .after
-                    .as_mut()
-                    .and_then(|b| b.get_mut("properties"))
-                    .and_then(Value::as_object_mut)
-                {
-                    // What the service reports of the old install.
-                    p.remove("installedVersion");
-                }
+                a.edit_after(|after| {
+                    if let Some(p) = after.get_mut("properties").and_then(Value::as_object_mut) {
+                        // What the service reports of the old install.
+                        p.remove("installedVersion");
+                    }
+                });
                 (
                     format!(
                         "the Content hub solution \"{name}\" is at version {raw} and is being upgraded to {} (step {} before this one)",
@@ -889,7 +887,7 @@ impl Planner<'_> {
                 ]),
             },
             before: None,
-            after: Some(Value::Object(body)),
+            after: Some(Value::Object(body).into()),
             etag: None,
             api_version: Some(self.catalog.api_version(t).to_string()),
             source: None,
@@ -1512,7 +1510,7 @@ impl Planner<'_> {
                 message: rule.message_with(&[("tenant", tenant), ("tenant_source", source)]),
             },
             before: None,
-            after: Some(Value::Object(body)),
+            after: Some(Value::Object(body).into()),
             etag: None,
             api_version: Some(
                 self.catalog
@@ -1775,11 +1773,11 @@ impl Planner<'_> {
                 code: rule.id.clone(),
                 message: rule.message_with(values),
             },
-            before: Some(if self.bodies {
+            before: Some(Body::new(&if self.bodies {
                 r.full_body()
             } else {
                 Value::Null
-            }),
+            })),
             after: None,
             etag: r.etag.clone(),
             api_version: Some(self.catalog.api_version(r.resource_type).to_string()),
@@ -2082,23 +2080,31 @@ impl Action {
     /// with that value (objects created on the way), read-only fields
     /// dropped, `kind` and `etag` kept; `desired` records the value.
     fn set(&mut self, path: &str, value: Value) {
-        let mut after = self
-            .after
-            .take()
-            .unwrap_or_else(|| strip_read_only(self.before.clone().unwrap_or(Value::Null)));
-        let mut node = &mut after;
-        for key in path.split('.') {
-            if !node.is_object() {
-                *node = json!({});
+        self.edit_after(|after| {
+            let mut node = after;
+            for key in path.split('.') {
+                if !node.is_object() {
+                    *node = json!({});
+                }
+                node = node
+                    .as_object_mut()
+                    .map(|m| m.entry(key.to_string()).or_insert(Value::Null))
+                    .unwrap_or_else(|| unreachable!("made an object above"));
             }
-            node = node
-                .as_object_mut()
-                .map(|m| m.entry(key.to_string()).or_insert(Value::Null))
-                .unwrap_or_else(|| unreachable!("made an object above"));
-        }
-        *node = value.clone();
-        self.after = Some(after);
+            *node = value.clone();
+        });
         self.desired.push(desired(path, value));
+    }
+
+    /// Changes `after`, or, when there is none yet, `before` without its
+    /// read-only fields: parsed for the change, held as text again.
+    fn edit_after(&mut self, change: impl FnOnce(&mut Value)) {
+        let mut after = match self.after.take() {
+            Some(after) => after.value(),
+            None => strip_read_only(self.before.as_ref().map_or(Value::Null, Body::value)),
+        };
+        change(&mut after);
+        self.after = Some(Body::new(&after));
     }
 }
 

@@ -412,7 +412,9 @@ impl Planner<'_> {
             for a in actions.iter().filter(|a| &a.reason.code == code) {
                 targets.entry(target).or_default().push(Source {
                     group: i,
-                    filters: Filters::of(a.before.as_ref().and_then(|b| b.get("properties"))),
+                    filters: Filters::of(
+                        a.before.as_ref().and_then(|b| b.get("properties")).as_ref(),
+                    ),
                     action: a.clone(),
                 });
             }
@@ -637,7 +639,7 @@ impl Planner<'_> {
                 ]),
             },
             before: None,
-            after: Some(Value::Object(body)),
+            after: Some(Value::Object(body).into()),
             etag: None,
             api_version: Some(self.catalog.api_version(t_type).to_string()),
             source: None,
@@ -876,7 +878,7 @@ impl Planner<'_> {
                 } else if named.iter().flatten().any(|a| &a.reason.code != msic) {
                     Some("it names a Scheduled or NRT rule, whose incidents are its own, not Defender XDR's".into())
                 } else if named.iter().flatten().any(|a| {
-                    !Filters::of(a.before.as_ref().and_then(|b| b.get("properties"))).is_empty()
+                    !Filters::of(a.before.as_ref().and_then(|b| b.get("properties")).as_ref()).is_empty()
                 }) {
                     Some("a rule it names filtered by severity or alert name, so it made fewer incidents than every Defender for Cloud incident".into())
                 } else {

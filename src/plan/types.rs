@@ -8,6 +8,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
+pub use super::body::Body;
+
 pub const FORMAT_VERSION: &str = "1";
 
 /// What `--scheduled-rules` asks for Scheduled/NRT rules that create
@@ -189,10 +191,10 @@ pub struct Action {
     pub display_name: Option<String>,
     pub reason: Reason,
     /// The resource as exported (null for a create or a workspace-level step).
-    pub before: Option<Value>,
+    pub before: Option<Body>,
     /// The resource as it must be written (null for a delete, a manual step
     /// or a review).
-    pub after: Option<Value>,
+    pub after: Option<Body>,
     /// The etag observed in the export; apply refuses to act if Azure's differs.
     pub etag: Option<String>,
     /// The api-version to read and write the resource with.

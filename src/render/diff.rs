@@ -5,7 +5,7 @@
 
 use super::{json_visible, one_line};
 use crate::catalog::Operation;
-use crate::plan::{Action, Plan};
+use crate::plan::{Action, Body, Plan};
 use serde_json::Value;
 use similar::TextDiff;
 use std::io::{self, Write};
@@ -21,8 +21,8 @@ const PROPERTY_NOISE: [&str; 5] = [
 ];
 
 /// The body as the diff shows it.
-pub fn normalize(body: &Value) -> String {
-    let mut v = body.clone();
+pub fn normalize(body: &Body) -> String {
+    let mut v = body.value();
     if let Some(m) = v.as_object_mut() {
         for k in NOISE {
             m.remove(k);
@@ -144,8 +144,8 @@ pub struct Row {
 /// side by side: changed lines paired, unchanged runs longer than
 /// `2 * context` cut to their ends (a `None` row marks the cut).
 pub fn side_by_side(
-    before: Option<&Value>,
-    after: Option<&Value>,
+    before: Option<&Body>,
+    after: Option<&Body>,
     context: usize,
 ) -> Vec<Option<Row>> {
     let old = before.map(normalize).unwrap_or_default();
@@ -213,7 +213,9 @@ mod tests {
 
     #[test]
     fn noise_is_dropped_and_keys_sorted() {
-        let v = json!({"properties": {"z": 1, "a": 2, "lastModifiedUtc": "x"}, "etag": "\"1\"", "systemData": {}, "kind": "Scheduled"});
+        let v = Body::new(
+            &json!({"properties": {"z": 1, "a": 2, "lastModifiedUtc": "x"}, "etag": "\"1\"", "systemData": {}, "kind": "Scheduled"}),
+        );
         assert_eq!(
             normalize(&v),
             "{\n  \"kind\": \"Scheduled\",\n  \"properties\": {\n    \"a\": 2,\n    \"z\": 1\n  }\n}\n"
@@ -225,6 +227,7 @@ mod tests {
         let before = json!({"properties": {"a": 1, "b": 2, "c": 3, "d": 4, "e": 5, "enabled": true, "f": 6, "g": 7, "h": 8, "i": 9}});
         let mut after = before.clone();
         after["properties"]["enabled"] = json!(false);
+        let (before, after) = (Body::new(&before), Body::new(&after));
         let rows = side_by_side(Some(&before), Some(&after), 2);
         let changed: Vec<&Row> = rows
             .iter()

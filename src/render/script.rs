@@ -476,10 +476,10 @@ fn step(s: &mut String, n: &str, a: &Action) {
     };
     match a.operation {
         Operation::Update | Operation::Create => {
-            let body = json_visible(
-                serde_json::to_string_pretty(a.after.as_ref().unwrap_or(&serde_json::Value::Null))
-                    .unwrap_or_default(),
-            );
+            let body = json_visible(a.after.as_ref().map_or_else(
+                || "null".into(),
+                |b| serde_json::to_string_pretty(b).unwrap_or_default(),
+            ));
             let delim = delimiter(&body);
             let etag = if a.operation == Operation::Create {
                 "absent".to_string()
