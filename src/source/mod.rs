@@ -85,7 +85,8 @@ enum Parsed {
 
 /// Reads every file named, and every file under every directory named.
 ///
-/// Files are read, hashed and parsed on up to `options.jobs` threads; the
+/// Files are read, hashed and parsed on up to `options.jobs` threads (the
+/// resources of a large list on the threads other files leave idle); the
 /// results are merged in the sorted order of the files, so what is read
 /// is the same whatever the number of threads.
 pub fn read(paths: &[PathBuf], options: &ReadOptions) -> Result<Inputs> {
@@ -95,14 +96,14 @@ pub fn read(paths: &[PathBuf], options: &ReadOptions) -> Result<Inputs> {
     let names: std::collections::HashSet<String> =
         files.iter().map(|f| f.display().to_string()).collect();
 
-    let stages = crate::par::map(files, options.jobs, |file| {
+    let stages = crate::par::map_sharing(files, options.jobs, |file, budget| {
         let l = load(&file, options)?;
         let parameters = arm::parameters_file(&l.path, &l.text);
         let waits = parameters_path_for(&l.path).is_some_and(|p| names.contains(&p));
         let parsed = if waits {
             Parsed::Waits(l.text)
         } else {
-            let content = parse(&l, None, options);
+            let content = parse(&l, None, options, budget);
             let unaddressable = match &content {
                 Ok(Content::Resources(_, resources, _)) => check_addressable(resources, &l),
                 _ => Vec::new(),
@@ -131,6 +132,8 @@ pub fn read(paths: &[PathBuf], options: &ReadOptions) -> Result<Inputs> {
             parameters.insert(s.path.clone(), p);
         }
     }
+    // The pool above is done: every thread is idle but this one.
+    let budget = crate::par::Budget::new(options.jobs);
     for s in &mut loaded {
         if let Parsed::Waits(text) = &mut s.parsed {
             let l = Loaded {
@@ -139,7 +142,7 @@ pub fn read(paths: &[PathBuf], options: &ReadOptions) -> Result<Inputs> {
                 sha256: String::new(),
             };
             let params = parameters_path_for(&l.path).and_then(|p| parameters.get(&p));
-            let content = parse(&l, params, options);
+            let content = parse(&l, params, options, &budget);
             let unaddressable = match &content {
                 Ok(Content::Resources(_, resources, _)) => check_addressable(resources, &l),
                 _ => Vec::new(),
@@ -567,14 +570,17 @@ fn skip_insignificant(text: &str) -> &str {
     }
 }
 
+/// What one file holds; the resources of a large list built on the idle
+/// threads of `budget` too.
 fn parse(
     l: &Loaded,
     params: Option<&arm::ParametersFile>,
     options: &ReadOptions,
+    budget: &crate::par::Budget,
 ) -> Result<Content, Vec<Diagnostic>> {
     match first_significant_char(&l.text) {
         None => Ok(Content::Skip("empty file".into())),
-        Some('{') | Some('[') => arm::read(&l.path, &l.text, params, options),
+        Some('{') | Some('[') => arm::read(&l.path, &l.text, params, options, budget),
         Some(_) => yaml::read(&l.path, &l.text, options).map_err(|d| vec![d]),
     }
 }
