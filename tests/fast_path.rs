@@ -251,8 +251,51 @@ proptest! {
 
 // ---- threads -----------------------------------------------------------------
 
-/// A fleet of several workspaces, with a template and its parameters file
-/// and a file with comments (the exact path), written into `dir`.
+/// `n` analytics rules of the workspace `ws`, as `az rest` lists them.
+fn rules(ws: &str, n: usize) -> Vec<Value> {
+    (0..n)
+        .map(|i| {
+            let dfc = i % 3 == 0;
+            let mut rule = json!({
+                "id": format!("{ws}/providers/Microsoft.SecurityInsights/alertRules/rule-{i}"),
+                "name": format!("rule-{i}"),
+                "kind": if i % 5 == 0 { "MicrosoftSecurityIncidentCreation" } else { "Scheduled" },
+                "etag": format!("\"e-{i}\""),
+                "properties": {
+                    "displayName": format!("Règle {i}"),
+                    "enabled": true,
+                    "productFilter": if dfc { "Azure Security Center" } else { "Office 365 Advanced Threat Protection" },
+                    "query": if dfc { "SecurityAlert\n| where ProductName == \"Azure Security Center\"" } else { "SigninLogs\n| where ResultType != 0" },
+                    "incidentConfiguration": {"createIncident": true}
+                }
+            });
+            if i % 2 == 0 {
+                // A property the planner does not read: the body kept as text.
+                rule["properties"]["tactics"] = json!(["InitialAccess"]);
+            }
+            rule
+        })
+        .collect()
+}
+
+/// A workspace whose rules are one list of a few thousand: read in chunks
+/// on several threads when threads are idle. Every 700th item is not a
+/// Sentinel resource (skipped, in several chunks).
+fn big_workspace(dir: &Path) -> PathBuf {
+    let ws = "/subscriptions/00000000-0000-4000-8000-000000000077/resourceGroups/rg/providers/Microsoft.OperationalInsights/workspaces/law-big";
+    let mut list = rules(ws, 3000);
+    for i in (350..3000).step_by(700) {
+        list[i] = json!({"name": format!("not-a-rule-{i}"), "properties": {"x": i}});
+    }
+    let d = dir.join("ws-big");
+    std::fs::create_dir_all(&d).unwrap();
+    let text = serde_json::to_string_pretty(&json!({ "value": list })).unwrap();
+    std::fs::write(d.join("alertRules.json"), text).unwrap();
+    d
+}
+
+/// A fleet of several workspaces, with a template and its parameters file,
+/// a file with comments (the exact path) and a large list, written into `dir`.
 fn fleet(dir: &Path) -> Vec<String> {
     let root = common::root();
     let mut args = Vec::new();
@@ -270,24 +313,7 @@ fn fleet(dir: &Path) -> Vec<String> {
         );
         let d = dir.join(format!("ws-{w}"));
         std::fs::create_dir_all(&d).unwrap();
-        let rules: Vec<Value> = (0..40)
-            .map(|i| {
-                let dfc = i % 3 == 0;
-                json!({
-                    "id": format!("{ws}/providers/Microsoft.SecurityInsights/alertRules/rule-{i}"),
-                    "name": format!("rule-{i}"),
-                    "kind": if i % 5 == 0 { "MicrosoftSecurityIncidentCreation" } else { "Scheduled" },
-                    "etag": format!("\"e-{i}\""),
-                    "properties": {
-                        "displayName": format!("Règle {i}"),
-                        "enabled": true,
-                        "productFilter": if dfc { "Azure Security Center" } else { "Office 365 Advanced Threat Protection" },
-                        "query": if dfc { "SecurityAlert\n| where ProductName == \"Azure Security Center\"" } else { "SigninLogs\n| where ResultType != 0" },
-                        "incidentConfiguration": {"createIncident": true}
-                    }
-                })
-            })
-            .collect();
+        let rules = rules(&ws, 40);
         let text = serde_json::to_string_pretty(&json!({ "value": rules })).unwrap();
         let text = if w == 2 {
             format!("// with a comment: the exact path\n{text}")
@@ -309,23 +335,19 @@ fn fleet(dir: &Path) -> Vec<String> {
         std::fs::write(d.join("automationRules.json"), "{\"value\": []}").unwrap();
         args.push(d.display().to_string());
     }
+    // Last: read while the other files' threads fall idle.
+    args.push(big_workspace(dir).display().to_string());
     args
 }
 
-#[test]
-fn artifacts_are_byte_identical_whatever_the_number_of_threads() {
-    let dir = tempfile::tempdir().unwrap();
-    let inputs = fleet(dir.path());
-    let mut outputs: Vec<Vec<Vec<u8>>> = Vec::new();
+/// The same `plan` of `inputs` (and settings) with one thread, three, and
+/// two (by the environment): each run's exit code, stdout, stderr and
+/// artifacts.
+fn plan_on_threads(dir: &Path, inputs: &[String]) -> Vec<(common::Run, Vec<Vec<u8>>)> {
+    let mut runs = Vec::new();
     for (jobs, env) in [("--jobs=1", None), ("--jobs=3", None), ("", Some("2"))] {
-        let out = dir.path().join(format!("out{}", outputs.len()));
-        let mut args: Vec<&str> = vec![
-            "plan",
-            "--workspace",
-            "/subscriptions/00000000-0000-4000-8000-000000000009/resourceGroups/rg/providers/Microsoft.OperationalInsights/workspaces/law-templates",
-            "--primary-workspace",
-            "/subscriptions/11111111-2222-4333-8444-555555555555/resourceGroups/rg-prod/providers/Microsoft.OperationalInsights/workspaces/law-prod",
-        ];
+        let out = dir.join(format!("out{}", runs.len()));
+        let mut args: Vec<&str> = vec!["plan"];
         args.extend(inputs.iter().map(String::as_str));
         let out_s = out.display().to_string();
         args.extend(["--out", &out_s]);
@@ -335,27 +357,146 @@ fn artifacts_are_byte_identical_whatever_the_number_of_threads() {
         let env: Vec<(&str, &str)> = env
             .map(|n| vec![("SENTINEL_MIGRATE_JOBS", n)])
             .unwrap_or_default();
-        let run = common::run_in(&common::root(), &args, &env);
-        assert_eq!(run.code, 0, "{}", run.transcript());
-        outputs.push(
-            ["plan.json", "changes.diff", "apply.sh", "rollback.sh"]
-                .iter()
-                .map(|f| std::fs::read(out.join(f)).unwrap())
-                .collect(),
-        );
+        let mut run = common::run_in(&common::root(), &args, &env);
+        // The one difference meant: the folder written.
+        run.stdout = run.stdout.replace(&out_s, "OUT");
+        run.stderr = run.stderr.replace(&out_s, "OUT");
+        let artifacts = ["plan.json", "changes.diff", "apply.sh", "rollback.sh"]
+            .iter()
+            .filter_map(|f| std::fs::read(out.join(f)).ok())
+            .collect();
+        runs.push((run, artifacts));
     }
-    let plan = String::from_utf8_lossy(&outputs[0][0]);
+    runs
+}
+
+/// Every run of [`plan_on_threads`] the same as the first, byte for byte.
+fn all_the_same(runs: &[(common::Run, Vec<Vec<u8>>)]) {
+    let (first, artifacts) = &runs[0];
+    for (run, other) in &runs[1..] {
+        assert_eq!(
+            run.transcript(),
+            first.transcript(),
+            "output differs between thread counts"
+        );
+        assert!(other == artifacts, "artifacts differ between thread counts");
+    }
+}
+
+#[test]
+fn artifacts_are_byte_identical_whatever_the_number_of_threads() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut inputs: Vec<String> = [
+        "--workspace",
+        "/subscriptions/00000000-0000-4000-8000-000000000009/resourceGroups/rg/providers/Microsoft.OperationalInsights/workspaces/law-templates",
+        "--primary-workspace",
+        "/subscriptions/11111111-2222-4333-8444-555555555555/resourceGroups/rg-prod/providers/Microsoft.OperationalInsights/workspaces/law-prod",
+    ]
+    .map(String::from)
+    .to_vec();
+    inputs.extend(fleet(dir.path()));
+    let runs = plan_on_threads(dir.path(), &inputs);
+    let (run, outputs) = &runs[0];
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    let plan = String::from_utf8_lossy(&outputs[0]);
     assert!(
-        plan.contains("law-5") && plan.contains("\"line\""),
+        plan.contains("law-5") && plan.contains("law-big") && plan.contains("\"line\""),
         "{plan}"
     );
-    assert!(outputs[0][1].len() > 1000, "the plan changes things");
-    for other in &outputs[1..] {
+    assert!(outputs[1].len() > 1000, "the plan changes things");
+    all_the_same(&runs);
+
+    // The large list alone: its chunks on every thread.
+    let alone = vec![inputs.last().unwrap().clone()];
+    let runs = plan_on_threads(&dir.path().join("alone"), &alone);
+    let (run, outputs) = &runs[0];
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    let plan = String::from_utf8_lossy(&outputs[0]);
+    assert!(plan.contains("\"resources\": 2996"), "{plan}");
+    let skipped = "not a data connector, analytics rule or automation rule";
+    assert_eq!(plan.matches(skipped).count(), 4, "skipped items: {plan}");
+    all_the_same(&runs);
+}
+
+/// The resources of a large list, read in chunks, come in the order of its
+/// items, the same to the last field whatever the number of threads.
+#[test]
+fn a_large_list_reads_in_the_order_of_its_items_whatever_the_threads() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = big_workspace(dir.path()).join("alertRules.json");
+    let read = |jobs| {
+        let options = sentinel_migrate::source::ReadOptions {
+            jobs,
+            ..Default::default()
+        };
+        sentinel_migrate::source::read(std::slice::from_ref(&file), &options).unwrap()
+    };
+    let one = read(1);
+    let lines: Vec<usize> = one.resources.iter().map(|r| r.origin.line).collect();
+    assert_eq!(lines.len(), 2996);
+    assert!(
+        lines.windows(2).all(|w| w[0] < w[1]),
+        "resources out of the order of the items"
+    );
+    for jobs in [2, 3, 0] {
+        let other = read(jobs);
         assert!(
-            other == &outputs[0],
-            "artifacts differ between thread counts"
+            format!("{:?}", other.resources) == format!("{:?}", one.resources),
+            "resources differ with {jobs} threads"
         );
+        assert_eq!(format!("{:?}", other.skipped), format!("{:?}", one.skipped));
     }
+}
+
+/// Errors in several chunks of a large list: the same diagnostics, at the
+/// same places, in the same order, whatever the number of threads.
+#[test]
+fn errors_across_the_chunks_of_a_large_list_read_the_same_whatever_the_threads() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = big_workspace(dir.path());
+    let file = d.join("alertRules.json");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let mut list: Value = serde_json::from_str(&text).unwrap();
+    let bad = [3, 500, 1300, 2100, 2999];
+    for &i in &bad {
+        list["value"][i]["properties"]["enabled"] = json!("yes");
+    }
+    list["value"][1700] = json!("not a resource");
+    list["value"][2600]["properties"] = json!("not an object");
+    let text = serde_json::to_string_pretty(&list).unwrap();
+    std::fs::write(&file, &text).unwrap();
+
+    let runs = plan_on_threads(&dir.path().join("out"), &[file.display().to_string()]);
+    let (run, _) = &runs[0];
+    assert_ne!(run.code, 0, "{}", run.transcript());
+    // Where each error is: the value in error, found in the text in order.
+    let mut places = Vec::new();
+    let mut from = 0;
+    for needle in [
+        "\"yes\"",
+        "\"yes\"",
+        "\"yes\"",
+        "\"not a resource\"",
+        "\"yes\"",
+        "\"not an object\"",
+        "\"yes\"",
+    ] {
+        let at = from + text[from..].find(needle).unwrap();
+        let line = text[..at].matches('\n').count() + 1;
+        let column = at - text[..at].rfind('\n').map_or(0, |n| n + 1) + 1;
+        places.push(format!("alertRules.json:{line}:{column}"));
+        from = at + needle.len();
+    }
+    let mut last = 0;
+    for p in &places {
+        let at = run
+            .stderr
+            .find(p.as_str())
+            .unwrap_or_else(|| panic!("{p} in {}", run.stderr));
+        assert!(at >= last, "{p} out of order in {}", run.stderr);
+        last = at;
+    }
+    all_the_same(&runs);
 }
 
 #[test]

@@ -19,9 +19,11 @@ use crate::model::TextSpan;
 use jsonc_parser::ast;
 use jsonc_parser::common::Ranged;
 use serde_json::{Map, Number, Value};
-use std::cell::{Cell, OnceCell};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
 
-/// A parsed JSON document.
+/// A parsed JSON document. It is `Sync`: the resources of a large file are
+/// built on several threads from one document (`arm::read_doc`).
 pub struct Doc<'t> {
     pub path: &'t str,
     pub text: &'t str,
@@ -29,7 +31,7 @@ pub struct Doc<'t> {
     tree: Tree<'t>,
     /// Set when the fast path met a value it could not build: the reader
     /// then reads the file again on the exact path.
-    fell_short: Cell<bool>,
+    fell_short: AtomicBool,
 }
 
 enum Tree<'t> {
@@ -65,7 +67,7 @@ enum At<'d, 't> {
 struct Index {
     entries: Vec<Entry>,
     /// Strings with escapes, decoded when first asked for (by slot).
-    decoded: Vec<OnceCell<Box<str>>>,
+    decoded: Vec<OnceLock<Box<str>>>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -134,7 +136,7 @@ impl Index {
         if s.pos != b.len() {
             return None;
         }
-        let decoded = (0..s.slots).map(|_| OnceCell::new()).collect();
+        let decoded = (0..s.slots).map(|_| OnceLock::new()).collect();
         Some(Index {
             entries: s.entries,
             decoded,
@@ -368,7 +370,7 @@ impl<'t> Doc<'t> {
                 text,
                 index: LineIndex::new(text),
                 tree: Tree::Fast(index),
-                fell_short: Cell::new(false),
+                fell_short: AtomicBool::new(false),
             }),
             None => Doc::parse_exact(path, text),
         }
@@ -434,7 +436,7 @@ impl<'t> Doc<'t> {
             text,
             index,
             tree: Tree::Exact(root),
-            fell_short: Cell::new(false),
+            fell_short: AtomicBool::new(false),
         })
     }
 
@@ -455,7 +457,8 @@ impl<'t> Doc<'t> {
     /// what it accepts; if it does, read the text again with
     /// [`Doc::parse_exact`]).
     pub fn fell_short(&self) -> bool {
-        self.fell_short.get()
+        // Set on any thread; read once they have all been joined.
+        self.fell_short.load(Ordering::Relaxed)
     }
 
     fn entries(&self) -> &[Entry] {
@@ -487,7 +490,7 @@ impl<'t> Doc<'t> {
 
     /// A value the fast path accepted but `serde_json` did not build.
     fn short(&self) -> Value {
-        self.fell_short.set(true);
+        self.fell_short.store(true, Ordering::Relaxed);
         Value::Null
     }
 }

@@ -85,7 +85,8 @@ enum Parsed {
 
 /// Reads every file named, and every file under every directory named.
 ///
-/// Files are read, hashed and parsed on up to `options.jobs` threads; the
+/// Files are read, hashed and parsed on up to `options.jobs` threads (the
+/// resources of a large list on the threads other files leave idle); the
 /// results are merged in the sorted order of the files, so what is read
 /// is the same whatever the number of threads.
 pub fn read(paths: &[PathBuf], options: &ReadOptions) -> Result<Inputs> {
@@ -96,34 +97,21 @@ pub fn read(paths: &[PathBuf], options: &ReadOptions) -> Result<Inputs> {
 /// thread that read it, what of it the plan will want ([`Keep`]): the
 /// text of those it takes no step on is dropped there and then
 /// ([`Resource::keep`]), not held for the whole fleet.
-pub fn read_with(
-    paths: &[PathBuf],
-    options: &ReadOptions,
-    keep: &(dyn Fn(&Resource) -> Keep + Sync),
-) -> Result<Inputs> {
-    let keep = |content: &mut Result<Content, Vec<Diagnostic>>| {
-        if let Ok(Content::Resources(_, resources, _)) = content {
-            for r in resources.iter_mut().filter(|r| r.is_pruned()) {
-                let k = keep(r);
-                r.keep(k);
-            }
-        }
-    };
+pub fn read_with(paths: &[PathBuf], options: &ReadOptions, keep: Keeper) -> Result<Inputs> {
     let mut diagnostics = Vec::new();
     let mut walked_past = Vec::new();
     let files = expand(paths, &mut diagnostics, &mut walked_past);
     let names: std::collections::HashSet<String> =
         files.iter().map(|f| f.display().to_string()).collect();
 
-    let stages = crate::par::map(files, options.jobs, |file| {
+    let stages = crate::par::map_sharing(files, options.jobs, |file, budget| {
         let l = load(&file, options)?;
         let parameters = arm::parameters_file(&l.path, &l.text);
         let waits = parameters_path_for(&l.path).is_some_and(|p| names.contains(&p));
         let parsed = if waits {
             Parsed::Waits(l.text)
         } else {
-            let mut content = parse(&l, None, options);
-            keep(&mut content);
+            let content = parse(&l, None, options, budget, keep);
             let unaddressable = match &content {
                 Ok(Content::Resources(_, resources, _)) => check_addressable(resources, &l),
                 _ => Vec::new(),
@@ -152,6 +140,8 @@ pub fn read_with(
             parameters.insert(s.path.clone(), p);
         }
     }
+    // The pool above is done: every thread is idle but this one.
+    let budget = crate::par::Budget::new(options.jobs);
     for s in &mut loaded {
         if let Parsed::Waits(text) = &mut s.parsed {
             let l = Loaded {
@@ -160,8 +150,7 @@ pub fn read_with(
                 sha256: String::new(),
             };
             let params = parameters_path_for(&l.path).and_then(|p| parameters.get(&p));
-            let mut content = parse(&l, params, options);
-            keep(&mut content);
+            let content = parse(&l, params, options, &budget, keep);
             let unaddressable = match &content {
                 Ok(Content::Resources(_, resources, _)) => check_addressable(resources, &l),
                 _ => Vec::new(),
@@ -589,14 +578,21 @@ fn skip_insignificant(text: &str) -> &str {
     }
 }
 
+/// What the plan will want of a resource read pruned ([`read_with`]).
+pub type Keeper<'a> = &'a (dyn Fn(&Resource) -> Keep + Sync);
+
+/// What one file holds; the resources of a large list built on the idle
+/// threads of `budget` too, each asked of `keep` as it is built.
 fn parse(
     l: &Loaded,
     params: Option<&arm::ParametersFile>,
     options: &ReadOptions,
+    budget: &crate::par::Budget,
+    keep: Keeper,
 ) -> Result<Content, Vec<Diagnostic>> {
     match first_significant_char(&l.text) {
         None => Ok(Content::Skip("empty file".into())),
-        Some('{') | Some('[') => arm::read(&l.path, &l.text, params, options),
+        Some('{') | Some('[') => arm::read(&l.path, &l.text, params, options, budget, keep),
         Some(_) => yaml::read(&l.path, &l.text, options).map_err(|d| vec![d]),
     }
 }
