@@ -303,11 +303,12 @@ impl<'a> Parser<'a> {
                 Expr::Num(self.src[start..self.pos].parse().ok()?)
             }
             c if c.is_alphabetic() || c == '_' => {
-                while self
+                // A name may hold any letter: stepped a character at a time.
+                while let Some(c) = self
                     .peek()
-                    .is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '.')
+                    .filter(|c| c.is_alphanumeric() || *c == '_' || *c == '.')
                 {
-                    self.pos += 1;
+                    self.pos += c.len_utf8();
                 }
                 let name = self.src[start..self.pos].to_string();
                 if !self.eat('(') {
@@ -334,8 +335,8 @@ impl<'a> Parser<'a> {
             self.skip_ws();
             if self.eat('.') {
                 let start = self.pos;
-                while self.peek().is_some_and(|c| c.is_alphanumeric() || c == '_') {
-                    self.pos += 1;
+                while let Some(c) = self.peek().filter(|c| c.is_alphanumeric() || *c == '_') {
+                    self.pos += c.len_utf8();
                 }
                 e = Expr::Member(Box::new(e), self.src[start..self.pos].to_string());
             } else if self.peek() == Some('[') {
@@ -847,6 +848,20 @@ mod tests {
         );
         assert_eq!(ev.value, None);
         assert_eq!(last_segment(&ev.pieces), Ok("757b4264-f393".into()));
+    }
+
+    #[test]
+    fn names_with_letters_beyond_ascii_never_split_a_character() {
+        for text in [
+            "[éconcat(parameters('workspaceName'),'/x')]",
+            "[concaté(parameters('w'))]",
+            "[parameters('w').propriété]",
+            "[variables('v').ñ.ü]",
+        ] {
+            // Not evaluated (unknown functions, members of nothing): no panic.
+            let ev = evaluate(text, &scope());
+            assert_eq!(ev.value, None, "{text}");
+        }
     }
 
     #[test]
