@@ -3,8 +3,8 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 
 // The system allocator: `cargo bench --bench plan` planned a 100-workspace
-// fleet 11% to 13% faster with it than with mimalloc, holding 105 MB to
-// 177 MB less at the peak (docs/performance.md).
+// fleet as fast with it as with mimalloc or faster (3% in the last run),
+// holding 57 MB to 177 MB less at the peak (docs/performance.md).
 
 fn main() -> ExitCode {
     let cli = match cli::parse() {
