@@ -31,9 +31,14 @@ pub fn json(plan: &Plan, w: &mut dyn Write) -> io::Result<()> {
         w,
         held: Vec::new(),
     };
-    serde_json::to_writer_pretty(&mut v, plan)?;
-    v.finish()?;
-    w.write_all(b"\n")
+    // serde_json writes in small pieces: escaped (and whatever is behind,
+    // hashed) a block at a time.
+    let mut blocks = io::BufWriter::with_capacity(1 << 16, &mut v);
+    serde_json::to_writer_pretty(&mut blocks, plan)?;
+    blocks.write_all(b"\n")?;
+    blocks.flush()?;
+    drop(blocks);
+    v.finish()
 }
 
 /// `plan.json` as bytes.
