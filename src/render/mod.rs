@@ -41,13 +41,6 @@ pub fn json(plan: &Plan, w: &mut dyn Write) -> io::Result<()> {
     v.finish()
 }
 
-/// `plan.json` as bytes.
-pub fn json_bytes(plan: &Plan) -> io::Result<Vec<u8>> {
-    let mut out = Vec::new();
-    json(plan, &mut out)?;
-    Ok(out)
-}
-
 /// A writer of JSON text that escapes every [hidden](is_hidden) character
 /// but the layout's newlines, tabs and carriage returns (inside strings
 /// serde_json has escaped those already) as `\uXXXX`, passing printable
