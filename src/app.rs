@@ -344,8 +344,19 @@ pub fn write_artifacts(plan: &plan::Plan, dir: &Path, jobs: usize) -> Result<()>
         // Streamed: a fleet's artifacts are not held in memory.
         let tmp = dir.join(format!(".{name}.tmp"));
         let made = (|| {
-            let file =
-                std::fs::File::create(&tmp).map_err(|e| Error::io("cannot write", &tmp, e))?;
+            // Made new: a file or link left at that name (by a run killed
+            // mid-way, or planted) is removed, never written through.
+            match std::fs::remove_file(&tmp) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(Error::io("cannot write", &tmp, e));
+                }
+                _ => {}
+            }
+            let file = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&tmp)
+                .map_err(|e| Error::io("cannot write", &tmp, e))?;
             let mut w = std::io::BufWriter::with_capacity(1 << 16, file);
             let written = match artifact {
                 Artifact::Plan => {

@@ -719,3 +719,36 @@ fn template_parameters_decide_only_when_given() {
     assert!(!unfixed.contains_key("Turned off, product from a parameter"));
     assert_eq!(unfixed.len(), 13);
 }
+
+/// A link left at an artifact's temporary name (planted, or by a run
+/// killed mid-way) is replaced, never written through: what it points at
+/// is untouched, and the artifacts are written.
+#[cfg(unix)]
+#[test]
+fn a_link_at_an_artifacts_temporary_name_is_not_written_through() {
+    let t = tempfile::tempdir().unwrap();
+    let out = t.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    let victim = t.path().join("victim.txt");
+    std::fs::write(&victim, "keep me").unwrap();
+    for name in ["plan.json", "apply.sh", "report.html"] {
+        std::os::unix::fs::symlink(&victim, out.join(format!(".{name}.tmp"))).unwrap();
+    }
+    let r = run(&["plan", "examples/contoso", "--out", out.to_str().unwrap()]);
+    assert_eq!(r.code, 0, "{}", r.transcript());
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep me");
+    let plan = std::fs::read_to_string(out.join("plan.json")).unwrap();
+    assert!(plan.starts_with('{'), "{plan}");
+    assert!(
+        !std::fs::symlink_metadata(out.join("plan.json"))
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    let left: Vec<_> = std::fs::read_dir(&out)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
