@@ -102,14 +102,14 @@ fn main() {
 
     // Warm up, then measure on this one thread.
     for q in queries.iter().take(2_000.min(n)) {
-        std::hint::black_box(classifier.classify(q));
+        std::hint::black_box(classifier.classify_anew(q));
     }
     let before = LIVE.load(Ordering::Relaxed);
     let calls_before = CALLS.load(Ordering::Relaxed);
     let start = Instant::now();
     let mut decisions: Vec<Decision> = Vec::with_capacity(queries.len());
     for q in &queries {
-        decisions.push(classifier.classify(q));
+        decisions.push(classifier.classify_anew(q));
     }
     let first = start.elapsed().as_secs_f64();
     let retained = LIVE.load(Ordering::Relaxed).saturating_sub(before);
@@ -120,7 +120,7 @@ fn main() {
     for _ in 0..4 {
         let start = Instant::now();
         for q in &queries {
-            std::hint::black_box(classifier.classify(q));
+            std::hint::black_box(classifier.classify_anew(q));
         }
         times.push(start.elapsed().as_secs_f64());
     }
@@ -163,7 +163,7 @@ fn main() {
             q.push_str(unit);
         }
         let start = Instant::now();
-        let d = classifier.classify(&q);
+        let d = classifier.classify_anew(&q);
         let secs = start.elapsed().as_secs_f64();
         println!(
             "long query: {mb} MB in {secs:.3} s, {:.1} MB/s ({})",
@@ -177,7 +177,7 @@ fn main() {
         ")".repeat(10_000)
     );
     let start = Instant::now();
-    let d = classifier.classify(&deep);
+    let d = classifier.classify_anew(&deep);
     println!(
         "nesting: 10,000 deep in {:.4} s ({})",
         start.elapsed().as_secs_f64(),

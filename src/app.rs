@@ -118,7 +118,6 @@ fn plan_command(mut args: PlanConfig, out: &mut dyn Write, is_terminal: bool) ->
         None => steps.keep(r),
     };
     let inputs = source::read_with(&args.inputs, &args.read, &keep)?;
-    drop(steps);
     if inputs.resources.is_empty() && !args.allow_empty {
         return Err(nothing_to_plan(&args.inputs, &inputs));
     }
@@ -126,7 +125,8 @@ fn plan_command(mut args: PlanConfig, out: &mut dyn Write, is_terminal: bool) ->
         return explain(&catalog, &inputs, settings, rule, args.format, out);
     }
     let jobs = args.read.jobs;
-    let plan = plan::plan_on(&inputs, &catalog, settings, jobs)?;
+    let plan = steps.plan(&inputs, jobs)?;
+    drop(steps);
     // The plan holds what it needs: the resources go (on a thread of
     // their own, where the summary is rendered) while the artifacts are.
     let human_style = style(args.color, is_terminal);

@@ -641,6 +641,13 @@ pub enum Keep {
     Nothing,
 }
 
+/// The first half of a SHA-256 digest.
+fn half(d: impl AsRef<[u8]>) -> [u8; 16] {
+    let mut half = [0; 16];
+    half.copy_from_slice(&d.as_ref()[..16]);
+    half
+}
+
 impl Pruned {
     /// Keeps `props` (each a [`RULE_KEYS`] key, in that order) of a body
     /// whose whole text is `full`.
@@ -663,6 +670,17 @@ impl Pruned {
             digest: None,
             settled: false,
         }
+    }
+
+    /// [`Pruned::new`] before its text is given ([`Resource::keep_from`]).
+    pub fn values(
+        id: Option<Value>,
+        props: Vec<(&'static str, Value)>,
+        create_incident: Option<Value>,
+    ) -> Pruned {
+        let mut p = Pruned::new(id, props, create_incident, String::new());
+        p.full = None;
+        p
     }
 
     /// What [`Pruned::new`] keeps of a whole body (read on the exact
@@ -693,12 +711,8 @@ impl Pruned {
     /// What the whole body's text was ([`Pruned::digest`]).
     fn digest(&self) -> [u8; 16] {
         use sha2::Digest;
-        self.digest.unwrap_or_else(|| {
-            let d = sha2::Sha256::digest(self.full.as_deref().unwrap_or("").as_bytes());
-            let mut half = [0; 16];
-            half.copy_from_slice(&d[..16]);
-            half
-        })
+        self.digest
+            .unwrap_or_else(|| half(sha2::Sha256::digest(self.full.as_deref().unwrap_or(""))))
     }
 
     /// Whether two copies of a rule read pruned are the same: the same
@@ -836,6 +850,39 @@ impl Resource {
             p.full = None;
         }
         p.settled = keep == Keep::Nothing;
+    }
+
+    /// [`Resource::keep`] for a rule whose text was not given yet
+    /// ([`Pruned::values`]): `runs` gives it, a run at a time, and is
+    /// asked once; the text is built only when kept whole, and otherwise
+    /// only hashed.
+    pub fn keep_from(&mut self, keep: Keep, runs: impl FnOnce(&mut dyn FnMut(&[u8]))) {
+        use sha2::Digest;
+        if let Some(p) = self.pruned.as_mut()
+            && p.full.is_none()
+            && p.digest.is_none()
+        {
+            if keep == Keep::Whole {
+                let mut text = Vec::new();
+                runs(&mut |run| text.extend_from_slice(run));
+                // Runs of a valid text cut where no character is split.
+                p.full = Some(String::from_utf8_lossy(&text).into());
+            } else {
+                // Gathered, then hashed at once: SHA-256 is slow on small pieces.
+                thread_local! {
+                    static TEXT: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+                }
+                p.digest = Some(TEXT.with_borrow_mut(|text| {
+                    text.clear();
+                    runs(&mut |run| text.extend_from_slice(run));
+                    let d = half(sha2::Sha256::digest(&text[..]));
+                    text.clear();
+                    text.shrink_to(1 << 16);
+                    d
+                }));
+            }
+        }
+        self.keep(keep);
     }
 
     /// Whether the planner said, as the rule was read, that it makes

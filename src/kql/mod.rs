@@ -80,6 +80,47 @@ pub struct Classifier {
     alert_names: std::collections::HashMap<String, String>,
     /// Bits of the universe's Defender for Cloud names.
     dfc_mask: u64,
+    /// Decisions already made, by query.
+    memo: Memo,
+}
+
+/// The decisions a classifier has made, by the query's text: a fleet
+/// deploys the same rules (Content hub templates, a team's own library)
+/// in every workspace, and a rule the plan acts on is decided as it is
+/// read and again as it is planned. A decision depends on the query's
+/// text alone (its evidence is placed within the query), so a copy is
+/// as good as classifying again. Bounded: past [`MEMO_BYTES`] of queries
+/// held, new ones are classified without being kept.
+struct Memo {
+    held: std::sync::Mutex<(std::collections::HashMap<Box<str>, Decision>, usize)>,
+    /// Query text it holds at most.
+    budget: usize,
+}
+
+/// Query text the memo holds at most (its decisions are about as large).
+const MEMO_BYTES: usize = 16 << 20;
+
+impl Memo {
+    fn new(budget: usize) -> Memo {
+        Memo {
+            held: Default::default(),
+            budget,
+        }
+    }
+
+    fn get(&self, query: &str) -> Option<Decision> {
+        let held = self.held.lock().unwrap_or_else(|e| e.into_inner());
+        held.0.get(query).cloned()
+    }
+
+    fn put(&self, query: &str, decision: &Decision) {
+        let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
+        let (map, bytes) = &mut *held;
+        if *bytes + query.len() <= self.budget && !map.contains_key(query) {
+            *bytes += query.len();
+            map.insert(query.into(), decision.clone());
+        }
+    }
 }
 
 /// A run of filters that apply to a read, and the product columns they
@@ -281,11 +322,25 @@ impl Classifier {
                 })
                 .collect(),
             dfc_mask,
+            memo: Memo::new(MEMO_BYTES),
         }
     }
 
-    /// Classifies a query. Never fails, never panics.
+    /// Classifies a query. Never fails, never panics. A query classified
+    /// before (by this classifier, on any thread) gets the same decision
+    /// from the memo.
     pub fn classify(&self, query: &str) -> Decision {
+        if let Some(d) = self.memo.get(query) {
+            return d;
+        }
+        let d = self.classify_anew(query);
+        self.memo.put(query, &d);
+        d
+    }
+
+    /// Classifies a query without the memo (as `benches/classify.rs`
+    /// measures the classifier).
+    pub fn classify_anew(&self, query: &str) -> Decision {
         let parsed = parse::Parser::new(query, &self.names).parse();
         let mut own = Vec::with_capacity(parsed.pipelines.len());
         let mut own_stage = Vec::with_capacity(parsed.pipelines.len());
@@ -1572,6 +1627,32 @@ mod tests {
 
     fn classify(q: &str) -> Decision {
         Classifier::new(&Catalog::embedded().unwrap()).classify(q)
+    }
+
+    #[test]
+    fn a_decision_from_the_memo_is_the_one_made_anew_and_the_memo_is_bounded() {
+        let mut c = Classifier::new(&Catalog::embedded().unwrap());
+        let queries = [
+            "SecurityAlert | where ProductName == \"Azure Security Center\"",
+            "SecurityAlert\n| where ProductName has \"Defender\"\n| where AlertSeverity == \"High\"",
+            "SigninLogs | where ResultType != 0",
+            "SecurityAlert | where ProviderName == \"MDATP\"",
+        ];
+        for q in queries {
+            let anew = c.classify_anew(q);
+            assert_eq!(c.classify(q), anew, "{q}");
+            // The second time from the memo: the same decision, evidence and all.
+            assert_eq!(c.classify(q), anew, "{q}");
+        }
+        assert_eq!(c.memo.held.lock().unwrap().0.len(), queries.len());
+        // Past its budget, queries are classified without being kept.
+        c.memo = Memo::new(queries[0].len() + queries[2].len());
+        for q in queries {
+            assert_eq!(c.classify(q), c.classify_anew(q), "{q}");
+        }
+        let held = c.memo.held.lock().unwrap();
+        assert!(held.1 <= c.memo.budget, "{} bytes held", held.1);
+        assert!(held.0.contains_key(queries[0]) && !held.0.contains_key(queries[1]));
     }
 
     #[test]

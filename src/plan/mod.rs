@@ -41,10 +41,20 @@ pub fn plan_on(
     settings: &Settings,
     jobs: usize,
 ) -> Result<Plan> {
+    plan_with(inputs, catalog, settings, &Classifier::new(catalog), jobs)
+}
+
+fn plan_with(
+    inputs: &Inputs,
+    catalog: &Catalog,
+    settings: &Settings,
+    classifier: &Classifier,
+    jobs: usize,
+) -> Result<Plan> {
     let tenancies = tenancy::resolve(inputs, catalog, settings)?;
     let planner = Planner {
         catalog,
-        classifier: Classifier::new(catalog),
+        classifier,
         settings,
         bodies: true,
     };
@@ -282,7 +292,7 @@ fn sort_key(a: &Action) -> (catalog::Phase, bool, String, String, String) {
 
 struct Planner<'c> {
     catalog: &'c Catalog,
-    classifier: Classifier,
+    classifier: &'c Classifier,
     settings: &'c Settings,
     /// Whether steps carry the resource's body (`before`): not when only
     /// whether there is a step is asked ([`Steps`]).
@@ -371,19 +381,25 @@ pub fn explain(
 /// changes (`tests/pruning.rs` plans every fixture this way and with whole
 /// bodies and compares every artifact).
 pub struct Steps<'c> {
-    planner: Planner<'c>,
+    catalog: &'c Catalog,
+    settings: &'c Settings,
+    /// Shared with [`Steps::plan`]: a rule decided as it was read is not
+    /// classified again.
+    classifier: Classifier,
 }
 
 impl<'c> Steps<'c> {
     pub fn new(catalog: &'c Catalog, settings: &'c Settings) -> Steps<'c> {
         Steps {
-            planner: Planner {
-                catalog,
-                classifier: Classifier::new(catalog),
-                settings,
-                bodies: false,
-            },
+            catalog,
+            settings,
+            classifier: Classifier::new(catalog),
         }
+    }
+
+    /// [`plan_on`] the inputs read with [`Steps::keep`].
+    pub fn plan(&self, inputs: &Inputs, jobs: usize) -> Result<Plan> {
+        plan_with(inputs, self.catalog, self.settings, &self.classifier, jobs)
     }
 
     /// What of `r` the plan wants (for any but an analytics rule, all).
@@ -393,7 +409,13 @@ impl<'c> Steps<'c> {
         }
         // Opting out drops the steps once decided: the decision itself
         // reads the body.
-        let d = self.planner.decision(r);
+        let planner = Planner {
+            catalog: self.catalog,
+            classifier: &self.classifier,
+            settings: self.settings,
+            bodies: false,
+        };
+        let d = planner.decision(r);
         if d.action.is_some() {
             Keep::Whole
         } else if d.dfc || d.note.is_some() {
@@ -408,7 +430,7 @@ impl<'c> Steps<'c> {
 pub fn decide(rule: &Resource, catalog: &Catalog, settings: &Settings) -> RuleDecision {
     let mut d = Planner {
         catalog,
-        classifier: Classifier::new(catalog),
+        classifier: &Classifier::new(catalog),
         settings,
         bodies: true,
     }

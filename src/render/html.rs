@@ -98,7 +98,7 @@ pre { white-space: pre-wrap; overflow-wrap: anywhere; margin: 0; }
 
 /// Writes `report.html`.
 pub fn html(plan: &Plan, w: &mut dyn Write) -> io::Result<()> {
-    w.write_all(render(plan).as_bytes())
+    render(plan, w)
 }
 
 /// A group of workspaces of one tenant, in the order the summary shows.
@@ -107,7 +107,8 @@ struct Tenant<'a> {
     workspaces: Vec<(usize, &'a WorkspaceReport)>,
 }
 
-fn render(plan: &Plan) -> String {
+/// Writes the report, a workspace at a time: a fleet's is not held whole.
+fn render(plan: &Plan, out: &mut dyn Write) -> io::Result<()> {
     // Workspaces are numbered in the order shown (their filter ids).
     let mut next = 0;
     let tenants: Vec<Tenant> = tenant_groups(plan)
@@ -123,12 +124,8 @@ fn render(plan: &Plan) -> String {
                 .collect(),
         })
         .collect();
-    let actions_of = |ws: &WorkspaceReport| -> Vec<&Action> {
-        plan.actions
-            .iter()
-            .filter(|a| a.workspace == ws.id)
-            .collect()
-    };
+    let by_workspace = super::ByWorkspace::new(plan);
+    let actions_of = |ws: &WorkspaceReport| by_workspace.of(ws.id.as_deref()).to_vec();
     let ops_of = |actions: &[&Action]| -> String {
         OPERATIONS
             .iter()
@@ -318,6 +315,8 @@ fn render(plan: &Plan) -> String {
         );
         for (w, ws) in &tenant.workspaces {
             workspace(&mut s, plan, t, *w, ws, &actions_of(ws), &ops_of);
+            out.write_all(s.as_bytes())?;
+            s.clear();
         }
         s.push_str("</section>\n");
     }
@@ -336,7 +335,7 @@ fn render(plan: &Plan) -> String {
         s.push_str("</ul>\n</section>\n");
     }
     s.push_str("</body>\n</html>\n");
-    s
+    out.write_all(s.as_bytes())
 }
 
 fn workspace(

@@ -130,6 +130,7 @@ pub fn human(plan: &Plan, w: &mut dyn Write, style: Style) -> io::Result<()> {
         .collect();
     let fleet = plan.workspaces.len() > 1 && tenants.len() > 1;
     let mut current: Option<Option<String>> = None;
+    let by_workspace = super::ByWorkspace::new(plan);
     for ws in ordered {
         let tenant = ws.tenancy.as_ref().and_then(|t| t.tenant_id.clone());
         if fleet && ws.id.is_some() && current.as_ref() != Some(&tenant) {
@@ -179,11 +180,7 @@ pub fn human(plan: &Plan, w: &mut dyn Write, style: Style) -> io::Result<()> {
                 t.defender_portal.as_str()
             )?;
         }
-        let actions: Vec<&Action> = plan
-            .actions
-            .iter()
-            .filter(|a| a.workspace == ws.id)
-            .collect();
+        let actions = by_workspace.of(ws.id.as_deref());
         if actions.is_empty() && ws.not_read.is_empty() {
             writeln!(w, "  Nothing to do: in the desired state.")?;
         } else if actions.is_empty() {

@@ -288,11 +288,12 @@ pub(crate) fn render(plan: &Plan, artifacts: Option<&str>, limit: usize) -> Stri
     doc.section(2.0 / 3.0);
     let tables_end = doc.cap;
     let mut tables = Vec::new();
+    let by_workspace = super::ByWorkspace::new(plan);
     for (tenant, members) in &tenant_groups(plan) {
         for phase in &plan.phases {
             let rows: Vec<&Action> = members
                 .iter()
-                .flat_map(|ws| plan.actions.iter().filter(|a| a.workspace == ws.id))
+                .flat_map(|ws| by_workspace.of(ws.id.as_deref()).iter().copied())
                 .filter(|a| a.phase == phase.number)
                 .collect();
             if !rows.is_empty() {

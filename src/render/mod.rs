@@ -22,6 +22,38 @@ pub use script::{
 use crate::plan::Plan;
 use std::io::{self, Write};
 
+/// The plan's actions by workspace (`Action::workspace`), each list in the
+/// plan's order: looked up once per workspace, not filtered out of every
+/// action for each (a fleet's plan has thousands of both).
+pub(crate) struct ByWorkspace<'p> {
+    named: std::collections::HashMap<&'p str, Vec<&'p crate::plan::Action>>,
+    unnamed: Vec<&'p crate::plan::Action>,
+}
+
+impl<'p> ByWorkspace<'p> {
+    pub(crate) fn new(plan: &'p Plan) -> ByWorkspace<'p> {
+        let mut by = ByWorkspace {
+            named: std::collections::HashMap::new(),
+            unnamed: Vec::new(),
+        };
+        for a in &plan.actions {
+            match a.workspace.as_deref() {
+                Some(id) => by.named.entry(id).or_default().push(a),
+                None => by.unnamed.push(a),
+            }
+        }
+        by
+    }
+
+    /// The actions on workspace `id` (None: on no named workspace).
+    pub(crate) fn of(&self, id: Option<&str>) -> &[&'p crate::plan::Action] {
+        match id {
+            Some(id) => self.named.get(id).map_or(&[], Vec::as_slice),
+            None => &self.unnamed,
+        }
+    }
+}
+
 /// `plan.json`: pretty, stable key order, trailing newline. Streamed:
 /// a fleet's plan is not held as text, and every [hidden](is_hidden)
 /// character serde_json leaves raw is escaped on the way (as

@@ -356,6 +356,7 @@ mkdir -p "$backup_dir"
             sh_quote(&etag),
             sh_quote(&what)
         );
+        spill(&mut s, w)?;
     }
     s.push_str(
         r#"if [ "$stale" -ne 0 ]; then
@@ -430,6 +431,7 @@ fi
         }
         for (i, a) in steps.iter().filter(|(_, a)| a.phase == phase.number) {
             step(&mut s, &step_number(*i), a);
+            spill(&mut s, w)?;
         }
     }
     if !any_gated {
@@ -437,6 +439,16 @@ fi
     }
     s.push_str("\nlog \"All steps done.\"\n");
     w.write_all(s.as_bytes())
+}
+
+/// Hands the script built so far to `w` once it is large: a fleet's
+/// script is written as it is built, not held whole.
+fn spill(s: &mut String, w: &mut dyn Write) -> io::Result<()> {
+    if s.len() >= 1 << 16 {
+        w.write_all(s.as_bytes())?;
+        s.clear();
+    }
+    Ok(())
 }
 
 fn step(s: &mut String, n: &str, a: &Action) {

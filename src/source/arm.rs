@@ -291,14 +291,8 @@ fn list_items(items: &[Node], format: Format, options: &ReadOptions, keep: super
             ));
             continue;
         }
-        match rest_resource(item, format, options) {
-            Ok(Some(mut r)) => {
-                if r.is_pruned() {
-                    let k = keep(&r);
-                    r.keep(k);
-                }
-                out.resources.push(r)
-            }
+        match rest_resource(item, format, options, keep) {
+            Ok(Some(r)) => out.resources.push(r),
             Ok(None) => {
                 let (line, column) = item.line_col();
                 out.skipped.push(Skipped {
@@ -588,10 +582,13 @@ fn string_field(node: &Node, key: &str) -> Result<Option<String>, Diagnostic> {
 }
 
 /// One resource of an `az rest` list, a JSON array or a single GET body.
+/// A pruned analytics rule is kept as the plan, told of it, says
+/// ([`crate::model::Keep`]).
 fn rest_resource(
     node: &Node,
     format: Format,
     options: &ReadOptions,
+    keep: super::Keeper,
 ) -> Result<Option<Resource>, Vec<Diagnostic>> {
     let mut diagnostics = Vec::new();
     let mut field = |key: &str| match string_field(node, key) {
@@ -658,28 +655,18 @@ fn rest_resource(
         added.push(("id", Value::String(ws.resource_id(resource_type, &name))));
     }
     let (body, pruned) = match pruned {
-        Some((mut id_value, props, create, mut text)) => {
-            // Members added last: the last of a name is the one read.
-            text.pop();
-            for (key, value) in added {
-                if text.len() > 1 {
-                    text.push(',');
-                }
-                text.push_str(&Value::from(key).to_string());
-                text.push(':');
-                text.push_str(&value.to_string());
-                if key == "id" {
-                    id_value = Some(value);
-                }
+        Some((mut id_value, props, create)) => {
+            if let Some((_, value)) = added.iter().find(|(key, _)| *key == "id") {
+                id_value = Some(value.clone());
             }
-            text.push('}');
-            let kept = crate::model::Pruned::new(id_value, props, create, text);
+            // The text comes once the plan has said what it keeps.
+            let kept = crate::model::Pruned::values(id_value, props, create);
             (Value::Null, Some(Box::new(kept)))
         }
         None => {
             let mut body = node.to_value();
             if let Value::Object(map) = &mut body {
-                for (key, value) in added {
+                for (key, value) in std::mem::take(&mut added) {
                     map.insert(key.into(), value);
                 }
             }
@@ -712,7 +699,42 @@ fn rest_resource(
         // Read on the exact path: pruned once built.
         resource.prune();
     }
+    if resource.is_pruned() {
+        let k = keep(&resource);
+        // Its whole text (built only when kept: else only hashed), with
+        // the members added last: the last of a name is the one read.
+        resource.keep_from(k, |emit| body_runs(node, &added, emit));
+    }
     Ok(Some(resource))
+}
+
+/// The compact text of a rule's body, in runs, with `added` members last.
+fn body_runs(node: &Node, added: &[(&str, Value)], emit: &mut dyn FnMut(&[u8])) {
+    // The last run is held back: its closing brace goes after `added`.
+    let mut held: Option<&[u8]> = None;
+    let mut len = 0;
+    let whole = node.compact_runs(|run| {
+        if let Some(h) = held.replace(run) {
+            emit(h);
+        }
+        len += run.len();
+    });
+    let Some(last) = held.filter(|_| whole.is_some()) else {
+        return;
+    };
+    emit(&last[..last.len() - 1]);
+    len -= 1;
+    for (key, value) in added {
+        let member = format!(
+            "{}{}:{}",
+            if len > 1 { "," } else { "" },
+            Value::from(*key),
+            value
+        );
+        len += member.len();
+        emit(member.as_bytes());
+    }
+    emit(b"}");
 }
 
 /// The parts of a pruned analytics rule (its `id`, the [`RULE_KEYS`] of
@@ -720,20 +742,14 @@ fn rest_resource(
 /// from the text of those alone on the fast path, and its whole body as
 /// compact text. None on the exact path, and when no property would be
 /// left out.
-type PrunedParts = (
-    Option<Value>,
-    Vec<(&'static str, Value)>,
-    Option<Value>,
-    String,
-);
+type PrunedParts = (Option<Value>, Vec<(&'static str, Value)>, Option<Value>);
 
 fn pruned_body(node: &Node) -> Option<PrunedParts> {
-    let properties = node.get("properties")?;
-    if !properties.keys().iter().any(|k| !RULE_KEYS.contains(k)) {
+    if !node.is_fast_object() {
         return None;
     }
-    let text = node.compact_text()?;
-    if !text.starts_with('{') || !text.ends_with('}') {
+    let properties = node.get("properties")?;
+    if !properties.keys().iter().any(|k| !RULE_KEYS.contains(k)) {
         return None;
     }
     let kept = RULE_KEYS
@@ -745,7 +761,7 @@ fn pruned_body(node: &Node) -> Option<PrunedParts> {
         .filter(Node::is_object)
         .and_then(|c| c.get("createIncident"))
         .map(|c| c.to_value());
-    Some((node.get("id").map(|id| id.to_value()), kept, create, text))
+    Some((node.get("id").map(|id| id.to_value()), kept, create))
 }
 
 /// Properties whose place in the file evidence points at.

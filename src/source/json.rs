@@ -572,6 +572,18 @@ impl<'d, 't> Node<'d, 't> {
         })
     }
 
+    /// Whether a member's key is `key` (its length compared first: most
+    /// keys are told apart without reading them).
+    fn key_is(&self, e: &Entry, key: &str) -> bool {
+        if e.key_slot == NO_KEY {
+            e.key_len as usize == key.len()
+                && self.doc.text.as_bytes()[e.key as usize..(e.key + e.key_len) as usize]
+                    == *key.as_bytes()
+        } else {
+            self.key_of(e) == key
+        }
+    }
+
     fn key_of(&self, e: &Entry) -> &'d str {
         let doc: &'d Doc<'t> = self.doc;
         let raw = &doc.text[e.key as usize..(e.key + e.key_len) as usize];
@@ -589,6 +601,11 @@ impl<'d, 't> Node<'d, 't> {
             At::Exact(v) => v.range().start,
             At::Fast(_) => self.entry().map_or(0, |e| e.start as usize),
         }
+    }
+
+    /// Whether the node is an object read on the fast path.
+    pub fn is_fast_object(&self) -> bool {
+        matches!(self.at, At::Fast(_)) && self.is_object()
     }
 
     pub fn line_col(&self) -> (usize, usize) {
@@ -679,7 +696,7 @@ impl<'d, 't> Node<'d, 't> {
             At::Exact(_) => None,
             At::Fast(_) if self.is_object() => self
                 .children()
-                .filter(|(_, e)| self.key_of(e) == key)
+                .filter(|(_, e)| self.key_is(e, key))
                 .last()
                 .map(|(i, _)| self.fast(i)),
             At::Fast(_) => None,
@@ -777,20 +794,24 @@ impl<'d, 't> Node<'d, 't> {
     /// fast path (strict JSON: nothing else to leave out); None on the
     /// exact path. `serde_json` reads it as the same value as the node.
     pub fn compact_text(&self) -> Option<String> {
+        let mut out = Vec::with_capacity(self.entry().map_or(0, |e| (e.end - e.start) as usize));
+        self.compact_runs(|run| out.extend_from_slice(run))?;
+        String::from_utf8(out).ok()
+    }
+
+    /// [`Node::compact_text`] given a run at a time, without building it
+    /// (to hash it); None, having given nothing, on the exact path.
+    pub fn compact_runs(&self, mut emit: impl FnMut(&'t [u8])) -> Option<()> {
         let At::Fast(_) = self.at else {
             return None;
         };
         let e = self.entry()?;
-        let bytes = self
-            .doc
-            .text
-            .as_bytes()
-            .get(e.start as usize..e.end as usize)?;
-        let mut out = Vec::with_capacity(bytes.len());
-        let mut rest = bytes;
+        let text: &'t str = self.doc.text;
+        let mut rest = text.as_bytes().get(e.start as usize..e.end as usize)?;
+        let is_ws = |b: u8| matches!(b, b' ' | b'\n' | b'\r' | b'\t');
         while let Some(&b) = rest.first() {
-            if b == b'"' {
-                // A string, copied whole: up to its closing quote.
+            let end = if b == b'"' {
+                // A string, given whole: up to its closing quote.
                 let mut i = 1;
                 while let Some(k) = rest.get(i..).and_then(|r| memchr::memchr2(b'"', b'\\', r)) {
                     let quote = rest[i + k] == b'"';
@@ -799,17 +820,21 @@ impl<'d, 't> Node<'d, 't> {
                         break;
                     }
                 }
-                let end = i.min(rest.len());
-                out.extend_from_slice(&rest[..end]);
-                rest = &rest[end..];
+                i.min(rest.len())
+            } else if is_ws(b) {
+                let n = rest.iter().position(|&c| !is_ws(c)).unwrap_or(rest.len());
+                rest = &rest[n..];
+                continue;
             } else {
-                if !matches!(b, b' ' | b'\n' | b'\r' | b'\t') {
-                    out.push(b);
-                }
-                rest = &rest[1..];
-            }
+                // Punctuation, a number or a literal: up to white space or a string.
+                rest.iter()
+                    .position(|&c| c == b'"' || is_ws(c))
+                    .unwrap_or(rest.len())
+            };
+            emit(&rest[..end]);
+            rest = &rest[end..];
         }
-        String::from_utf8(out).ok()
+        Some(())
     }
 
     /// The node as a plain JSON value.
@@ -916,6 +941,54 @@ fn outline_of(value: &ast::Value<'_>) -> Outline {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn compact_text_leaves_out_only_the_white_space_between_tokens() {
+        // The text byte by byte, as it was first written: strings whole,
+        // white space outside them left out.
+        fn reference(text: &str) -> String {
+            let (mut out, mut in_string, mut escaped) = (String::new(), false, false);
+            for c in text.chars() {
+                if in_string {
+                    out.push(c);
+                    (in_string, escaped) = match (escaped, c) {
+                        (true, _) => (true, false),
+                        (false, '\\') => (true, true),
+                        (false, '"') => (false, false),
+                        _ => (true, false),
+                    };
+                } else if c == '"' {
+                    out.push(c);
+                    in_string = true;
+                } else if !matches!(c, ' ' | '\n' | '\r' | '\t') {
+                    out.push(c);
+                }
+            }
+            out
+        }
+        for text in [
+            "{}",
+            "{ }",
+            "[]",
+            "{\n  \"a\" : [ 1 , 2.5e-3 , true , null ],\r\n\t\"b\": { \"c\": \"x y\" }\n}",
+            "{\"s\": \"quote \\\" inside, \\\\ and a space \", \"t\": \"caf\u{e9} \\u00e9\\n\"}",
+            "[ \"\", \"\\\\\", -0, {\"k\" :{}} ]",
+        ] {
+            let doc = Doc::parse("t.json", text).unwrap();
+            let compact = doc.root().compact_text().expect("read on the fast path");
+            assert_eq!(compact, reference(text), "{text}");
+            let (a, b): (Value, Value) = (
+                serde_json::from_str(text).unwrap(),
+                serde_json::from_str(&compact).unwrap(),
+            );
+            assert_eq!(a, b, "{text}");
+            let mut runs = Vec::new();
+            doc.root()
+                .compact_runs(|r| runs.extend_from_slice(r))
+                .unwrap();
+            assert_eq!(runs, compact.as_bytes());
+        }
+    }
 
     #[test]
     fn comments_are_allowed_and_positions_kept() {
