@@ -576,9 +576,12 @@ impl<'d, 't> Node<'d, 't> {
     /// keys are told apart without reading them).
     fn key_is(&self, e: &Entry, key: &str) -> bool {
         if e.key_slot == NO_KEY {
-            e.key_len as usize == key.len()
-                && self.doc.text.as_bytes()[e.key as usize..(e.key + e.key_len) as usize]
-                    == *key.as_bytes()
+            // Keys of one length mostly differ in their first byte.
+            let (raw, key) = (
+                &self.doc.text.as_bytes()[e.key as usize..(e.key + e.key_len) as usize],
+                key.as_bytes(),
+            );
+            raw.len() == key.len() && raw.first() == key.first() && raw == key
         } else {
             self.key_of(e) == key
         }
