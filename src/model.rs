@@ -650,12 +650,13 @@ fn half(d: impl AsRef<[u8]>) -> [u8; 16] {
 
 impl Pruned {
     /// Keeps `props` (each a [`RULE_KEYS`] key, in that order) of a body
-    /// whose whole text is `full`.
+    /// whose whole text is `full`, or is given later when None
+    /// ([`Resource::keep_from`]).
     pub fn new(
         id: Option<Value>,
         props: Vec<(&'static str, Value)>,
         create_incident: Option<Value>,
-        full: String,
+        full: Option<String>,
     ) -> Pruned {
         debug_assert!(
             props.windows(2).all(|w| w[0].0 < w[1].0)
@@ -666,21 +667,10 @@ impl Pruned {
             id,
             props: props.into_boxed_slice(),
             create_incident,
-            full: Some(full.into_boxed_str()),
+            full: full.map(String::into_boxed_str),
             digest: None,
             settled: false,
         }
-    }
-
-    /// [`Pruned::new`] before its text is given ([`Resource::keep_from`]).
-    pub fn values(
-        id: Option<Value>,
-        props: Vec<(&'static str, Value)>,
-        create_incident: Option<Value>,
-    ) -> Pruned {
-        let mut p = Pruned::new(id, props, create_incident, String::new());
-        p.full = None;
-        p
     }
 
     /// What [`Pruned::new`] keeps of a whole body (read on the exact
@@ -699,7 +689,7 @@ impl Pruned {
             body.get("id").cloned(),
             kept,
             create,
-            body.to_string(),
+            Some(body.to_string()),
         ))
     }
 
@@ -853,7 +843,7 @@ impl Resource {
     }
 
     /// [`Resource::keep`] for a rule whose text was not given yet
-    /// ([`Pruned::values`]): `runs` gives it, a run at a time, and is
+    /// (`Pruned::new` without it): `runs` gives it, a run at a time, and is
     /// asked once; the text is built only when kept whole, and otherwise
     /// only hashed.
     pub fn keep_from(&mut self, keep: Keep, runs: impl FnOnce(&mut dyn FnMut(&[u8]))) {

@@ -660,7 +660,7 @@ fn rest_resource(
                 id_value = Some(value.clone());
             }
             // The text comes once the plan has said what it keeps.
-            let kept = crate::model::Pruned::values(id_value, props, create);
+            let kept = crate::model::Pruned::new(id_value, props, create, None);
             (Value::Null, Some(Box::new(kept)))
         }
         None => {
@@ -739,9 +739,9 @@ fn body_runs(node: &Node, added: &[(&str, Value)], emit: &mut dyn FnMut(&[u8])) 
 
 /// The parts of a pruned analytics rule (its `id`, the [`RULE_KEYS`] of
 /// `properties` it has, `incidentConfiguration.createIncident`), built
-/// from the text of those alone on the fast path, and its whole body as
-/// compact text. None on the exact path, and when no property would be
-/// left out.
+/// from the text of those alone on the fast path (its whole body's
+/// text comes later: [`body_runs`]). None on the exact path, and when no
+/// property would be left out.
 type PrunedParts = (Option<Value>, Vec<(&'static str, Value)>, Option<Value>);
 
 fn pruned_body(node: &Node) -> Option<PrunedParts> {
