@@ -66,6 +66,19 @@ impl Body {
         Some(self.at(at))
     }
 
+    /// The body as `serde_json::to_string_pretty` writes its value, with
+    /// the members `omit` names left out: `omit(path, key)` is asked of
+    /// every member, `path` being the keys of the objects it is in (`None`
+    /// for an array's element). Written from the text alone, no value
+    /// built: a canonical text's strings and numbers are what the pretty
+    /// writer writes for them, so only the layout changes.
+    pub fn pretty(&self, omit: &Omit) -> String {
+        let mut out = Vec::with_capacity(self.0.len() * 3 / 2);
+        let mut path = Vec::new();
+        pretty(&self.0, 0, &mut path, omit, &mut out);
+        String::from_utf8(out).unwrap_or_else(|e| unreachable!("copied from a str: {e}"))
+    }
+
     fn at(&self, i: usize) -> Value {
         Walk::new(&self.0, i)
             .serialize(serde_json::value::Serializer)
@@ -101,8 +114,36 @@ impl fmt::Display for Body {
 /// length but when empty: JSON needs none).
 impl Serialize for Body {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if VERBATIM.get() {
+            // Its text is what `Walk` writes through serde_json's
+            // compact writer: given as it is (borrowed; only checked).
+            let raw: &serde_json::value::RawValue =
+                serde_json::from_str(&self.0).map_err(S::Error::custom)?;
+            return raw.serialize(s);
+        }
         Walk::new(&self.0, 0).serialize(s)
     }
+}
+
+thread_local! {
+    /// Whether bodies serialize as their text, verbatim ([`verbatim`]).
+    static VERBATIM: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `f` with every [`Body`] it serializes (on this thread) given to
+/// the serializer as its text, verbatim (a `serde_json` raw value): the
+/// same bytes as walking it, for `serde_json`'s compact writer only, and
+/// no parse. For hashing a plan's steps as `serde_json::to_writer` writes
+/// them.
+pub fn verbatim<T>(f: impl FnOnce() -> T) -> T {
+    struct Reset(bool);
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            VERBATIM.set(self.0);
+        }
+    }
+    let _reset = Reset(VERBATIM.replace(true));
+    f()
 }
 
 /// Any JSON value (older plans' too), kept as its canonical text.
@@ -272,6 +313,78 @@ fn skip(b: &[u8], i: usize) -> usize {
     }
 }
 
+/// Which members [`Body::pretty`] leaves out: asked with the path to
+/// the object (its keys, `None` for an array's element) and the key.
+pub type Omit = dyn Fn(&[Option<Cow<'_, str>>], &str) -> bool;
+
+/// Writes the value at `i` as [`Body::pretty`] says, indented by the
+/// depth of `path`, and returns where it ends.
+fn pretty<'a>(
+    text: &'a str,
+    i: usize,
+    path: &mut Vec<Option<Cow<'a, str>>>,
+    omit: &Omit,
+    out: &mut Vec<u8>,
+) -> usize {
+    let b = text.as_bytes();
+    let line = |out: &mut Vec<u8>, depth: usize| {
+        out.push(b'\n');
+        out.resize(out.len() + 2 * depth, b' ');
+    };
+    let (open, close) = match b[i] {
+        b'{' => (b'{', b'}'),
+        b'[' => (b'[', b']'),
+        _ => {
+            let end = skip(b, i);
+            out.extend_from_slice(&b[i..end]);
+            return end;
+        }
+    };
+    let depth = path.len();
+    let mut at = i + 1;
+    let mut written = 0usize;
+    if b[at] == close {
+        at += 1;
+    } else {
+        loop {
+            let (key, value_at) = if open == b'{' {
+                let (key, end) = string(text, at);
+                (Some((at..end, key)), end + 1)
+            } else {
+                (None, at)
+            };
+            let end = if key.as_ref().is_some_and(|(_, k)| omit(path, k)) {
+                skip(b, value_at)
+            } else {
+                out.push(if written == 0 { open } else { b',' });
+                line(out, depth + 1);
+                written += 1;
+                let key = key.map(|(raw, key)| {
+                    // As written: the escapes are the pretty writer's too.
+                    out.extend_from_slice(&b[raw]);
+                    out.extend_from_slice(b": ");
+                    key
+                });
+                path.push(key);
+                let end = pretty(text, value_at, path, omit, out);
+                path.pop();
+                end
+            };
+            at = end + 1;
+            if b[end] == close {
+                break;
+            }
+        }
+    }
+    if written == 0 {
+        out.extend_from_slice(&[open, close]);
+    } else {
+        line(out, depth);
+        out.push(close);
+    }
+    at
+}
+
 /// Where the value of the member `key` of the object at `i` starts.
 fn member(text: &str, i: usize, key: &str) -> Option<usize> {
     let b = text.as_bytes();
@@ -429,6 +542,104 @@ mod tests {
         assert_ne!(Body::new(&json!(-0.0)), Body::new(&json!(0.0)));
     }
 
+    /// What [`Body::pretty`] must write: the value with the omitted
+    /// members removed, written by `serde_json`.
+    fn pretty_reference(v: &Value, omit: &Omit) -> String {
+        fn strip(v: &mut Value, path: &mut Vec<Option<Cow<'static, str>>>, omit: &Omit) {
+            let at = path.clone();
+            match v {
+                Value::Object(m) => {
+                    let gone: Vec<String> = m.keys().filter(|k| omit(&at, k)).cloned().collect();
+                    for k in gone {
+                        m.remove(&k);
+                    }
+                    for (k, v) in m.iter_mut() {
+                        path.push(Some(Cow::Owned(k.clone())));
+                        strip(v, path, omit);
+                        path.pop();
+                    }
+                }
+                Value::Array(a) => {
+                    for v in a {
+                        path.push(None);
+                        strip(v, path, omit);
+                        path.pop();
+                    }
+                }
+                _ => {}
+            }
+        }
+        let mut v = v.clone();
+        strip(&mut v, &mut Vec::new(), omit);
+        serde_json::to_string_pretty(&v).unwrap()
+    }
+
+    /// Members left out wherever they are: at the top, in `properties`,
+    /// in arrays, the only member of an object, the last or the first.
+    fn omitting(path: &[Option<Cow<'_, str>>], key: &str) -> bool {
+        match path {
+            [] => matches!(key, "etag" | "a" | ""),
+            [Some(p)] if p == "properties" => key.starts_with('l') || key == "only",
+            [.., None] => key == "x",
+            _ => key == "gone",
+        }
+    }
+
+    #[test]
+    fn pretty_writes_what_serde_json_writes_of_the_value_less_the_omitted() {
+        let mut cases = odd();
+        cases.extend([
+            json!({"etag": 1}),
+            json!({"a": {"gone": 1}, "b": {"gone": [1, {"gone": 2}], "kept": {}}}),
+            json!({"properties": {"only": true}, "z": [{"x": 1}, {"x": 2, "y": [{"x": 3}]}]}),
+            json!({"properties": {"lastModifiedUtc": "t", "displayName": "d", "lx": [], "only": {}}}),
+            json!({"": 0, "etag": "\"1\"", "properties": {}}),
+            json!([{"etag": 1}, [], {}, [[]], [{}]]),
+        ]);
+        for v in cases {
+            let b = Body::new(&v);
+            assert_eq!(
+                b.pretty(&|_, _| false),
+                serde_json::to_string_pretty(&v).unwrap(),
+                "{b:?}"
+            );
+            assert_eq!(
+                b.pretty(&omitting),
+                pretty_reference(&v, &omitting),
+                "{b:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn verbatim_bodies_write_as_walked_ones_and_only_within() {
+        #[derive(Serialize)]
+        struct Step<'a> {
+            n: u32,
+            before: Option<&'a Body>,
+            after: &'a Body,
+        }
+        for v in odd() {
+            let b = Body::new(&v);
+            let step = Step {
+                n: 1,
+                before: Some(&b),
+                after: &b,
+            };
+            let walked = serde_json::to_string(&step).unwrap();
+            assert_eq!(verbatim(|| serde_json::to_string(&step).unwrap()), walked);
+            // Outside `verbatim`, a body is walked again.
+            assert_eq!(
+                serde_json::to_string_pretty(&b).unwrap(),
+                serde_json::to_string_pretty(&v).unwrap()
+            );
+        }
+        // Reset when `f` panics too.
+        let b = Body::new(&json!({"a": [1, 2]}));
+        let _ = std::panic::catch_unwind(|| verbatim(|| panic!("within")));
+        assert!(serde_json::to_string_pretty(&b).unwrap().contains('\n'));
+    }
+
     fn values() -> impl Strategy<Value = Value> {
         let leaf = prop_oneof![
             Just(Value::Null),
@@ -442,8 +653,13 @@ mod tests {
         leaf.prop_recursive(4, 64, 8, |inner| {
             prop_oneof![
                 prop::collection::vec(inner.clone(), 0..8).prop_map(Value::Array),
-                prop::collection::btree_map(any::<String>(), inner, 0..8)
-                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+                // Any key, and the ones `omitting` leaves out.
+                prop::collection::btree_map(
+                    prop_oneof![any::<String>(), "(a|x|gone|etag|only|lq|properties|)"],
+                    inner,
+                    0..8
+                )
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
             ]
         })
     }
@@ -459,6 +675,11 @@ mod tests {
                 serde_json::to_string_pretty(&b).unwrap(),
                 serde_json::to_string_pretty(&v).unwrap()
             );
+            // Verbatim, the compact writer writes what the walk does.
+            let walked = serde_json::to_string(&json!({"a": [&b], "b": &b})).unwrap();
+            prop_assert_eq!(verbatim(|| serde_json::to_string(&json!({"a": [&b], "b": &b})).unwrap()), walked);
+            prop_assert_eq!(b.pretty(&|_, _| false), serde_json::to_string_pretty(&v).unwrap());
+            prop_assert_eq!(b.pretty(&omitting), pretty_reference(&v, &omitting));
             let read: Body = serde_json::from_str(&serde_json::to_string_pretty(&v).unwrap()).unwrap();
             prop_assert_eq!(read.value(), serde_json::from_str::<Value>(&v.to_string()).unwrap());
         }

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
-pub use super::body::Body;
+pub use super::body::{Body, Omit, verbatim};
 
 pub const FORMAT_VERSION: &str = "1";
 

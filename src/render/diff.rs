@@ -6,8 +6,8 @@
 use super::{json_visible, one_line};
 use crate::catalog::Operation;
 use crate::plan::{Action, Body, Plan};
-use serde_json::Value;
 use similar::TextDiff;
+use std::borrow::Cow;
 use std::io::{self, Write};
 
 /// Service-filled fields left out of the diff.
@@ -22,19 +22,13 @@ const PROPERTY_NOISE: [&str; 5] = [
 
 /// The body as the diff shows it.
 pub fn normalize(body: &Body) -> String {
-    let mut v = body.value();
-    if let Some(m) = v.as_object_mut() {
-        for k in NOISE {
-            m.remove(k);
-        }
-        if let Some(p) = m.get_mut("properties").and_then(Value::as_object_mut) {
-            for k in PROPERTY_NOISE {
-                p.remove(k);
-            }
-        }
-    }
-    // serde_json's map is ordered by key: the output is sorted at every level.
-    let mut text = json_visible(serde_json::to_string_pretty(&v).unwrap_or_default());
+    // Written from the body's text (members in key order at every level).
+    let omit = |path: &[Option<Cow<str>>], key: &str| match path {
+        [] => NOISE.contains(&key),
+        [Some(p)] if p == "properties" => PROPERTY_NOISE.contains(&key),
+        _ => false,
+    };
+    let mut text = json_visible(body.pretty(&omit));
     text.push('\n');
     text
 }

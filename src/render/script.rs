@@ -108,7 +108,9 @@ fn hash_steps(plan: &Plan) -> String {
     }
     // serde_json writes in small pieces: hashed a block at a time.
     let mut hashing = io::BufWriter::with_capacity(1 << 16, Hashing(Sha256::new()));
-    let digest = match serde_json::to_writer(&mut hashing, &plan.actions)
+    // Each body as its text: what walking it would write, without the walk.
+    let written = crate::plan::verbatim(|| serde_json::to_writer(&mut hashing, &plan.actions));
+    let digest = match written
         .map_err(io::Error::from)
         .and_then(|()| hashing.into_inner().map_err(|e| e.into_error()))
     {
