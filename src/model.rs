@@ -7,6 +7,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::fmt;
+use std::sync::Arc;
 
 /// The three Sentinel resource types the migration touches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -103,7 +104,9 @@ const SENTINEL_PROVIDER: &str = "/providers/microsoft.securityinsights/";
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct Workspace {
-    id: String,
+    /// Shared: every resource of a workspace holds its id, and a file's
+    /// resources are mostly of one ([`Workspace::from_resource_id`]).
+    id: Arc<str>,
 }
 
 impl Workspace {
@@ -139,24 +142,37 @@ impl Workspace {
                 "`{id}` is not a workspace id: the segment `{bad}` holds characters an ARM id cannot have"
             ));
         }
-        Ok(Workspace { id: id.to_string() })
+        Ok(Workspace { id: id.into() })
     }
 
     /// The workspace part of a Sentinel resource id: everything before
     /// `/providers/Microsoft.SecurityInsights/`. Tolerant of the misspelt
     /// provider namespaces found in official examples.
     pub fn from_resource_id(resource_id: &str) -> Option<Workspace> {
-        let lower = resource_id.to_ascii_lowercase();
-        let at = lower.find(SENTINEL_PROVIDER)?;
+        // The first place the provider's segments start, in any case.
+        let b = resource_id.as_bytes();
+        let at = memchr::memchr_iter(b'/', b).find(|&i| {
+            b.get(i..i + SENTINEL_PROVIDER.len())
+                .is_some_and(|s| s.eq_ignore_ascii_case(SENTINEL_PROVIDER.as_bytes()))
+        })?;
         let prefix = &resource_id[..at];
-        let segments: Vec<&str> = prefix.split('/').collect();
-        if segments.len() == 9
-            && segments[1].eq_ignore_ascii_case("subscriptions")
-            && segments[7].eq_ignore_ascii_case("workspaces")
+        let mut segments = prefix.split('/');
+        let subscriptions = segments.nth(1).unwrap_or_default();
+        let workspaces = segments.nth(5).unwrap_or_default();
+        // Nine segments: the empty one before the first `/`, and eight.
+        if segments.count() == 1
+            && subscriptions.eq_ignore_ascii_case("subscriptions")
+            && workspaces.eq_ignore_ascii_case("workspaces")
         {
-            Some(Workspace {
-                id: prefix.to_string(),
-            })
+            // The id of the resource read before, most often: shared.
+            thread_local! {
+                static LAST: std::cell::RefCell<Option<Arc<str>>> = const { std::cell::RefCell::new(None) };
+            }
+            let id = LAST.with_borrow_mut(|last| match last {
+                Some(id) if **id == *prefix => Arc::clone(id),
+                _ => Arc::clone(last.insert(prefix.into())),
+            });
+            Some(Workspace { id })
         } else {
             None
         }
@@ -191,7 +207,8 @@ impl Workspace {
 
 impl PartialEq for Workspace {
     fn eq(&self, other: &Self) -> bool {
-        self.key() == other.key()
+        // As their keys compare.
+        self.id.eq_ignore_ascii_case(&other.id)
     }
 }
 impl Eq for Workspace {}
@@ -1095,6 +1112,28 @@ mod tests {
         )
         .unwrap();
         assert_eq!(ws, other);
+    }
+
+    #[test]
+    fn workspace_from_resource_id_needs_the_workspace_shape_before_the_provider() {
+        let ws = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.OperationalInsights/workspaces/w";
+        for (id, want) in [
+            (format!("{ws}/providers/Microsoft.SecurityInsights/alertRules/x"), Some(ws)),
+            (format!("{ws}/PROVIDERS/MICROSOFT.SECURITYINSIGHTS/alertRules/x"), Some(ws)),
+            // The first provider segment counts, not a later one.
+            (format!("{ws}/providers/microsoft.securityinsights/x/providers/microsoft.securityinsights/y"), Some(ws)),
+            (format!("{ws}/x/providers/microsoft.securityinsights/alertRules/x"), None),
+            ("/subscriptions/s/resourceGroups/rg/providers/workspaces/w/providers/microsoft.securityinsights/a/x".to_string(), None),
+            (format!("{ws}/providers/microsoft.securityinsightsx/alertRules/x"), None),
+            (format!("{ws}/providers/microsoft.securityinsights"), None),
+            ("/subscriptions/s/resourceGroups/rg/providers/p/vaults/w/providers/microsoft.securityinsights/a".to_string(), None),
+            ("subscriptions/s/resourceGroups/rg/providers/p/workspaces/w/x/providers/microsoft.securityinsights/a".to_string(), None),
+            ("/providers/microsoft.securityinsights/".to_string(), None),
+            (String::new(), None),
+        ] {
+            let got = Workspace::from_resource_id(&id);
+            assert_eq!(got.as_ref().map(Workspace::id), want, "{id}");
+        }
     }
 
     #[test]

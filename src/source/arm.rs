@@ -859,62 +859,60 @@ fn check_properties(
     let is_str = |n: &Node| n.as_str().is_some();
     let is_bool = |n: &Node| n.as_bool().is_some();
     let is_obj = |n: &Node| n.is_object();
-    let is_arr = |n: &Node| n.elements().is_some();
-    let mut found: Vec<Option<Diagnostic>> = vec![expect("displayName", "a string", is_str)];
+    let is_arr = |n: &Node| n.is_array();
+    // Most resources have nothing wrong: nothing is allocated for them.
+    let mut found: Vec<Diagnostic> = Vec::new();
+    let mut found_push = |d: Option<Diagnostic>| found.extend(d);
+    found_push(expect("displayName", "a string", is_str));
     match resource_type {
         ResourceType::AlertRules => {
-            found.push(expect("enabled", "true or false", is_bool));
-            found.push(expect("productFilter", "a product name string", is_str));
-            found.push(expect("query", "a KQL query string", is_str));
-            found.push(expect("severitiesFilter", "an array of severities", is_arr));
-            found.push(expect(
+            found_push(expect("enabled", "true or false", is_bool));
+            found_push(expect("productFilter", "a product name string", is_str));
+            found_push(expect("query", "a KQL query string", is_str));
+            found_push(expect("severitiesFilter", "an array of severities", is_arr));
+            found_push(expect(
                 "displayNamesFilter",
                 "an array of alert names",
                 is_arr,
             ));
-            found.push(expect(
+            found_push(expect(
                 "displayNamesExcludeFilter",
                 "an array of alert names",
                 is_arr,
             ));
-            found.push(expect("incidentConfiguration", "an object", is_obj));
+            found_push(expect("incidentConfiguration", "an object", is_obj));
             if let Some(ic) = props.get("incidentConfiguration")
                 && let Some(ci) = ic.get("createIncident")
                 && !ci.is_null()
                 && ci.as_bool().is_none()
                 && !(template && ci.as_str().is_some_and(template::is_expression))
             {
-                found.push(Some(ci.type_error(
+                found_push(Some(ci.type_error(
                     "`properties.incidentConfiguration.createIncident`",
                     "true or false",
                 )));
             }
         }
         ResourceType::DataConnectors => {
-            found.push(expect("dataTypes", "an object", is_obj));
-            found.push(expect("tenantId", "a tenant id string", is_str));
-            found.push(expect("subscriptionId", "a subscription id string", is_str));
+            found_push(expect("dataTypes", "an object", is_obj));
+            found_push(expect("tenantId", "a tenant id string", is_str));
+            found_push(expect("subscriptionId", "a subscription id string", is_str));
         }
         ResourceType::AutomationRules => {
-            found.push(expect("triggeringLogic", "an object", is_obj));
-            found.push(expect("actions", "an array of actions", is_arr));
+            found_push(expect("triggeringLogic", "an object", is_obj));
+            found_push(expect("actions", "an array of actions", is_arr));
         }
         ResourceType::ContentPackages => {
-            found.push(expect("contentId", "a package id string", is_str));
-            found.push(expect("version", "a version string", is_str));
-            found.push(expect(
+            found_push(expect("contentId", "a package id string", is_str));
+            found_push(expect("version", "a version string", is_str));
+            found_push(expect(
                 "contentKind",
                 "a string (Solution, Standalone)",
                 is_str,
             ));
         }
     }
-    let diagnostics: Vec<Diagnostic> = found.into_iter().flatten().collect();
-    if diagnostics.is_empty() {
-        Ok(())
-    } else {
-        Err(diagnostics)
-    }
+    if found.is_empty() { Ok(()) } else { Err(found) }
 }
 
 /// An automation rule written flat: its properties at the top level.

@@ -652,6 +652,13 @@ impl<'d, 't> Node<'d, 't> {
         }
     }
 
+    pub fn is_array(&self) -> bool {
+        match self.at {
+            At::Exact(v) => matches!(v, ast::Value::Array(_)),
+            At::Fast(_) => self.kind() == Some(Kind::Array),
+        }
+    }
+
     pub fn as_str(&self) -> Option<&'d str> {
         match self.at {
             At::Exact(ast::Value::StringLit(s)) => Some(s.value.as_ref()),

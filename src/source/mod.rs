@@ -286,7 +286,22 @@ fn coverage(inputs: &Inputs) -> std::collections::BTreeSet<(Option<String>, Reso
     let mut covered = std::collections::BTreeSet::new();
     let mut by_dir: BTreeMap<Option<PathBuf>, std::collections::BTreeSet<Option<String>>> =
         BTreeMap::new();
+    // Resources come file by file: most are of the workspace, type and
+    // file of the one before, which adds nothing.
+    let mut last: Option<&Resource> = None;
     for r in &inputs.resources {
+        let same_ws = |a: &Option<Workspace>, b: &Option<Workspace>| match (a, b) {
+            (Some(a), Some(b)) => a.id().eq_ignore_ascii_case(b.id()),
+            (a, b) => a.is_none() && b.is_none(),
+        };
+        if last.is_some_and(|l| {
+            l.resource_type == r.resource_type
+                && l.origin.path == r.origin.path
+                && same_ws(&l.workspace, &r.workspace)
+        }) {
+            continue;
+        }
+        last = Some(r);
         let ws = r.workspace.as_ref().map(Workspace::key);
         covered.insert((ws.clone(), r.resource_type));
         by_dir.entry(parent(&r.origin.path)).or_default().insert(ws);
@@ -603,7 +618,9 @@ fn parse(
 /// are the same when their workspace (or the lack of one), type and name
 /// are; a name a template does not fix (`[parameters('x')]`) names nothing.
 fn check_duplicates(resources: &mut Vec<Resource>) -> Vec<Diagnostic> {
-    let mut seen: BTreeMap<(Option<String>, ResourceType, String), usize> = BTreeMap::new();
+    // Only looked up (the diagnostics follow the resources' order).
+    let mut seen: std::collections::HashMap<(Option<String>, ResourceType, String), usize> =
+        std::collections::HashMap::with_capacity(resources.len());
     let mut diagnostics = Vec::new();
     let mut keep = vec![true; resources.len()];
     for (i, r) in resources.iter().enumerate() {

@@ -1,6 +1,7 @@
 //! Bytes to text: byte-order marks, UTF-16, and line/column arithmetic.
 
 use crate::error::Diagnostic;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// The encodings an export file may be written in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -144,6 +145,10 @@ fn looks_like_bomless_utf16(bytes: &[u8]) -> bool {
 pub struct LineIndex<'a> {
     text: &'a str,
     starts: Vec<usize>,
+    /// The line of the offset asked last (a 0-based index into `starts`):
+    /// a reader asks in the order of the text, mostly within a few lines
+    /// of its last question. Only a hint: any value gives the same answer.
+    last: AtomicUsize,
     /// `(byte offset, characters before it)` every [`CHECKPOINT`] bytes, at
     /// character boundaries; empty when the text is ASCII (bytes are
     /// characters).
@@ -156,7 +161,7 @@ const CHECKPOINT: usize = 256;
 impl<'a> LineIndex<'a> {
     pub fn new(text: &'a str) -> Self {
         let mut starts = vec![0];
-        starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
+        starts.extend(memchr::memchr_iter(b'\n', text.as_bytes()).map(|i| i + 1));
         let mut checkpoints = Vec::new();
         if !text.is_ascii() {
             let mut at = 0;
@@ -175,6 +180,7 @@ impl<'a> LineIndex<'a> {
         LineIndex {
             text,
             starts,
+            last: AtomicUsize::new(0),
             checkpoints,
         }
     }
@@ -192,10 +198,31 @@ impl<'a> LineIndex<'a> {
         chars + tail.iter().filter(|b| (**b as i8) >= -0x40).count()
     }
 
+    /// The 1-based line of a byte offset: looked for from the last line
+    /// asked, forward a few lines, then by halves.
+    fn line_of(&self, offset: usize) -> usize {
+        let starts = &self.starts;
+        let hint = self.last.load(Ordering::Relaxed).min(starts.len() - 1);
+        let line = if starts[hint] <= offset {
+            // The lines from the hint on whose start is at or before `offset`.
+            let ahead = &starts[hint..];
+            let near = ahead.iter().take(16).take_while(|s| **s <= offset).count();
+            if near < 16 || ahead.len() == 16 {
+                hint + near
+            } else {
+                hint + ahead.partition_point(|s| *s <= offset)
+            }
+        } else {
+            starts[..hint].partition_point(|s| *s <= offset)
+        };
+        self.last.store(line - 1, Ordering::Relaxed);
+        line
+    }
+
     /// The 1-based line and column (in characters) of a byte offset.
     pub fn line_col(&self, offset: usize) -> (usize, usize) {
         let offset = offset.min(self.text.len());
-        let line = self.starts.partition_point(|s| *s <= offset);
+        let line = self.line_of(offset);
         let start = self.starts[line - 1];
         let column = self.chars_before(offset) - self.chars_before(start) + 1;
         (line, column)
@@ -277,6 +304,24 @@ mod tests {
             // Counting from the line start each time takes 200 GB of reading.
             let took = start.elapsed();
             assert!(took.as_secs() < 5, "{unit}: 50,000 lookups took {took:?}");
+        }
+    }
+
+    /// Asked in any order (the last answer is a hint for the next), near
+    /// and far, forward and back: the line of every offset is the count
+    /// of line starts at or before it.
+    #[test]
+    fn line_col_in_any_order_matches_counting() {
+        let text: String = (0..400).map(|i| "x".repeat(i % 5) + "\n").collect();
+        let idx = LineIndex::new(&text);
+        let line = |offset: usize| text[..offset].matches('\n').count() + 1;
+        let mut offsets: Vec<usize> = (0..=text.len()).collect();
+        offsets.extend((0..=text.len()).rev());
+        // Jumps of every length, by a stride prime to the length.
+        offsets.extend((0..=text.len()).map(|i| i * 389 % (text.len() + 1)));
+        offsets.extend([0, text.len(), 1, text.len() - 1, 0]);
+        for offset in offsets {
+            assert_eq!(idx.line_col(offset).0, line(offset), "at {offset}");
         }
     }
 
