@@ -193,24 +193,28 @@ impl<'a> LineIndex<'a> {
         }
         let i = self.checkpoints.partition_point(|(at, _)| *at <= offset) - 1;
         let (at, chars) = self.checkpoints[i];
-        let tail = &self.text.as_bytes()[at..offset];
-        // Counting characters as the bytes that do not continue one.
-        chars + tail.iter().filter(|b| (**b as i8) >= -0x40).count()
+        chars + count_chars(&self.text.as_bytes()[at..offset])
     }
 
     /// The 1-based line of a byte offset: looked for from the last line
-    /// asked, forward a few lines, then by halves.
+    /// asked, in windows of growing length forward (or by halves back).
     fn line_of(&self, offset: usize) -> usize {
         let starts = &self.starts;
         let hint = self.last.load(Ordering::Relaxed).min(starts.len() - 1);
         let line = if starts[hint] <= offset {
-            // The lines from the hint on whose start is at or before `offset`.
+            // The lines from the hint on whose start is at or before
+            // `offset`: a window twice as long each time, then by halves
+            // within the last.
             let ahead = &starts[hint..];
-            let near = ahead.iter().take(16).take_while(|s| **s <= offset).count();
-            if near < 16 || ahead.len() == 16 {
-                hint + near
-            } else {
-                hint + ahead.partition_point(|s| *s <= offset)
+            let mut low = 0;
+            let mut width = 16;
+            loop {
+                let high = (low + width).min(ahead.len());
+                if high == ahead.len() || ahead[high] > offset {
+                    break hint + low + ahead[low..high].partition_point(|s| *s <= offset);
+                }
+                low = high;
+                width *= 2;
             }
         } else {
             starts[..hint].partition_point(|s| *s <= offset)
@@ -224,9 +228,21 @@ impl<'a> LineIndex<'a> {
         let offset = offset.min(self.text.len());
         let line = self.line_of(offset);
         let start = self.starts[line - 1];
-        let column = self.chars_before(offset) - self.chars_before(start) + 1;
+        // A line of an export is short: its characters are counted; a
+        // long one (a minified file) by the checkpoints.
+        let column = if offset - start <= CHECKPOINT {
+            count_chars(&self.text.as_bytes()[start..offset])
+        } else {
+            self.chars_before(offset) - self.chars_before(start)
+        } + 1;
         (line, column)
     }
+}
+
+/// The characters that start in `bytes` of UTF-8: the bytes that do not
+/// continue one.
+fn count_chars(bytes: &[u8]) -> usize {
+    bytes.iter().filter(|b| (**b as i8) >= -0x40).count()
 }
 
 #[cfg(test)]
@@ -327,19 +343,31 @@ mod tests {
 
     #[test]
     fn line_col_on_a_long_line_matches_counting() {
-        // Checkpoints fall inside multi-byte characters and across lines.
-        let mut text = String::new();
-        for i in 0..3000 {
-            text.push_str(["a", "é", "漢", "🦀", "\n"][i % 5]);
-            text.push_str(&"x".repeat(i % 7));
-        }
-        let idx = LineIndex::new(&text);
-        for (offset, _) in text.char_indices().step_by(7).chain([(text.len(), ' ')]) {
-            let before = &text[..offset];
-            let line = before.matches('\n').count() + 1;
-            let start = before.rfind('\n').map_or(0, |i| i + 1);
-            let column = text[start..offset].chars().count() + 1;
-            assert_eq!(idx.line_col(offset), (line, column), "at {offset}");
+        // Checkpoints fall inside multi-byte characters and across lines;
+        // lines shorter and longer than the checkpoints' spacing.
+        for every in [5, 97, 401] {
+            let mut text = String::new();
+            for i in 0..6000 {
+                let piece = if i % every == every - 1 {
+                    "\n"
+                } else {
+                    ["a", "é", "漢", "🦀"][i % 4]
+                };
+                text.push_str(piece);
+                text.push_str(&"x".repeat(i % 7));
+            }
+            let idx = LineIndex::new(&text);
+            for (offset, _) in text.char_indices().step_by(7).chain([(text.len(), ' ')]) {
+                let before = &text[..offset];
+                let line = before.matches('\n').count() + 1;
+                let start = before.rfind('\n').map_or(0, |i| i + 1);
+                let column = text[start..offset].chars().count() + 1;
+                assert_eq!(
+                    idx.line_col(offset),
+                    (line, column),
+                    "at {offset} ({every})"
+                );
+            }
         }
     }
 }
