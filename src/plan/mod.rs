@@ -60,13 +60,21 @@ fn plan_with(
     };
     let mut groups: BTreeMap<Option<String>, (Option<&Workspace>, Vec<&Resource>)> =
         BTreeMap::new();
-    for r in &inputs.resources {
-        let key = r.workspace.as_ref().map(Workspace::key);
+    // A run of resources of one workspace (a file's, mostly) at a time.
+    let all = &inputs.resources;
+    let mut at = 0;
+    while let Some(first) = all.get(at) {
+        let ws = first.workspace.as_ref();
+        let run = all[at..]
+            .iter()
+            .take_while(|r| r.workspace.as_ref() == ws)
+            .count();
         groups
-            .entry(key)
-            .or_insert_with(|| (r.workspace.as_ref(), Vec::new()))
+            .entry(ws.map(Workspace::key))
+            .or_insert_with(|| (ws, Vec::new()))
             .1
-            .push(r);
+            .extend(&all[at..at + run]);
+        at += run;
     }
     // Known workspaces first (sorted by id), then resources with none.
     let mut ordered: Vec<_> = groups.into_iter().collect();
@@ -92,13 +100,10 @@ fn plan_with(
         let (key, (ws, resources)) = &ordered[i];
         let (ws, mut resources) = (*ws, resources.clone());
         let tenancy = key.as_ref().and_then(|k| tenancies.get(k));
-        resources.sort_by(|a, b| {
-            (a.resource_type, a.name.to_ascii_lowercase(), &a.origin).cmp(&(
-                b.resource_type,
-                b.name.to_ascii_lowercase(),
-                &b.origin,
-            ))
-        });
+        // Each key built once (a name lowered per comparison was 20,000
+        // allocations for a workspace of 1,000 rules); stable, as before.
+        resources
+            .sort_by_cached_key(|&r| (r.resource_type, r.name.to_ascii_lowercase(), &r.origin));
         let mut notes = Vec::new();
         let packages_read = inputs
             .covered
@@ -111,7 +116,7 @@ fn plan_with(
             pending,
             packages_read,
         );
-        ws_actions.sort_by_key(sort_key);
+        ws_actions.sort_by_cached_key(sort_key);
         // Over-matching automation first in its phase: the most urgent review.
         let urgent = &catalog.rule(RuleKind::AutomationOverMatch).id;
         ws_actions.sort_by_key(|a| (a.phase, &a.reason.code != urgent));
@@ -228,7 +233,7 @@ type Groups<'a> = [(Option<String>, (Option<&'a Workspace>, Vec<&'a Resource>))]
 /// A workspace's actions in plan order: by phase, over-matching automation
 /// first in its phase, then changes before manual steps and reviews.
 fn order_actions(catalog: &Catalog, actions: &mut [Action]) {
-    actions.sort_by_key(sort_key);
+    actions.sort_by_cached_key(sort_key);
     let urgent = &catalog.rule(RuleKind::AutomationOverMatch).id;
     actions.sort_by_key(|a| (a.phase, &a.reason.code != urgent));
 }
@@ -275,7 +280,9 @@ pub fn format_name(f: Format) -> String {
 }
 
 /// Within a phase, changes come before manual steps and reviews: the
-/// solution is installed before the manual step that connects it.
+/// solution is installed before the manual step that connects it. Built
+/// once per action (`sort_by_cached_key`, stable as `sort_by_key`): it
+/// allocates.
 fn sort_key(a: &Action) -> (catalog::Phase, bool, String, String, String) {
     (
         a.phase,

@@ -24,17 +24,29 @@ use std::io::{self, Write};
 /// [`one_line`]. Safe in element content and in quoted attributes.
 pub fn escape(s: &str) -> String {
     let s = one_line(s);
-    let mut out = String::with_capacity(s.len() + 8);
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
+    // The markup characters are ASCII: the text is copied in runs between them.
+    let mut out = String::new();
+    let mut run = 0;
+    for (i, b) in s.bytes().enumerate() {
+        let entity = match b {
+            b'&' => "&amp;",
+            b'<' => "&lt;",
+            b'>' => "&gt;",
+            b'"' => "&quot;",
+            b'\'' => "&#39;",
+            _ => continue,
+        };
+        if out.capacity() == 0 {
+            out.reserve(s.len() + 16);
         }
+        out.push_str(&s[run..i]);
+        out.push_str(entity);
+        run = i + 1;
     }
+    if run == 0 {
+        return s;
+    }
+    out.push_str(&s[run..]);
     out
 }
 
@@ -494,5 +506,10 @@ mod tests {
             "&lt;/details&gt;&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;q&quot;"
         );
         assert_eq!(escape("a\u{202e}b\u{1b}"), "a\\u{202e}b\\u{1b}");
+        // Markup first, last, next to each other, beside other text.
+        assert_eq!(escape("&"), "&amp;");
+        assert_eq!(escape("<>x'\"é&"), "&lt;&gt;x&#39;&quot;é&amp;");
+        assert_eq!(escape("plain é"), "plain é");
+        assert_eq!(escape(""), "");
     }
 }

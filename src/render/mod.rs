@@ -258,7 +258,7 @@ pub fn push_visible(c: char, out: &mut String) {
 /// there. The one escape for text from exports, wherever it is shown.
 pub fn one_line(s: &str) -> String {
     // Printable ASCII, most of what is shown, is shown as it is.
-    if s.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+    if printable_ascii(s.as_bytes(), |_| false) {
         return s.to_string();
     }
     let mut out = String::with_capacity(s.len());
@@ -294,11 +294,25 @@ pub fn json_visible(text: String) -> String {
     out
 }
 
+/// Whether every byte is printable ASCII or one `also` allows: looked at
+/// 64 bytes at a time, each block whole (the compiler makes one check of
+/// many bytes at once of it).
+fn printable_ascii(bytes: &[u8], also: impl Fn(u8) -> bool) -> bool {
+    bytes.chunks(64).all(|block| {
+        block.iter().fold(true, |ok, &b| {
+            ok & ((b.wrapping_sub(0x20) < 0x5f) | also(b))
+        })
+    })
+}
+
 /// Whether `text` holds a [hidden](is_hidden) character other than a
 /// newline, tab or carriage return: printable ASCII, most of a plan, is
 /// passed over a byte at a time.
 fn has_hidden(text: &str) -> bool {
     let bytes = text.as_bytes();
+    if printable_ascii(bytes, |b| matches!(b, b'\n' | b'\t' | b'\r')) {
+        return false;
+    }
     let mut i = 0;
     while let Some(&b) = bytes.get(i) {
         if (0x20..0x7f).contains(&b) {
@@ -475,6 +489,19 @@ mod tests {
             "\u{1d173}",
         ] {
             assert_eq!(has_hidden(t), by_char(t), "{t:?}");
+        }
+        // Looked at in blocks: a hidden character first, last, or on either
+        // side of a block's edge, in text longer than a block.
+        let long = "x".repeat(200);
+        for at in [0, 1, 62, 63, 64, 65, 127, 128, 199, 200] {
+            for hidden in ["\u{7f}", "\u{1f}", "\u{0}", "\u{85}", "\u{202e}", "\n", "é"] {
+                let t = format!("{}{hidden}{}", &long[..at], &long[at..]);
+                assert_eq!(has_hidden(&t), by_char(&t), "{t:?}");
+                let shown = one_line(&t);
+                let visible = hidden == "é" || !shown.contains(hidden);
+                assert!(visible, "{at} {hidden:?}: {shown:?}");
+                assert_eq!(shown.len() == t.len(), hidden == "é", "{at} {hidden:?}");
+            }
         }
     }
 }
