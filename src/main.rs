@@ -2,10 +2,11 @@ use sentinel_migrate::{app, cli};
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
-// mimalloc: `cargo bench --bench plan` planned a 100-workspace fleet 13% to
-// 15% faster with it than with the system allocator (2.79-3.02 s against
-// 3.26-3.69 s, alternated), for 50 to 60 MB more at the peak (1.35x the
-// input, within the 2x target) (docs/performance.md).
+// mimalloc: `cargo bench --bench plan` planned a 100-workspace fleet 4% to
+// 15% faster with it than with the system allocator in every run of
+// 2 December 2026 (2.749 s against 2.875 s in the last), for 50 to 68 MB
+// more at the peak (1.37x the input, within the 2x target)
+// (docs/performance.md).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -24,27 +24,24 @@ use std::io::{self, Write};
 /// [`one_line`]. Safe in element content and in quoted attributes.
 pub fn escape(s: &str) -> String {
     let s = one_line(s);
-    // The markup characters are ASCII: the text is copied in runs between them.
-    let mut out = String::new();
+    // The markup characters are ASCII: the text is copied in runs between
+    // them, and as it is when it has none.
+    let markup = |b: u8| matches!(b, b'&' | b'<' | b'>' | b'"' | b'\'');
+    if !s.bytes().any(markup) {
+        return s;
+    }
+    let mut out = String::with_capacity(s.len() + 16);
     let mut run = 0;
-    for (i, b) in s.bytes().enumerate() {
-        let entity = match b {
+    for (i, b) in s.bytes().enumerate().filter(|&(_, b)| markup(b)) {
+        out.push_str(&s[run..i]);
+        out.push_str(match b {
             b'&' => "&amp;",
             b'<' => "&lt;",
             b'>' => "&gt;",
             b'"' => "&quot;",
-            b'\'' => "&#39;",
-            _ => continue,
-        };
-        if out.capacity() == 0 {
-            out.reserve(s.len() + 16);
-        }
-        out.push_str(&s[run..i]);
-        out.push_str(entity);
+            _ => "&#39;",
+        });
         run = i + 1;
-    }
-    if run == 0 {
-        return s;
     }
     out.push_str(&s[run..]);
     out

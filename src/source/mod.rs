@@ -290,14 +290,11 @@ fn coverage(inputs: &Inputs) -> std::collections::BTreeSet<(Option<String>, Reso
     // file of the one before, which adds nothing.
     let mut last: Option<&Resource> = None;
     for r in &inputs.resources {
-        let same_ws = |a: &Option<Workspace>, b: &Option<Workspace>| match (a, b) {
-            (Some(a), Some(b)) => a.id().eq_ignore_ascii_case(b.id()),
-            (a, b) => a.is_none() && b.is_none(),
-        };
+        // Workspaces compare as their keys do.
         if last.is_some_and(|l| {
             l.resource_type == r.resource_type
                 && l.origin.path == r.origin.path
-                && same_ws(&l.workspace, &r.workspace)
+                && l.workspace == r.workspace
         }) {
             continue;
         }
@@ -788,6 +785,51 @@ mod tests {
         assert_eq!(first_significant_char("// c\n /* d */ {"), Some('{'));
         assert_eq!(first_significant_char("id: x"), Some('i'));
         assert_eq!(first_significant_char("  \n"), None);
+    }
+
+    /// Coverage is worked out a run of alike resources at a time: a file
+    /// whose resources change workspace (or type) and come back still
+    /// covers each workspace and type it holds, and none it does not.
+    #[test]
+    fn coverage_follows_every_change_of_workspace_and_type_in_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let ws = |w: &str| {
+            format!(
+                "/subscriptions/s/resourceGroups/rg/providers/Microsoft.OperationalInsights/workspaces/{w}"
+            )
+        };
+        let item = |w: &str, t: &str, n: &str| {
+            serde_json::json!({
+                "id": format!("{}/providers/Microsoft.SecurityInsights/{t}/{n}", ws(w)),
+                "name": n,
+                "type": format!("Microsoft.SecurityInsights/{t}"),
+                "kind": if t == "alertRules" { "Scheduled" } else { "" },
+                "etag": "\"1\"",
+                "properties": {}
+            })
+        };
+        let items = [
+            item("a", "alertRules", "r1"),
+            item("b", "alertRules", "r2"),
+            item("A", "alertRules", "r3"),
+            item("a", "automationRules", "u1"),
+            item("a", "alertRules", "r4"),
+            item("c", "automationRules", "u2"),
+        ];
+        let path = dir.path().join("mixed.json");
+        std::fs::write(&path, serde_json::json!({ "value": items }).to_string()).unwrap();
+        let inputs = read(&[path], &ReadOptions::default()).unwrap();
+        assert_eq!(inputs.resources.len(), 6);
+        let key = |w: &str| Some(ws(w).to_ascii_lowercase());
+        let want: std::collections::BTreeSet<_> = [
+            (key("a"), ResourceType::AlertRules),
+            (key("b"), ResourceType::AlertRules),
+            (key("a"), ResourceType::AutomationRules),
+            (key("c"), ResourceType::AutomationRules),
+        ]
+        .into_iter()
+        .collect();
+        assert_eq!(inputs.covered, want);
     }
 
     #[test]
