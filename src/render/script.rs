@@ -492,7 +492,8 @@ fn step(s: &mut String, n: &str, a: &Action) {
         Operation::Update | Operation::Create => {
             let body = json_visible(a.after.as_ref().map_or_else(
                 || "null".into(),
-                |b| serde_json::to_string_pretty(b).unwrap_or_default(),
+                // As `to_string_pretty` writes it, from the text alone.
+                |b| b.pretty(&|_, _| false),
             ));
             let delim = delimiter(&body);
             let etag = if a.operation == Operation::Create {
