@@ -541,11 +541,12 @@ fn load(path: &Path, options: &ReadOptions) -> Result<Loaded, Diagnostic> {
     }
     // The size on `stat` is not the size read: files in /proc say 0, and a
     // file may grow. The limit holds while reading.
-    // Room for the size `stat` gave, and one byte to see it grew: read
-    // in one allocation, not grown by doubling (each copied and its pages
-    // faulted in anew). Never more than the limit, whatever `stat` says.
-    let room = size.min(options.max_file_size).saturating_add(1);
-    let mut bytes = Vec::with_capacity(usize::try_from(room).unwrap_or(0));
+    // Room for the size `stat` gave (within the limit: checked above) and
+    // one byte to see it grew: read in one allocation, not grown by
+    // doubling (each copied and its pages faulted in anew). Only a hint:
+    // when it cannot be had, reading asks again and fails with an error.
+    let mut bytes = Vec::new();
+    let _ = bytes.try_reserve_exact(usize::try_from(size.saturating_add(1)).unwrap_or(0));
     file.take(options.max_file_size.saturating_add(1))
         .read_to_end(&mut bytes)
         .map_err(|e| Diagnostic::file(&name, format!("cannot read: {e}")))?;
